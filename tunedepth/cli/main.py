@@ -1,0 +1,185 @@
+"""The ``tunedepth`` command line: thin wrappers that parse, validate, call one library function.
+
+User mistakes (``TunedepthError``) end as one line on stderr and exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tunedepth.config import load_study
+from tunedepth.errors import TunedepthError
+from tunedepth.study import RunSpec, StudyProgress, StudySummary, run_study
+from tunedepth.training import EpochRecord
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Full training or fine-tuning, and how deep? Run layer-wise fine-tuning studies on medical images.",
+)
+_out = Console()
+_err = Console(stderr=True)
+
+DEFAULT_OUT = Path("tunedepth-out")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=_err, show_path=False)],
+        force=True,
+    )
+
+
+class _RichProgress(StudyProgress):
+    """Two bars: runs of the study, epochs of the current run."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.study_task = progress.add_task("runs", total=None)
+        self.run_task: Any = None
+
+    def study_started(self, n_runs: int, n_done: int) -> None:
+        self.progress.update(self.study_task, total=n_runs, completed=n_done)
+        if n_done:
+            self.progress.console.print(f"{n_done} of {n_runs} runs already finished; resuming.")
+
+    def run_started(self, spec: RunSpec, run_id: str, max_epochs: int) -> None:
+        if self.run_task is not None:
+            self.progress.remove_task(self.run_task)
+        desc = f"{spec.label} @ {spec.train_fraction:g}, seed {spec.seed}"
+        self.run_task = self.progress.add_task(desc, total=max_epochs)
+
+    def epoch_ended(self, spec: RunSpec, record: EpochRecord) -> None:
+        self.progress.update(self.run_task, completed=record.epoch,
+                             description=f"{spec.label} @ {spec.train_fraction:g}: val AUC {record.val_score:.3f}")
+
+    def run_ended(self, spec: RunSpec, metrics: dict[str, Any]) -> None:
+        self.progress.advance(self.study_task)
+        self.progress.console.print(
+            f"{spec.label:>16} @ {spec.train_fraction:<5g} seed {spec.seed}: test AUC {metrics['test_auc']:.4f} "
+            f"(val {metrics['val_auc']:.4f}, best epoch {metrics['best_epoch']}, "
+            f"{metrics['train_seconds']:.0f} s)"
+        )
+
+
+def _summary_table(summary: StudySummary) -> Table:
+    frame = summary.results
+    table = Table(title="test AUC (rows: regime; columns: train_fraction)")
+    fractions = sorted(frame["train_fraction"].unique(), reverse=True)
+    table.add_column("regime")
+    for f in fractions:
+        table.add_column(f"{f:g}", justify="right")
+    order = frame.drop_duplicates("label").sort_values(["regime", "depth"], ascending=[False, True])["label"]
+    for label in order:
+        cells = []
+        for f in fractions:
+            sel = frame[(frame["label"] == label) & (frame["train_fraction"] == f)]["test_auc"]
+            cells.append("-" if sel.empty else f"{sel.mean():.4f}")
+        table.add_row(label, *cells)
+    return table
+
+
+def _run(study_file: Path, out: Path | None) -> None:
+    config = load_study(study_file)
+    out_dir = out if out is not None else DEFAULT_OUT / config.name
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_err, transient=False) as progress:
+        summary = run_study(config, out_dir, progress=_RichProgress(progress))
+    _out.print(_summary_table(summary))
+    _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped} already finished.")
+    _out.print(f"Results: {summary.results_path}")
+
+
+@app.command()
+def study(
+    study_file: Annotated[Path, typer.Argument(help="TOML study file (see examples/full.toml).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Study folder. Default: tunedepth-out/<name>.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    """Run every regime x depth x train_fraction x seed of a study; resumes where it stopped."""
+    _setup_logging(verbose)
+    _run(study_file, out)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path | None, typer.Option("--out", help="Study folder. Default: tunedepth-out/demo.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    """Run the demo study (examples/demo.toml): PneumoniaMNIST, EfficientNet-Lite0, scratch vs every depth."""
+    _setup_logging(verbose)
+    with as_file(files("tunedepth") / "examples" / "demo.toml") as path:
+        _run(path, out)
+
+
+@app.command()
+def models() -> None:
+    """List architectures, their layer groups (input to output) and weight sources."""
+    from tunedepth.models import get_architecture, list_architectures
+
+    table = Table(title="architectures")
+    for col in ("name", "groups (input -> output)", "weights"):
+        table.add_column(col)
+    for name in list_architectures():
+        arch = get_architecture(name)
+        table.add_row(name, " ".join(arch.group_names), ", ".join(["none", *sorted(arch.weight_sources), "checkpoint"]))
+    _out.print(table)
+
+
+@app.command()
+def datasets() -> None:
+    """List data sources and known data sets, and which files are available locally."""
+    from tunedepth.data import list_datasets
+
+    table = Table(title="data sets")
+    for col in ("source", "name", "task", "classes", "local files"):
+        table.add_column(col)
+    for row in list_datasets():
+        if not row.supported:
+            task = f"{row.task} (not supported yet)"
+        else:
+            task = row.task
+        local = ", ".join(f"{size} px: {path}" for size, path in row.local_files) or "-"
+        table.add_row(row.source, row.name, task, "-" if row.n_classes is None else str(row.n_classes), local)
+    _out.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv``; return the exit code (2 for user errors)."""
+    try:
+        app(args=argv, prog_name="tunedepth", standalone_mode=False)
+    except TunedepthError as exc:
+        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _err.print("aborted", markup=False)
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

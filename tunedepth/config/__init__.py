@@ -1,0 +1,29 @@
+"""Study configuration: the schema (frozen pydantic models) and the TOML loader."""
+
+from __future__ import annotations
+
+from tunedepth.config.load import dump_resolved, load_study, parse_study
+from tunedepth.config.schema import (
+    CsvManifestDataConfig,
+    DataConfig,
+    GridConfig,
+    ImageFolderDataConfig,
+    MedmnistDataConfig,
+    ModelConfig,
+    StudyConfig,
+    TrainingConfig,
+)
+
+__all__ = [
+    "CsvManifestDataConfig",
+    "DataConfig",
+    "GridConfig",
+    "ImageFolderDataConfig",
+    "MedmnistDataConfig",
+    "ModelConfig",
+    "StudyConfig",
+    "TrainingConfig",
+    "dump_resolved",
+    "load_study",
+    "parse_study",
+]

@@ -1,0 +1,223 @@
+"""The study file's schema: frozen pydantic models, one per TOML table.
+
+Every setting that can change a result is a named, typed field here, with one documented
+default where a default is scientifically safe. The resolved values are written next to
+every run's results (see ``tunedepth.config.load.dump_resolved``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CsvManifestDataConfig",
+    "DataConfig",
+    "GridConfig",
+    "ImageFolderDataConfig",
+    "MedmnistDataConfig",
+    "ModelConfig",
+    "StudyConfig",
+    "TrainingConfig",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _DataCommon(_Frozen):
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square model input in pixels; images are resized (bilinear) to it."
+    )
+    balance: Literal["none", "downsample", "weighted_loss"] = Field(
+        default="none",
+        description=(
+            "Class imbalance handling on the training subset: 'downsample' randomly drops majority-class "
+            "cases (the paper's choice), 'weighted_loss' weights the loss by inverse class frequency."
+        ),
+    )
+
+
+class MedmnistDataConfig(_DataCommon):
+    """A MedMNIST 2D data set, with its official train/val/test split."""
+
+    source: Literal["medmnist"]
+    flag: str = Field(description="MedMNIST flag, e.g. 'pneumoniamnist', 'breastmnist', 'retinamnist'.")
+    size: Literal[28, 64, 128, 224] = Field(
+        default=28, description="Which official file to read: 28 -> '<flag>.npz', 64 -> '<flag>_64.npz', ..."
+    )
+    root: Path | None = Field(
+        default=None,
+        description=(
+            "Folder holding the .npz files. Default: $TUNEDEPTH_DATA_DIR/medmnist if set, "
+            "else the user cache (~/.cache/tunedepth/medmnist), downloading there when absent."
+        ),
+    )
+    mirror_url: str | None = Field(
+        default=None,
+        description="Base URL to download from instead of the official Zenodo record (a local mirror).",
+    )
+
+
+class _SeededSplit(_DataCommon):
+    path: Path = Field(description="Folder (image_folder) or CSV file (csv_manifest).")
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the cases held out for validation when no split is given."
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the cases held out for testing when no split is given."
+    )
+    split_seed: int = Field(default=0, description="Seed of the train/val/test split (not of the runs).")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> _SeededSplit:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 to leave training data; "
+                f"got {self.val_fraction} + {self.test_fraction}."
+            )
+        return self
+
+
+class ImageFolderDataConfig(_SeededSplit):
+    """An image folder with one sub-folder per class (sub-folder names are the class names)."""
+
+    source: Literal["image_folder"]
+
+
+class CsvManifestDataConfig(_SeededSplit):
+    """A CSV manifest with columns path, label and optional patient_id and split."""
+
+    source: Literal["csv_manifest"]
+
+
+DataConfig = Annotated[
+    MedmnistDataConfig | ImageFolderDataConfig | CsvManifestDataConfig, Field(discriminator="source")
+]
+
+
+class ModelConfig(_Frozen):
+    """Which network and which starting weights for the fine-tuning regime."""
+
+    architecture: str = Field(description="Registered architecture, see `tunedepth models`.")
+    weights: Literal["imagenet", "checkpoint"] = Field(
+        default="imagenet",
+        description="Starting weights of the finetune regime; scratch always starts from random init.",
+    )
+    checkpoint: Path | None = Field(
+        default=None, description="State-dict file, required when weights = 'checkpoint'."
+    )
+
+    @model_validator(mode="after")
+    def _checkpoint_given_when_needed(self) -> ModelConfig:
+        if self.weights == "checkpoint" and self.checkpoint is None:
+            raise ValueError("weights = 'checkpoint' needs a 'checkpoint' path to a state-dict file.")
+        if self.weights != "checkpoint" and self.checkpoint is not None:
+            raise ValueError(f"'checkpoint' is only read when weights = 'checkpoint'; got weights = {self.weights!r}.")
+        return self
+
+
+class GridConfig(_Frozen):
+    """The grid of runs: regime x depth x train_fraction x seed."""
+
+    regimes: tuple[Literal["scratch", "finetune"], ...] = Field(
+        description="Which regimes to run; scratch is its own regime, not depth 0."
+    )
+    depths: Literal["all"] | tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        description="Fine-tuning depths (trainable groups counted from the output), or 'all' for 1..n_groups."
+    )
+    train_fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
+        description="Shares of the training split, each in (0, 1]; subsets are nested and stratified."
+    )
+    seeds: tuple[int, ...] = Field(description="Seeds; each sets the training subset and the initialisation.")
+
+    @field_validator("regimes", "train_fractions", "seeds")
+    @classmethod
+    def _non_empty_unique(cls, v: tuple[object, ...]) -> tuple[object, ...]:
+        if len(v) == 0:
+            raise ValueError("must list at least one value (an empty list never means 'all')")
+        if len(set(v)) != len(v):
+            raise ValueError(f"values must be unique; got {list(v)}")
+        return v
+
+    @field_validator("depths")
+    @classmethod
+    def _depths_non_empty(cls, v: str | tuple[int, ...]) -> str | tuple[int, ...]:
+        if not isinstance(v, str) and (len(v) == 0 or len(set(v)) != len(v)):
+            raise ValueError(f"must be 'all' or a non-empty list of unique depths; got {list(v)}")
+        return v
+
+
+class TrainingConfig(_Frozen):
+    """Optimisation, schedule and stopping. Defaults follow the paper (Table II)."""
+
+    optimizer: Literal["sgd", "adamw"] = Field(default="sgd", description="SGD with momentum (paper) or AdamW.")
+    lr: Annotated[float, Field(gt=0)] | tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        default=0.001,
+        description=(
+            "Base learning rate of tuned groups (paper: 0.001). A list trains every run at each value "
+            "and keeps the one with the best validation AUC."
+        ),
+    )
+    head_lr_mult: Annotated[float, Field(gt=0)] = Field(
+        default=10.0, description="Head lr = head_lr_mult x lr when fine-tuning (paper: 10). Scratch uses 1."
+    )
+    bias_lr_mult: Annotated[float, Field(gt=0)] = Field(
+        default=2.0, description="Bias lr = bias_lr_mult x the weight lr of the same group (paper: 2)."
+    )
+    momentum: Annotated[float, Field(ge=0, lt=1)] = Field(default=0.9, description="SGD momentum (paper: 0.9).")
+    weight_decay: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="Weight decay on weights (not biases or norm parameters)."
+    )
+    lr_decay_per_epoch: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.95, description="The lr is multiplied by this after every epoch (paper's gamma: 0.95)."
+    )
+    batch_size: Annotated[int, Field(ge=1)] = Field(default=64, description="Mini-batch size (paper: not stated).")
+    max_epochs: Annotated[int, Field(ge=1)] = Field(default=30, description="Upper bound on epochs.")
+    patience: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="Stop after this many epochs without a better validation AUC."
+    )
+    bn_policy: Literal["freeze", "train"] = Field(
+        default="freeze",
+        description=(
+            "BatchNorm layers of frozen groups: 'freeze' keeps them in eval mode (running statistics "
+            "fixed), 'train' lets them use batch statistics and update running statistics."
+        ),
+    )
+    augment: bool = Field(
+        default=False, description="Random online augmentation of training images (flips, small shifts/rotations)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="'auto' uses CUDA when present, else the CPU."
+    )
+    num_threads: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="torch CPU threads per run; default: all cores."
+    )
+
+    @field_validator("lr")
+    @classmethod
+    def _lr_list_non_empty(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
+        if isinstance(v, tuple) and (len(v) == 0 or len(set(v)) != len(v)):
+            raise ValueError(f"a list of learning rates must be non-empty and unique; got {list(v)}")
+        return v
+
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        """The learning rates to try, as a tuple."""
+        return self.lr if isinstance(self.lr, tuple) else (self.lr,)
+
+
+class StudyConfig(_Frozen):
+    """A whole study: data, model, grid and training settings."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Study name; default output folder.")
+    task: Literal["classification"] = Field(
+        default="classification", description="Task form; detection and segmentation come in later versions."
+    )
+    data: DataConfig
+    model: ModelConfig
+    grid: GridConfig
+    training: TrainingConfig = TrainingConfig()

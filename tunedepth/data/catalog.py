@@ -1,0 +1,99 @@
+"""What data can be read: the registered sources and the MedMNIST flags, with local availability.
+
+Backs the ``tunedepth datasets`` command. Availability means the file exists where
+:func:`~tunedepth.data.sources.medmnist.load_medmnist` would look; its MD5 is checked only
+when it is loaded (hashing every large file here would be slow).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunedepth.data.sources import DATA_SOURCES
+from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MEDMNIST_SIZES
+from tunedepth.data.sources.medmnist import find_medmnist_file
+
+__all__ = ["DatasetListing", "list_datasets"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DatasetListing:
+    """One line of ``tunedepth datasets``.
+
+    Attributes:
+        source: registry key of the data source, e.g. "medmnist".
+        name: the data set ("pneumoniamnist") or, for user-data sources, the source name.
+        description: one line.
+        task: MedMNIST task ("binary-class", ...), or "user data".
+        n_classes: number of classes, or None for user-data sources.
+        supported: False where the source cannot read it yet (multi-label chestmnist).
+        local_files: (image size, path) of each file found locally; empty for user-data sources.
+    """
+
+    source: str
+    name: str
+    description: str
+    task: str
+    n_classes: int | None
+    supported: bool
+    local_files: tuple[tuple[int, Path], ...]
+
+
+def list_datasets(
+    *, root: Path | None = None, cache_dir: Path | None = None
+) -> list[DatasetListing]:
+    """Describe every registered source and every MedMNIST 2D flag, with the files found locally.
+
+    Args:
+        root: MedMNIST folder to look in instead of ``$TUNEDEPTH_DATA_DIR``/the cache.
+        cache_dir: the user cache folder; default ``$TUNEDEPTH_CACHE_DIR``, else
+            ``~/.cache/tunedepth``.
+
+    Returns:
+        One entry per user-data source (sorted by name), then one per MedMNIST flag (sorted).
+
+    Example:
+        >>> [d.name for d in list_datasets(root=Path("/nonexistent"))][:4]
+        ['csv_manifest', 'image_folder', 'bloodmnist', 'breastmnist']
+    """
+    listings = [
+        DatasetListing(
+            source=name,
+            name=name,
+            description=DATA_SOURCES.get(name).description,
+            task="user data",
+            n_classes=None,
+            supported=True,
+            local_files=(),
+        )
+        for name in DATA_SOURCES.names()
+        if name != "medmnist"
+    ]
+    for flag in sorted(MEDMNIST_INFO):
+        info = MEDMNIST_INFO[flag]
+        found = []
+        for size in MEDMNIST_SIZES:
+            path = find_medmnist_file(flag, size=size, root=root, cache_dir=cache_dir)
+            if path is not None:
+                found.append((size, path))
+        supported = not info.task.startswith("multi-label")
+        listings.append(
+            DatasetListing(
+                source="medmnist",
+                name=flag,
+                description=(
+                    f"MedMNIST {flag}: {len(info.class_names)} classes, train/val/test = "
+                    f"{'/'.join(str(n) for n in info.n_samples)}, {info.license}"
+                    + ("" if supported else " (multi-label: not supported yet)")
+                ),
+                task=info.task,
+                n_classes=len(info.class_names),
+                supported=supported,
+                local_files=tuple(found),
+            )
+        )
+    return listings

@@ -1,0 +1,24 @@
+"""Data-source plug-ins. Importing this package registers every source in :data:`DATA_SOURCES`.
+
+Adding a source means one new module here that calls ``DATA_SOURCES.register`` and one
+import line below; nothing is discovered by scanning.
+"""
+
+from __future__ import annotations
+
+from tunedepth.data.sources.base import DATA_SOURCES, DataSource
+
+# Each import below registers its source.
+from tunedepth.data.sources.csv_manifest import load_csv_manifest
+from tunedepth.data.sources.image_folder import load_image_folder
+from tunedepth.data.sources.medmnist import find_medmnist_file, get_medmnist_info, load_medmnist
+
+__all__ = [
+    "DATA_SOURCES",
+    "DataSource",
+    "find_medmnist_file",
+    "get_medmnist_info",
+    "load_csv_manifest",
+    "load_image_folder",
+    "load_medmnist",
+]

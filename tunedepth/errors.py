@@ -1,0 +1,37 @@
+"""Exceptions and warnings raised by tunedepth.
+
+Every error caused by user input derives from :class:`TunedepthError`, itself a
+``ValueError``; the command line turns it into one line on stderr and exit code 2.
+Messages follow one template: the parameter or file, what was expected, what was
+received, and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "TunedepthError",
+    "UndefinedMetricWarning",
+    "WeightsError",
+]
+
+
+class TunedepthError(ValueError):
+    """Base class of every user-facing error (bad config, data, weights or arguments)."""
+
+
+class ConfigError(TunedepthError):
+    """The study file or a library argument is invalid."""
+
+
+class DataError(TunedepthError):
+    """A data file or folder is missing, corrupt or inconsistent."""
+
+
+class WeightsError(TunedepthError):
+    """A weight file is missing, corrupt or does not fit the architecture."""
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A statistic is undefined for the given data (for example AUC with one class); NaN is returned."""

@@ -1,0 +1,111 @@
+"""A study's grid of runs: regime x depth x train_fraction x seed, and each run's id.
+
+A run's id is a hash of everything that changes its result (data, model, starting
+weights' sha256, training settings, regime, depth, fraction, seed) and of nothing that
+does not (tunedepth version, git SHA, device, thread count, output path, data folder
+location once the file's checksum is verified); those are recorded beside the results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tunedepth.config import StudyConfig
+from tunedepth.tuning import Regime, check_depth, regime_label
+
+__all__ = ["RunSpec", "expand_grid", "run_id"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the grid.
+
+    Attributes:
+        regime: "scratch" or "finetune".
+        depth: trainable groups from the output; scratch runs have depth = n_groups.
+        train_fraction: share of the training split, in (0, 1].
+        seed: sets the training subset and the initialisation.
+        label: user-facing label, "scratch" or e.g. "ft:conv3-fc8".
+    """
+
+    regime: Regime
+    depth: int
+    train_fraction: float
+    seed: int
+    label: str
+
+
+def expand_grid(
+    *,
+    regimes: tuple[Regime, ...],
+    depths: tuple[int, ...] | str,
+    train_fractions: tuple[float, ...],
+    seeds: tuple[int, ...],
+    group_names: tuple[str, ...],
+    architecture: str,
+) -> list[RunSpec]:
+    """All runs of a study, largest fraction first, then scratch, then depth 1, 2, ...
+
+    Args:
+        regimes: regimes to run.
+        depths: fine-tuning depths, or "all" for 1..len(group_names); ignored by scratch.
+        train_fractions: training-set shares in (0, 1].
+        seeds: seeds.
+        group_names: the architecture's groups, input to output.
+        architecture: name used in error messages.
+
+    Raises:
+        ConfigError: if a depth is out of range for the architecture.
+
+    Example:
+        >>> runs = expand_grid(regimes=("scratch", "finetune"), depths="all", train_fractions=(1.0,),
+        ...                    seeds=(0,), group_names=("a", "b", "fc"), architecture="toy")
+        >>> [r.label for r in runs]
+        ['scratch', 'ft:fc', 'ft:b-fc', 'ft:a-fc']
+    """
+    n = len(group_names)
+    depth_list = tuple(range(1, n + 1)) if depths == "all" else tuple(int(d) for d in depths)
+    for d in depth_list:
+        check_depth(d, group_names, architecture=architecture)
+    runs: list[RunSpec] = []
+    for fraction in sorted(train_fractions, reverse=True):
+        for seed in seeds:
+            if "scratch" in regimes:
+                runs.append(RunSpec("scratch", n, fraction, seed, "scratch"))
+            if "finetune" in regimes:
+                for d in sorted(depth_list):
+                    runs.append(RunSpec("finetune", d, fraction, seed, regime_label("finetune", d, group_names)))
+    return runs
+
+
+def run_id(config: StudyConfig, spec: RunSpec, *, weights_sha256: str | None) -> str:
+    """A 12-hex-digit hash of everything that changes the run's result.
+
+    Args:
+        config: the resolved study configuration.
+        spec: the run.
+        weights_sha256: sha256 of the starting weights of a finetune run (None for scratch).
+    """
+    payload = hashed_config(config, spec, weights_sha256=weights_sha256)
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def hashed_config(config: StudyConfig, spec: RunSpec, *, weights_sha256: str | None) -> dict[str, Any]:
+    """The part of the configuration that a run's result depends on (what ``run_id`` hashes)."""
+    # The MedMNIST file is MD5-verified, so where it lives does not change the result.
+    data = config.data.model_dump(mode="json", exclude={"root", "mirror_url"})
+    training = config.training.model_dump(mode="json", exclude={"device", "num_threads"})
+    model: dict[str, Any] = {"architecture": config.model.architecture}
+    if spec.regime == "finetune":
+        model |= {"weights": config.model.weights, "weights_sha256": weights_sha256}
+    return {
+        "task": config.task,
+        "data": data,
+        "model": model,
+        "training": training,
+        "run": {"regime": spec.regime, "depth": spec.depth, "train_fraction": spec.train_fraction, "seed": spec.seed},
+    }

@@ -1,0 +1,101 @@
+"""Everything a study checks before it creates any output: data, grid, weights, output folder.
+
+Bad input is refused here, with one line, before a single run folder exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tunedepth.config import DataConfig, StudyConfig
+from tunedepth.data import DATA_SOURCES, DatasetSplits, check_no_leakage
+from tunedepth.errors import ConfigError, DataError
+from tunedepth.models import ResolvedWeights, get_architecture, resolve_weights
+from tunedepth.study.grid import RunSpec, expand_grid, run_id
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PreparedStudy", "load_data", "prepare_study", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    """A validated study, ready to run."""
+
+    config: StudyConfig
+    data: DatasetSplits
+    runs: tuple[RunSpec, ...]
+    run_ids: tuple[str, ...]
+    weights: ResolvedWeights | None
+    group_names: tuple[str, ...]
+
+
+def load_data(data: DataConfig) -> DatasetSplits:
+    """Load the data set named by a data config (the config -> loader boundary)."""
+    source = DATA_SOURCES.get(data.source)
+    kwargs = data.model_dump(exclude={"source", "balance"})
+    return source.load(**kwargs)
+
+
+def _check_classes(data: DatasetSplits) -> None:
+    for split in ("train", "val", "test"):
+        labels = getattr(data, split).labels
+        present = set(torch.unique(labels).tolist())
+        missing = [data.class_names[k] for k in range(data.n_classes) if k not in present]
+        if missing:
+            raise DataError(
+                f"Data set {data.name!r}: class(es) {missing} have no case in the {split} split; every class "
+                f"must appear in train, val and test for AUC to be defined. Fix the split or the labels."
+            )
+
+
+def _check_output(out_dir: Path) -> None:
+    probe = out_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"Output folder {str(out_dir)!r} cannot be created or written (checked {str(probe)!r}); "
+                          "choose another --out.")
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; 'cuda' without CUDA is refused."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("training.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
+    return torch.device(device)
+
+
+def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
+    """Validate a study completely, without writing anything.
+
+    Args:
+        config: the study configuration.
+        out_dir: where results will go (checked for writability).
+
+    Raises:
+        TunedepthError: for any bad input (config, data, weights, output folder).
+    """
+    arch = get_architecture(config.model.architecture)
+    resolve_device(config.training.device)
+    _check_output(out_dir)
+    runs = expand_grid(
+        regimes=config.grid.regimes, depths=config.grid.depths, train_fractions=config.grid.train_fractions,
+        seeds=config.grid.seeds, group_names=arch.group_names, architecture=arch.name,
+    )
+    weights = None
+    if "finetune" in config.grid.regimes:
+        weights = resolve_weights(arch.name, weights=config.model.weights, checkpoint_path=config.model.checkpoint)
+    data = load_data(config.data)
+    _check_classes(data)
+    check_no_leakage(data)
+    sha = None if weights is None else weights.sha256
+    ids = tuple(run_id(config, spec, weights_sha256=sha if spec.regime == "finetune" else None) for spec in runs)
+    logger.info("study %s: %d runs on %s (%s split)", config.name, len(runs), data.name, data.split_origin)
+    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names)

@@ -1,0 +1,106 @@
+"""The study folder on disk: one folder per run, written atomically, and results.csv.
+
+Layout::
+
+    <study>/study.json              resolved study configuration
+    <study>/results.csv             one row per finished run
+    <study>/runs/<run_id>/config.json        resolved run config, version, git SHA, weights sha256
+    <study>/runs/<run_id>/history.csv        convergence: val AUC against mini-batches
+    <study>/runs/<run_id>/predictions_val.csv, predictions_test.csv
+    <study>/runs/<run_id>/metrics.json       written last: the run is finished iff it exists
+
+Every file is written atomically (temp file, fsync, rename), so an interrupted study never
+leaves a half-written file that a resume could mistake for a finished run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tunedepth._io import atomic_write_json, atomic_write_text
+
+__all__ = ["RESULT_COLUMNS", "StudyStore"]
+
+RESULT_COLUMNS = (
+    "run_id", "regime", "depth", "label", "train_fraction", "seed", "n_train", "lr",
+    "val_auc", "test_auc", "test_acc", "best_epoch", "epochs_run", "train_seconds",
+)
+
+
+def _frame_to_csv(frame: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, float_format="%.6g")
+    return buf.getvalue()
+
+
+class StudyStore:
+    """Reads and writes one study folder.
+
+    Args:
+        root: the study folder (created by :meth:`create`).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def results_path(self) -> Path:
+        return self.root / "results.csv"
+
+    def create(self, study_config: dict[str, Any]) -> None:
+        """Create the folder and write ``study.json``."""
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.root / "study.json", study_config)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def is_complete(self, run_id: str) -> bool:
+        """True when the run's ``metrics.json`` exists."""
+        return (self.run_dir(run_id) / "metrics.json").is_file()
+
+    def write_run(
+        self,
+        run_id: str,
+        *,
+        config: dict[str, Any],
+        metrics: dict[str, Any],
+        history: pd.DataFrame,
+        predictions: dict[str, pd.DataFrame],
+    ) -> None:
+        """Write a finished run; ``metrics.json`` goes last, marking it complete."""
+        folder = self.run_dir(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / "config.json", config)
+        atomic_write_text(folder / "history.csv", _frame_to_csv(history))
+        for split, frame in predictions.items():
+            atomic_write_text(folder / f"predictions_{split}.csv", _frame_to_csv(frame))
+        atomic_write_json(folder / "metrics.json", metrics)
+
+    def read_metrics(self, run_id: str) -> dict[str, Any]:
+        """The ``metrics.json`` of a finished run (NaN stays NaN)."""
+        with open(self.run_dir(run_id) / "metrics.json", encoding="utf-8") as fh:
+            data: dict[str, Any] = json.load(fh)
+        return data
+
+    def write_results(self, run_ids: list[str]) -> pd.DataFrame:
+        """Collect the listed finished runs into ``results.csv`` (one row each) and return it."""
+        rows = [self.read_metrics(rid) for rid in run_ids if self.is_complete(rid)]
+        frame = pd.DataFrame(rows)
+        for column in RESULT_COLUMNS:
+            if column not in frame:
+                frame[column] = np.nan if column not in ("run_id", "regime", "label") else ""
+        # Scalar extras (n_val, n_test, ...) follow the fixed columns; nested ones (lr_trials)
+        # stay in each run's metrics.json.
+        extra = [c for c in frame.columns if c not in RESULT_COLUMNS
+                 and not frame[c].map(lambda v: isinstance(v, (list, dict))).any()]
+        frame = frame[list(RESULT_COLUMNS) + extra]
+        atomic_write_text(self.results_path, _frame_to_csv(frame))
+        return frame
+

@@ -1,0 +1,205 @@
+"""The training loop: plain PyTorch, CPU or CUDA, validation after every epoch.
+
+Model selection follows the paper: keep the epoch with the best validation score (the study
+passes ROC AUC; the loop itself is metric-agnostic, so training never imports evaluation);
+stop early after ``patience`` epochs without improvement, within ``max_epochs``. Every epoch
+appends a point (mini-batches seen, validation score, losses, lr) to the convergence history. On CPU
+the loop is deterministic for a fixed seed and thread count; on CUDA it uses bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tunedepth._seeding import torch_generator
+from tunedepth.data import ImageSet, augment_batch, normalize
+from tunedepth.models import GroupedModel
+from tunedepth.tuning import LrPolicy, Regime, build_optimizer, build_param_groups, build_scheduler
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EpochRecord", "StoppingRule", "TrainResult", "TrainingDivergedError", "predict_proba", "train_model"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """Early stopping: at most ``max_epochs``; stop after ``patience`` epochs without a better val AUC."""
+
+    max_epochs: int
+    patience: int
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One point of the convergence history (``iteration`` = mini-batches seen so far)."""
+
+    epoch: int
+    iteration: int
+    lr: float
+    train_loss: float
+    val_loss: float
+    val_score: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run returns; the model itself holds the best epoch's weights."""
+
+    best_epoch: int
+    best_val_score: float
+    epochs_run: int
+    history: tuple[EpochRecord, ...]
+    train_seconds: float
+    val_probs: np.ndarray = field(repr=False)
+
+
+def _memory_format(model: GroupedModel) -> torch.memory_format:
+    return torch.channels_last if model.channels_last else torch.contiguous_format
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def predict_proba(
+    model: GroupedModel,
+    images: torch.Tensor,
+    *,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Class probabilities of shape (n_cases, n_classes) for uint8 images (n, 3, s, s), in eval mode."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        x = normalize(images[start:start + batch_size].to(device, non_blocking=True), mean, std)
+        x = x.contiguous(memory_format=_memory_format(model))
+        with _autocast(device):
+            logits = model(x)
+        out.append(torch.softmax(logits.float(), dim=1).cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def _val_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    picked = probs[np.arange(labels.size), labels]
+    return float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
+
+
+def train_model(
+    model: GroupedModel,
+    *,
+    train: ImageSet,
+    val: ImageSet,
+    regime: Regime,
+    policy: LrPolicy,
+    stopping: StoppingRule,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    val_score: Callable[[np.ndarray, np.ndarray], float],
+    augment: bool = False,
+    class_weights: torch.Tensor | None = None,
+    on_epoch_end: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` (already frozen to its depth) and restore its best-validation-score weights.
+
+    Args:
+        model: the grouped model; trained in place.
+        train: training images and labels.
+        val: validation images and labels (model selection and early stopping).
+        regime: "scratch" or "finetune" (decides the head's lr multiplier).
+        policy: optimizer, learning rates and per-epoch decay.
+        stopping: max epochs and patience.
+        batch_size: mini-batch size.
+        seed: seeds the shuffling and augmentation generator.
+        device: where to train.
+        val_score: ``f(labels (n,), probs (n, n_classes)) -> float``, higher is better (e.g. ROC AUC).
+        augment: random online augmentation of training batches.
+        class_weights: per-class loss weights of shape (n_classes,), or None.
+        on_epoch_end: called with each epoch's record (progress display).
+
+    Returns:
+        The training summary; ``model`` holds the weights of the best epoch.
+
+    Raises:
+        TrainingDivergedError: if the training loss becomes NaN or infinite.
+    """
+    model.to(device)
+    model.to(memory_format=_memory_format(model))
+    mean, std = model.mean, model.std
+    optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
+    scheduler = build_scheduler(optimizer, policy=policy)
+    generator = torch_generator(seed)
+    weights = None if class_weights is None else class_weights.to(device)
+    val_labels = val.labels.numpy()
+    n = len(train)
+    history: list[EpochRecord] = []
+    best_score, best_epoch, best_state, best_probs = -math.inf, 0, None, np.empty((0, 0))
+    iteration, started = 0, time.perf_counter()
+    for epoch in range(1, stopping.max_epochs + 1):
+        model.train()
+        lr = policy.lr * policy.lr_decay_per_epoch ** (epoch - 1)  # base lr this epoch
+        order = torch.randperm(n, generator=generator)
+        loss_sum, seen = 0.0, 0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            x = normalize(train.images[idx].to(device, non_blocking=True), mean, std)
+            if augment:
+                x = augment_batch(x, generator=generator)
+            x = x.contiguous(memory_format=_memory_format(model))
+            y = train.labels[idx].to(device)
+            with _autocast(device):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, weight=weights)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"training loss became {loss.item()} at epoch {epoch}, mini-batch {iteration + 1}; "
+                    "try a lower learning rate"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            iteration += 1
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+        scheduler.step()
+        probs = predict_proba(model, val.images, mean=mean, std=std, batch_size=max(batch_size, 256), device=device)
+        score = val_score(val_labels, probs)
+        record = EpochRecord(
+            epoch=epoch, iteration=iteration, lr=lr, train_loss=loss_sum / max(seen, 1),
+            val_loss=_val_loss(probs, val_labels), val_score=score, seconds=time.perf_counter() - started,
+        )
+        history.append(record)
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+        logger.debug("epoch %d: train loss %.4f, val score %.4f", epoch, record.train_loss, score)
+        if score > best_score or best_state is None:
+            best_score, best_epoch, best_probs = score, epoch, probs
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= stopping.patience:
+            break
+    assert best_state is not None  # max_epochs >= 1 guarantees one epoch
+    model.load_state_dict(best_state)
+    return TrainResult(
+        best_epoch=best_epoch, best_val_score=float(best_score), epochs_run=len(history), history=tuple(history),
+        train_seconds=time.perf_counter() - started, val_probs=best_probs,
+    )
