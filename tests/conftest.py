@@ -6,16 +6,19 @@ registered once per test session so study-level tests can run in seconds.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from tunedepth.data import DatasetSplits, ImageSet
-from tunedepth.models import GroupedModel, LayerGroup
+from tunedepth.models import ARCHITECTURES, Architecture, GroupedModel, LayerGroup
 
 TOY_GROUPS = (
     LayerGroup("conv1", ("0",)),
@@ -25,15 +28,33 @@ TOY_GROUPS = (
 )
 
 
-def build_toy(num_classes: int = 2) -> GroupedModel:
-    """A 4-group CNN for 16-px inputs: two conv+BN blocks, a conv, a linear head."""
-    net = nn.Sequential(
+def _toy_net(num_classes: int) -> nn.Module:
+    return nn.Sequential(
         nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)),
         nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2)),
         nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
         nn.Linear(8, num_classes),
     )
-    return GroupedModel(net, TOY_GROUPS, architecture="toy4")
+
+
+TOY = Architecture(
+    name="toy4",
+    description="test-only 4-group CNN (conv1, conv2 with BatchNorm; conv3; fc) for 16-px inputs",
+    groups=TOY_GROUPS,
+    build_net=_toy_net,
+    first_conv="0.0",
+    weight_sources={},
+    mean=(0.5, 0.5, 0.5),
+    std=(0.25, 0.25, 0.25),
+    input_size=16,
+)
+if "toy4" not in ARCHITECTURES:
+    ARCHITECTURES.register("toy4", TOY)
+
+
+def build_toy(num_classes: int = 2) -> GroupedModel:
+    """A 4-group CNN for 16-px inputs: two conv+BN blocks, a conv, a linear head."""
+    return TOY.build(num_classes)
 
 
 @pytest.fixture
@@ -69,3 +90,35 @@ def data_dir() -> Path:
     if not value:
         pytest.skip("TUNEDEPTH_DATA_DIR is not set; real-data integration tests need it (CI sets it).")
     return Path(value)
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "images"
+    images = synthetic_images(60, size=16, seed=5)
+    for i, (img, label) in enumerate(zip(images.images, images.labels, strict=True)):
+        folder = root / ("normal" if int(label) == 0 else "lesion")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(img.permute(1, 2, 0).numpy())).save(folder / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def toy_checkpoint(tmp_path: Path) -> Path:
+    torch.manual_seed(123)
+    path = tmp_path / "toy.pt"
+    torch.save(build_toy(num_classes=5).net.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def study_raw(image_folder: Path, toy_checkpoint: Path) -> dict[str, Any]:
+    raw = {
+        "name": "toy",
+        "data": {"source": "image_folder", "path": str(image_folder), "image_size": 16},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["scratch", "finetune"], "depths": [1, 4], "train_fractions": [1.0, 0.5],
+                 "seeds": [0]},
+        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2, "num_threads": 1},
+    }
+    return copy.deepcopy(raw)

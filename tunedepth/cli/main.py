@@ -131,13 +131,13 @@ def models() -> None:
     """List architectures, their layer groups (input to output) and weight sources."""
     from tunedepth.models import get_architecture, list_architectures
 
-    table = Table(title="architectures")
-    for col in ("name", "groups (input -> output)", "weights"):
-        table.add_column(col)
     for name in list_architectures():
         arch = get_architecture(name)
-        table.add_row(name, " ".join(arch.group_names), ", ".join(["none", *sorted(arch.weight_sources), "checkpoint"]))
-    _out.print(table)
+        weights = ", ".join(["none", *sorted(arch.weight_sources), "checkpoint"])
+        _out.print(f"[bold]{name}[/bold]  {arch.description}", soft_wrap=True)
+        _out.print(f"  groups (input -> output, {len(arch.group_names)}): {' '.join(arch.group_names)}",
+                   soft_wrap=True, highlight=False)
+        _out.print(f"  weights: {weights}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -170,12 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         _err.print("aborted", markup=False)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:
+        # Usage errors (missing argument, unknown option) from click, which typer vendors:
+        # matched by behaviour rather than by class, so either click works.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         raise
     return 0
 

@@ -101,6 +101,9 @@ def _resolve_paths(config: StudyConfig, base_dir: Path) -> StudyConfig:
 def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
     """One line for the first validation error, with a suggestion for unknown keys."""
     errors = exc.errors()
+    # An unknown key is usually a typo that also explains a "missing" error: report it first.
+    typos = [e for e in errors if e["type"] == "extra_forbidden"]
+    errors = typos or errors
     # For a union (e.g. lr = number or list) pydantic reports one error per member; the one
     # with the deepest location is the most specific ("training.lr.1 must be > 0").
     first_top = errors[0]["loc"][:1]

@@ -99,6 +99,11 @@ def predict_proba(
     return torch.cat(out).numpy().astype(np.float64)
 
 
+def _rank(score: float) -> float:
+    """Comparison key: a NaN score (undefined metric) never beats a number."""
+    return -math.inf if math.isnan(score) else score
+
+
 def _val_loss(probs: np.ndarray, labels: np.ndarray) -> float:
     picked = probs[np.arange(labels.size), labels]
     return float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
@@ -192,7 +197,7 @@ def train_model(
         if on_epoch_end is not None:
             on_epoch_end(record)
         logger.debug("epoch %d: train loss %.4f, val score %.4f", epoch, record.train_loss, score)
-        if score > best_score or best_state is None:
+        if best_state is None or _rank(score) > _rank(best_score):
             best_score, best_epoch, best_probs = score, epoch, probs
             best_state = copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= stopping.patience:

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tunedepth.cli import main
+
+REPO = Path(__file__).parents[2]
+
+
+def _write_study(tmp_path: Path, raw_toml: str) -> Path:
+    path = tmp_path / "study.toml"
+    path.write_text(raw_toml)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('name = "x"\n[dataa]\n', "unknown key 'dataa'. Did you mean 'data'?"),
+        ('name = "x"\ndata = 3\n', "'data'"),
+        ("name = \n", "not valid TOML"),
+    ],
+    ids=["unknown-key", "wrong-type", "bad-toml"],
+)
+def test_bad_study_file_exits_2_with_one_line(tmp_path, capsys, toml, message):
+    code = main(["study", str(_write_study(tmp_path, toml)), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_study_file(tmp_path, capsys):
+    assert main(["study", str(tmp_path / "nope.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_study_runs_end_to_end_and_resumes(study_raw, tmp_path, capsys):
+    import tomllib  # noqa: F401  (the file below must be valid TOML)
+
+    lines = [
+        'name = "toy"',
+        "[data]", 'source = "image_folder"', f'path = "{study_raw["data"]["path"]}"', "image_size = 16",
+        "[model]", 'architecture = "toy4"', 'weights = "checkpoint"', f'checkpoint = "{study_raw["model"]["checkpoint"]}"',
+        "[grid]", 'regimes = ["scratch", "finetune"]', "depths = [1]", "train_fractions = [1.0]", "seeds = [0]",
+        "[training]", "max_epochs = 1", "batch_size = 16",
+    ]
+    path = _write_study(tmp_path, "\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["study", str(path), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"Results: {out / 'results.csv'}" in captured.out.replace("\n", "")
+    assert len(pd.read_csv(out / "results.csv")) == 2
+    assert main(["study", str(path), "--out", str(out)]) == 0
+    assert "0 runs executed, 2 already finished" in capsys.readouterr().out
+
+
+def test_models_lists_groups(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1 conv2 conv3 conv4 conv5 fc6 fc7 fc8" in out.replace("\n", " ").replace("│", " ").replace("  ", " ")
+
+
+def test_datasets_lists_medmnist(capsys):
+    assert main(["datasets"]) == 0
+    assert "pneumoniamnist" in capsys.readouterr().out
+
+
+def test_demo_runs_exactly_examples_demo_toml():
+    packaged = files("tunedepth") / "examples" / "demo.toml"
+    assert filecmp.cmp(str(packaged), REPO / "examples" / "demo.toml", shallow=False)
+
+
+def test_console_script_help_and_usage_error():
+    ok = subprocess.run([sys.executable, "-m", "tunedepth", "--help"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "study" in ok.stdout and "demo" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "tunedepth", "study"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

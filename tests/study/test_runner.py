@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tunedepth.study.runner as runner_module
+from tunedepth.config import parse_study
+from tunedepth.errors import ConfigError, DataError, WeightsError
+from tunedepth.study import RESULT_COLUMNS, run_study
+
+
+def _config(raw):
+    return parse_study(raw, base_dir=Path("."))
+
+
+def test_study_writes_every_run_and_results(study_raw, tmp_path):
+    out = tmp_path / "out"
+    summary = run_study(_config(study_raw), out)
+    frame = pd.read_csv(out / "results.csv")
+    assert summary.n_executed == 6 and summary.n_skipped == 0
+    assert list(frame.columns[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS)
+    assert sorted(zip(frame["label"], frame["train_fraction"], strict=True)) == sorted(
+        [(lab, f) for f in (1.0, 0.5) for lab in ("scratch", "ft:fc", "ft:conv1-fc")])
+    assert set(frame.loc[frame["regime"] == "scratch", "depth"]) == {4}
+    # 60 images, seeded 60/20/20 split -> 36 train; 50% of them, stratified -> 18
+    assert set(frame["n_train"]) == {36, 18}
+    run = out / "runs" / frame["run_id"].iloc[0]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.json", "history.csv", "metrics.json", "predictions_test.csv", "predictions_val.csv"]
+    config = json.loads((run / "config.json").read_text())
+    assert {"tunedepth_version", "git_sha", "torch_version", "device", "num_threads", "hashed"} <= set(config)
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["iteration"]) == [3, 6] and "val_auc" in history
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_finetune_records_checkpoint_sha_and_scratch_does_not(study_raw, tmp_path, toy_checkpoint):
+    from tunedepth._io import file_sha256
+
+    out = tmp_path / "out"
+    run_study(_config(study_raw), out)
+    frame = pd.read_csv(out / "results.csv")
+    for rid, regime in zip(frame["run_id"], frame["regime"], strict=True):
+        weights = json.loads((out / "runs" / rid / "config.json").read_text())["weights"]
+        if regime == "scratch":
+            assert weights is None
+        else:
+            assert weights["sha256"] == file_sha256(toy_checkpoint)
+
+
+def test_resume_runs_only_missing_runs(study_raw, tmp_path, monkeypatch):
+    study_raw["grid"] = {"regimes": ["finetune"], "depths": [1, 2, 3, 4], "train_fractions": [1.0], "seeds": [0]}
+    config = _config(study_raw)
+    out = tmp_path / "out"
+    real_train = runner_module.train_model
+    calls: list[int] = []
+
+    def failing_on_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("simulated crash in run 3")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "train_model", failing_on_third)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_study(config, out)
+    assert len([p for p in (out / "runs").iterdir() if (p / "metrics.json").exists()]) == 2
+
+    calls.clear()
+    summary = run_study(config, out)
+    assert len(calls) == 2  # runs 3 and 4 only
+    assert (summary.n_executed, summary.n_skipped) == (2, 2)
+    assert len(pd.read_csv(out / "results.csv")) == 4
+    assert len([p for p in (out / "runs").iterdir() if (p / "metrics.json").exists()]) == 4
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+    calls.clear()
+    assert run_study(config, out).n_executed == 0 and calls == []
+
+
+def test_lr_list_trains_each_and_keeps_best_on_validation(study_raw, tmp_path):
+    study_raw["grid"] = {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]}
+    study_raw["training"]["lr"] = [0.0001, 0.05]
+    out = tmp_path / "out"
+    run_study(_config(study_raw), out)
+    rid = pd.read_csv(out / "results.csv")["run_id"].iloc[0]
+    metrics = json.loads((out / "runs" / rid / "metrics.json").read_text())
+    trials = {t["lr"]: t["val_auc"] for t in metrics["lr_trials"]}
+    assert set(trials) == {0.0001, 0.05}
+    assert metrics["lr"] == max(trials, key=trials.get) and metrics["val_auc"] == max(trials.values())
+    history = pd.read_csv(out / "runs" / rid / "history.csv")
+    assert sorted(set(history["base_lr"])) == [0.0001, 0.05]
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (lambda r: r["grid"].update(depths=[5]), ConfigError, r"\[1, 4\] for 'toy4'"),
+        (lambda r: r["model"].update(architecture="toy5"), ConfigError, "Did you mean 'toy4'"),
+        (lambda r: r["model"].update(checkpoint="/nonexistent/toy.pt"), WeightsError, "does not exist"),
+        (lambda r: r["data"].update(path="/nonexistent/images"), DataError, "/nonexistent/images"),
+    ],
+    ids=["depth-too-deep", "unknown-architecture", "missing-checkpoint", "missing-data"],
+)
+def test_bad_input_writes_nothing(study_raw, tmp_path, change, error, message):
+    change(study_raw)
+    out = tmp_path / "out"
+    with pytest.raises(error, match=message):
+        run_study(_config(study_raw), out)
+    assert not out.exists()
+
+
+def test_class_absent_from_a_split_is_refused_before_training(study_raw, image_folder, tmp_path):
+    for p in (image_folder / "lesion").iterdir():
+        if p.stem != "001":
+            p.unlink()
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="no case in the (val|test) split"):
+        run_study(_config(study_raw), out)
+    assert not out.exists()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import build_toy, synthetic_images
+from tunedepth.evaluation import roc_auc_score
+from tunedepth.training import StoppingRule, TrainingDivergedError, predict_proba, train_model
+from tunedepth.tuning import LrPolicy, freeze_to_depth
+
+POLICY = LrPolicy(optimizer="sgd", lr=0.05, head_lr_mult=1.0, bias_lr_mult=2.0, momentum=0.9, weight_decay=0.0,
+                  lr_decay_per_epoch=0.95)
+CPU = torch.device("cpu")
+
+
+def _train(model, *, depth=4, epochs=6, patience=6, seed=0, val_score=roc_auc_score, **kwargs):
+    freeze_to_depth(model, depth, bn_policy="freeze")
+    return train_model(
+        model, train=synthetic_images(64, seed=1), val=synthetic_images(32, seed=2), regime="scratch",
+        policy=POLICY, stopping=StoppingRule(epochs, patience), batch_size=16, seed=seed, device=CPU,
+        val_score=val_score, **kwargs,
+    )
+
+
+def test_learns_a_learnable_task():
+    torch.manual_seed(0)
+    model = build_toy()
+    test = synthetic_images(64, seed=3)
+    before = roc_auc_score(test.labels.numpy(), predict_proba(model, test.images, mean=model.mean, std=model.std,
+                                                              batch_size=32, device=CPU))
+    result = _train(model)
+    after = roc_auc_score(test.labels.numpy(), predict_proba(model, test.images, mean=model.mean, std=model.std,
+                                                             batch_size=32, device=CPU))
+    assert before < 0.8 and after > 0.95, (before, after)
+    assert result.best_val_score == max(r.val_score for r in result.history)
+
+
+def test_history_counts_mini_batches_and_decays_lr():
+    torch.manual_seed(0)
+    result = _train(build_toy(), epochs=3)
+    assert [r.iteration for r in result.history] == [4, 8, 12]  # 64 cases / batch 16
+    assert [r.lr for r in result.history] == pytest.approx([0.05, 0.05 * 0.95, 0.05 * 0.95**2])
+    assert result.val_probs.shape == (32, 2)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    scores = iter([0.6, 0.9, 0.7, 0.8, 0.95])
+    snapshots = {}
+    torch.manual_seed(0)
+    model = build_toy()
+
+    def remember(record):
+        snapshots[record.epoch] = copy.deepcopy(model.state_dict())
+
+    result = _train(model, epochs=5, patience=2, val_score=lambda y, p: next(scores), on_epoch_end=remember)
+    # best 0.9 at epoch 2; epochs 3 and 4 do not improve -> stop after epoch 4
+    assert (result.best_epoch, result.epochs_run, result.best_val_score) == (2, 4, 0.9)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[2][key]), key
+
+
+def test_nan_score_never_wins():
+    scores = iter([float("nan"), 0.7, float("nan")])
+    torch.manual_seed(0)
+    result = _train(build_toy(), epochs=3, patience=3, val_score=lambda y, p: next(scores))
+    assert result.best_epoch == 2
+
+
+def test_deterministic_on_cpu_for_a_seed():
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = build_toy()
+        result = _train(model, epochs=2, augment=True)
+        runs.append(([r.train_loss for r in result.history], model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for key in runs[0][1]:
+        assert torch.equal(runs[0][1][key], runs[1][1][key])
+
+
+def test_frozen_groups_and_their_bn_statistics_do_not_change():
+    torch.manual_seed(0)
+    model = build_toy()
+    before = copy.deepcopy(model.state_dict())
+    _train(model, depth=1, epochs=2)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"net.3.weight", "net.3.bias"}
+
+
+def test_diverging_loss_raises():
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDivergedError, match="training loss became nan at epoch 1, mini-batch 1"):
+        _train(build_toy(), class_weights=torch.tensor([float("nan"), 1.0]))
+
+
+def test_predict_proba_rows_sum_to_one_and_keep_mode():
+    model = build_toy()
+    model.train()
+    probs = predict_proba(model, synthetic_images(10).images, mean=model.mean, std=model.std, batch_size=4,
+                          device=CPU)
+    assert probs.shape == (10, 2) and np.allclose(probs.sum(axis=1), 1.0)
+    assert model.training
