@@ -122,3 +122,8 @@ def study_raw(image_folder: Path, toy_checkpoint: Path) -> dict[str, Any]:
         "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2, "num_threads": 1},
     }
     return copy.deepcopy(raw)
+
+
+# The study runner flushes denormal floats (see tunedepth.study.runner); tests that call
+# lower layers directly get the same CPU numerics and speed.
+torch.set_flush_denormal(True)

@@ -49,7 +49,8 @@ def test_study_runs_end_to_end_and_resumes(study_raw, tmp_path, capsys):
     lines = [
         'name = "toy"',
         "[data]", 'source = "image_folder"', f'path = "{study_raw["data"]["path"]}"', "image_size = 16",
-        "[model]", 'architecture = "toy4"', 'weights = "checkpoint"', f'checkpoint = "{study_raw["model"]["checkpoint"]}"',
+        "[model]", 'architecture = "toy4"', 'weights = "checkpoint"',
+        f'checkpoint = "{study_raw["model"]["checkpoint"]}"',
         "[grid]", 'regimes = ["scratch", "finetune"]', "depths = [1]", "train_fractions = [1.0]", "seeds = [0]",
         "[training]", "max_epochs = 1", "batch_size = 16",
     ]

@@ -52,3 +52,22 @@ def test_run_id_depends_on_results_not_on_bookkeeping():
     assert run_id(base, spec, weights_sha256="def") != run_id(base, spec, weights_sha256="abc")
     # scratch does not depend on which pretrained weights exist
     assert run_id(base, runs[0], weights_sha256=None) == run_id(base, runs[0], weights_sha256=None)
+
+
+def test_depths_by_group_name():
+    runs = expand_grid(regimes=("finetune",), depths=("conv3", 1, "conv1"), train_fractions=(1.0,), seeds=(0,),
+                       group_names=GROUPS, architecture="toy4")
+    assert [(r.depth, r.label) for r in runs] == [(1, "ft:fc"), (2, "ft:conv3-fc"), (4, "ft:conv1-fc")]
+
+
+@pytest.mark.parametrize(
+    ("depths", "message"),
+    [(("conv4",), r"Unknown group 'conv4' in grid.depths for 'toy4'. Did you mean 'conv3'\? Groups \(input to "
+                  r"output\): conv1, conv2, conv3, fc."),
+     (("fc", 1), r"name the same depth twice")],
+    ids=["unknown-group", "duplicate"],
+)
+def test_bad_group_names(depths, message):
+    with pytest.raises(ConfigError, match=message):
+        expand_grid(regimes=("finetune",), depths=depths, train_fractions=(1.0,), seeds=(0,),
+                    group_names=GROUPS, architecture="toy4")

@@ -104,3 +104,15 @@ def test_predict_proba_rows_sum_to_one_and_keep_mode():
                           device=CPU)
     assert probs.shape == (10, 2) and np.allclose(probs.sum(axis=1), 1.0)
     assert model.training
+
+
+def test_min_iterations_extends_training_past_max_epochs():
+    torch.manual_seed(0)
+    freeze_to_depth(model := build_toy(), 4, bn_policy="freeze")
+    result = train_model(
+        model, train=synthetic_images(32, seed=1), val=synthetic_images(16, seed=2), regime="scratch",
+        policy=POLICY, stopping=StoppingRule(max_epochs=1, patience=1, min_iterations=5), batch_size=16, seed=0,
+        device=CPU, val_score=roc_auc_score,
+    )
+    # 2 mini-batches per epoch: 5 mini-batches need 3 epochs although max_epochs is 1
+    assert (result.epochs_run, result.history[-1].iteration) == (3, 6)

@@ -126,8 +126,12 @@ class GridConfig(_Frozen):
     regimes: tuple[Literal["scratch", "finetune"], ...] = Field(
         description="Which regimes to run; scratch is its own regime, not depth 0."
     )
-    depths: Literal["all"] | tuple[Annotated[int, Field(ge=1)], ...] = Field(
-        description="Fine-tuning depths (trainable groups counted from the output), or 'all' for 1..n_groups."
+    depths: Literal["all"] | tuple[Annotated[int, Field(ge=1)] | str, ...] = Field(
+        description=(
+            "Fine-tuning depths: 'all' for 1..n_groups, or a list whose entries are depths (trainable "
+            "groups counted from the output) or group names meaning 'tune from this group to the output' "
+            "(e.g. 'conv3' on AlexNet = depth 6 = ft:conv3-fc8)."
+        )
     )
     train_fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
         description="Shares of the training split, each in (0, 1]; subsets are nested and stratified."
@@ -145,7 +149,7 @@ class GridConfig(_Frozen):
 
     @field_validator("depths")
     @classmethod
-    def _depths_non_empty(cls, v: str | tuple[int, ...]) -> str | tuple[int, ...]:
+    def _depths_non_empty(cls, v: str | tuple[int | str, ...]) -> str | tuple[int | str, ...]:
         if not isinstance(v, str) and (len(v) == 0 or len(set(v)) != len(v)):
             raise ValueError(f"must be 'all' or a non-empty list of unique depths; got {list(v)}")
         return v
@@ -179,6 +183,13 @@ class TrainingConfig(_Frozen):
     max_epochs: Annotated[int, Field(ge=1)] = Field(default=30, description="Upper bound on epochs.")
     patience: Annotated[int, Field(ge=1)] = Field(
         default=5, description="Stop after this many epochs without a better validation AUC."
+    )
+    min_iterations: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description=(
+            "Train at least this many mini-batches before stopping (even past max_epochs), so small "
+            "training fractions, with few mini-batches per epoch, still converge."
+        ),
     )
     bn_policy: Literal["freeze", "train"] = Field(
         default="freeze",

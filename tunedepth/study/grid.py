@@ -8,15 +8,17 @@ location once the file's checksum is verified); those are recorded beside the re
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from tunedepth.config import StudyConfig
+from tunedepth.errors import ConfigError
 from tunedepth.tuning import Regime, check_depth, regime_label
 
-__all__ = ["RunSpec", "expand_grid", "run_id"]
+__all__ = ["RunSpec", "expand_grid", "hashed_config", "resolve_depth", "run_id"]
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,33 @@ class RunSpec:
     label: str
 
 
+def resolve_depth(entry: int | str, group_names: tuple[str, ...], *, architecture: str) -> int:
+    """A depth given as an int, or as the first tuned group's name, as an int depth.
+
+    Raises:
+        ConfigError: for an out-of-range depth or an unknown group name (with a guess).
+
+    Example:
+        >>> resolve_depth("conv3", ("conv1", "conv2", "conv3", "fc8"), architecture="toy")
+        2
+    """
+    if isinstance(entry, str):
+        if entry not in group_names:
+            guess = difflib.get_close_matches(entry, group_names, n=1)
+            hint = f" Did you mean {guess[0]!r}?" if guess else ""
+            raise ConfigError(
+                f"Unknown group {entry!r} in grid.depths for {architecture!r}.{hint} "
+                f"Groups (input to output): {', '.join(group_names)}."
+            )
+        return len(group_names) - group_names.index(entry)
+    check_depth(entry, group_names, architecture=architecture)
+    return entry
+
+
 def expand_grid(
     *,
     regimes: tuple[Regime, ...],
-    depths: tuple[int, ...] | str,
+    depths: tuple[int | str, ...] | str,
     train_fractions: tuple[float, ...],
     seeds: tuple[int, ...],
     group_names: tuple[str, ...],
@@ -51,14 +76,15 @@ def expand_grid(
 
     Args:
         regimes: regimes to run.
-        depths: fine-tuning depths, or "all" for 1..len(group_names); ignored by scratch.
+        depths: fine-tuning depths (ints, or group names meaning "tune from this group"), or
+            "all" for 1..len(group_names); ignored by scratch.
         train_fractions: training-set shares in (0, 1].
         seeds: seeds.
         group_names: the architecture's groups, input to output.
         architecture: name used in error messages.
 
     Raises:
-        ConfigError: if a depth is out of range for the architecture.
+        ConfigError: if a depth is out of range or names no group, or two entries are the same depth.
 
     Example:
         >>> runs = expand_grid(regimes=("scratch", "finetune"), depths="all", train_fractions=(1.0,),
@@ -67,9 +93,13 @@ def expand_grid(
         ['scratch', 'ft:fc', 'ft:b-fc', 'ft:a-fc']
     """
     n = len(group_names)
-    depth_list = tuple(range(1, n + 1)) if depths == "all" else tuple(int(d) for d in depths)
-    for d in depth_list:
-        check_depth(d, group_names, architecture=architecture)
+    if depths == "all":
+        depth_list: tuple[int, ...] = tuple(range(1, n + 1))
+    else:
+        depth_list = tuple(resolve_depth(d, group_names, architecture=architecture) for d in depths)
+        if len(set(depth_list)) != len(depth_list):
+            raise ConfigError(f"grid.depths {list(depths)} name the same depth twice for {architecture!r}; "
+                              "list each depth once.")
     runs: list[RunSpec] = []
     for fraction in sorted(train_fractions, reverse=True):
         for seed in seeds:

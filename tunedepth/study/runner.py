@@ -21,7 +21,7 @@ from tunedepth._seeding import seed_everything
 from tunedepth.config import StudyConfig, dump_resolved
 from tunedepth.data import ImageSet, balance_indices, class_weights, train_subset_indices
 from tunedepth.evaluation import accuracy_score, roc_auc_score
-from tunedepth.models import build_model
+from tunedepth.models import GroupedModel, build_model
 from tunedepth.study._provenance import provenance
 from tunedepth.study.grid import RunSpec, hashed_config
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
@@ -85,17 +85,26 @@ def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, tor
     return subset, weights
 
 
-def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudyStore,
-            *, progress: StudyProgress | None = None) -> dict[str, Any]:
-    """Train and evaluate one run (each learning rate when several), write it, return its metrics."""
-    config: StudyConfig = prepared.config
-    tc = config.training
-    device = resolve_device(tc.device)
-    train, weights = _train_subset(prepared, spec)
-    data = prepared.data
-    trials: list[tuple[float, TrainResult, Any]] = []
+@dataclass(frozen=True)
+class _Trial:
+    lr: float
+    result: TrainResult
+    model: GroupedModel
+
+    @property
+    def rank(self) -> float:
+        # A NaN validation AUC never wins over a number.
+        score = self.result.best_val_score
+        return score if math.isfinite(score) else -math.inf
+
+
+def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, class_weights: torch.Tensor | None,
+                      device: torch.device, progress: StudyProgress | None) -> list[_Trial]:
+    """Train the run once per configured learning rate, each from the same initialisation."""
+    config, tc, data = prepared.config, prepared.config.training, prepared.data
+    trials = []
     for lr in tc.lrs:
-        seed_everything(spec.seed)  # same initialisation for every lr
+        seed_everything(spec.seed)  # same initialisation (and data order) for every lr
         model = build_model(
             config.model.architecture, num_classes=data.n_classes,
             weights="none" if spec.regime == "scratch" else config.model.weights,
@@ -103,54 +112,71 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         )
         freeze_to_depth(model, spec.depth, bn_policy=tc.bn_policy)
         policy = LrPolicy(
-            optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult if spec.regime == "finetune" else 1.0,
-            bias_lr_mult=tc.bias_lr_mult, momentum=tc.momentum, weight_decay=tc.weight_decay,
-            lr_decay_per_epoch=tc.lr_decay_per_epoch,
+            optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
+            momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
         )
         result = train_model(
             model, train=train, val=data.val, regime=spec.regime, policy=policy,
-            stopping=StoppingRule(tc.max_epochs, tc.patience), batch_size=tc.batch_size, seed=spec.seed,
-            device=device, val_score=roc_auc_score, augment=tc.augment, class_weights=weights,
+            stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
+            seed=spec.seed, device=device, val_score=roc_auc_score, augment=tc.augment, class_weights=class_weights,
             on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)),
         )
-        # A NaN validation AUC never wins over a number.
-        score = result.best_val_score if math.isfinite(result.best_val_score) else -math.inf
-        if not trials or score > max(t[0] for t in trials):
-            best_model = model
-        trials.append((score, result, lr))
-    best_score, best, best_lr = max(trials, key=lambda t: t[0])
-    test_probs = predict_proba(best_model, data.test.images, mean=best_model.mean, std=best_model.std,
-                               batch_size=256, device=device)
+        trials.append(_Trial(lr, result, model))
+    return trials
+
+
+def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudyStore,
+            *, progress: StudyProgress | None = None) -> dict[str, Any]:
+    """Train and evaluate one run (at each learning rate when several), write it, return its metrics.
+
+    Args:
+        prepared: the validated study.
+        spec: the run.
+        run_id: its id (see :func:`tunedepth.study.run_id`).
+        store: the study folder.
+        progress: optional progress callbacks.
+
+    Returns:
+        The run's metrics, as written to ``metrics.json``.
+    """
+    config, data = prepared.config, prepared.data
+    device = resolve_device(config.training.device)
+    train, weights = _train_subset(prepared, spec)
+    trials = _train_at_each_lr(prepared, spec, train, weights, device, progress)
+    best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
+    model, result = best.model, best.result
+    test_probs = predict_proba(model, data.test.images, mean=model.mean, std=model.std, batch_size=256,
+                               device=device)
     test_labels = data.test.labels.numpy()
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
-        "train_fraction": spec.train_fraction, "seed": spec.seed, "n_train": len(train), "lr": best_lr,
-        "val_auc": best.best_val_score, "test_auc": roc_auc_score(test_labels, test_probs),
-        "test_acc": accuracy_score(test_labels, test_probs), "best_epoch": best.best_epoch,
-        "epochs_run": best.epochs_run, "train_seconds": sum(t[1].train_seconds for t in trials),
+        "train_fraction": spec.train_fraction, "seed": spec.seed, "n_train": len(train), "lr": best.lr,
+        "val_auc": result.best_val_score, "test_auc": roc_auc_score(test_labels, test_probs),
+        "test_acc": accuracy_score(test_labels, test_probs), "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run, "train_seconds": sum(t.result.train_seconds for t in trials),
         "n_val": len(data.val), "n_test": len(data.test),
-        "lr_trials": [{"lr": lr, "val_auc": r.best_val_score, "best_epoch": r.best_epoch, "epochs_run": r.epochs_run}
-                      for _, r, lr in trials],
+        "lr_trials": [{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
+                       "epochs_run": t.result.epochs_run} for t in trials],
     }
     history = pd.concat(
-        [pd.DataFrame([asdict(rec) for rec in r.history]).assign(base_lr=lr) for _, r, lr in trials],
+        [pd.DataFrame([asdict(rec) for rec in t.result.history]).assign(base_lr=t.lr) for t in trials],
         ignore_index=True,
     ).rename(columns={"val_score": "val_auc"})
-    weights_info = prepared.weights if spec.regime == "finetune" else None
+    resolved = prepared.weights if spec.regime == "finetune" else None
+    sha = None if resolved is None else resolved.sha256
     run_config = {
         "run_id": run_id,
         "run": asdict(spec),
-        "hashed": hashed_config(config, spec, weights_sha256=None if weights_info is None else weights_info.sha256),
+        "hashed": hashed_config(config, spec, weights_sha256=sha),
         "study": dump_resolved(config),
-        "weights": None if weights_info is None else {"name": weights_info.name, "path": str(weights_info.path),
-                                                       "sha256": weights_info.sha256},
+        "weights": None if resolved is None else {"name": resolved.name, "path": str(resolved.path), "sha256": sha},
         "device": str(device),
         "num_threads": torch.get_num_threads(),
         **provenance(),
     }
     store.write_run(
         run_id, config=run_config, metrics=metrics, history=history,
-        predictions={"val": _predictions_frame(data.val.labels, best.val_probs),
+        predictions={"val": _predictions_frame(data.val.labels, result.val_probs),
                      "test": _predictions_frame(data.test.labels, test_probs)},
     )
     return metrics

@@ -36,10 +36,31 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclass(frozen=True)
 class StoppingRule:
-    """Early stopping: at most ``max_epochs``; stop after ``patience`` epochs without a better val AUC."""
+    """When training stops.
+
+    After ``patience`` epochs without a better validation score, or after ``max_epochs``,
+    whichever comes first -- but never before ``min_iterations`` mini-batches, so that runs
+    on small training fractions (a few mini-batches per epoch) still get enough updates to
+    converge; ``max_epochs`` is exceeded when needed to reach ``min_iterations``.
+    """
 
     max_epochs: int
     patience: int
+    min_iterations: int = 0
+
+    def should_stop(self, *, epoch: int, best_epoch: int, iteration: int) -> bool:
+        """True when training stops after ``epoch`` (1-based).
+
+        Example:
+            >>> rule = StoppingRule(max_epochs=10, patience=2, min_iterations=100)
+            >>> rule.should_stop(epoch=4, best_epoch=2, iteration=80)  # patience spent, too few mini-batches
+            False
+            >>> rule.should_stop(epoch=5, best_epoch=2, iteration=100)
+            True
+        """
+        if iteration < self.min_iterations:
+            return False
+        return epoch >= self.max_epochs or epoch - best_epoch >= self.patience
 
 
 @dataclass(frozen=True)
@@ -160,7 +181,9 @@ def train_model(
     history: list[EpochRecord] = []
     best_score, best_epoch, best_state, best_probs = -math.inf, 0, None, np.empty((0, 0))
     iteration, started = 0, time.perf_counter()
-    for epoch in range(1, stopping.max_epochs + 1):
+    epoch = 0
+    while True:
+        epoch += 1
         model.train()
         lr = policy.lr * policy.lr_decay_per_epoch ** (epoch - 1)  # base lr this epoch
         order = torch.randperm(n, generator=generator)
@@ -200,9 +223,9 @@ def train_model(
         if best_state is None or _rank(score) > _rank(best_score):
             best_score, best_epoch, best_probs = score, epoch, probs
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= stopping.patience:
+        if stopping.should_stop(epoch=epoch, best_epoch=best_epoch, iteration=iteration):
             break
-    assert best_state is not None  # max_epochs >= 1 guarantees one epoch
+    assert best_state is not None  # the loop runs at least one epoch
     model.load_state_dict(best_state)
     return TrainResult(
         best_epoch=best_epoch, best_val_score=float(best_score), epochs_run=len(history), history=tuple(history),
