@@ -6,6 +6,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,3 +86,49 @@ def test_console_script_help_and_usage_error():
     assert ok.returncode == 0 and "study" in ok.stdout and "demo" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "tunedepth", "study"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+_GOOD = {
+    "name": '"bad"',
+    "data": {"source": '"medmnist"', "flag": '"breastmnist"', "image_size": "28"},
+    "model": {"architecture": '"alexnet"', "weights": '"checkpoint"', "checkpoint": '"missing.pt"'},
+    "grid": {"regimes": '["finetune"]', "depths": "[1]", "train_fractions": "[1.0]", "seeds": "[0]"},
+}
+
+
+def _toml(change: dict[str, dict[str, str]]) -> str:
+    lines = [f"name = {_GOOD['name']}"]
+    for section in ("data", "model", "grid"):
+        lines.append(f"[{section}]")
+        merged = {**_GOOD[section], **change.get(section, {})}
+        lines += [f"{k} = {v}" for k, v in merged.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": {"architecture": '"alexnett"'}}, "Unknown architecture 'alexnett'. Did you mean 'alexnet'?"),
+        ({"model": {"weights": '"imagenet21k"'}}, "'model.weights': Input should be 'imagenet' or 'checkpoint'"),
+        ({"grid": {"depths": "[9]"}}, "must be an int in [1, 8] for 'alexnet' (groups: conv1, conv2, conv3, conv4, "
+                                      "conv5, fc6, fc7, fc8). Got 9"),
+        ({"grid": {"depths": '["conv6"]'}}, "Unknown group 'conv6'"),
+        ({"grid": {"train_fractions": "[0]"}}, "'grid.train_fractions.0': Input should be greater than 0"),
+        ({"grid": {"train_fractions": "[1.5]"}}, "'grid.train_fractions.0': Input should be less than or equal to 1"),
+        ({}, "missing.pt does not exist"),
+        ({"data": {"flag": '"pneumonia"'}, "grid": {"regimes": '["scratch"]'}}, "Did you mean 'pneumoniamnist'?"),
+        ({"data": {"root": '"medmnist"'}, "grid": {"regimes": '["scratch"]'}}, "MD5"),
+    ],
+    ids=["architecture", "weight-source", "depth-range", "group", "fraction-0", "fraction-1.5",
+         "missing-checkpoint", "data-set", "md5-mismatch"],
+)
+def test_bad_input_through_the_cli(tmp_path, capsys, monkeypatch, change, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "medmnist").mkdir()
+    np.savez(tmp_path / "medmnist" / "breastmnist.npz", train_images=np.zeros((2, 28, 28), np.uint8))
+    path = _write_study(tmp_path, _toml(change))
+    code = main(["study", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

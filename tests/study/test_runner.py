@@ -121,3 +121,18 @@ def test_class_absent_from_a_split_is_refused_before_training(study_raw, image_f
     with pytest.raises(DataError, match="no case in the (val|test) split"):
         run_study(_config(study_raw), out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("balance", "n_train"), [("none", 30), ("downsample", 24), ("weighted_loss", 30)])
+def test_balance_policies(study_raw, image_folder, tmp_path, balance, n_train):
+    # drop a third of the lesion images: 30 normal + 20 lesion; the 60/20/20 split trains on 18 + 12;
+    # downsampling keeps 12 + 12
+    for p in sorted((image_folder / "lesion").iterdir())[::3]:
+        p.unlink()
+    study_raw["data"]["balance"] = balance
+    study_raw["grid"] = {"regimes": ["scratch"], "depths": [1], "train_fractions": [1.0], "seeds": [0]}
+    study_raw["training"]["max_epochs"] = 1
+    out = tmp_path / "out"
+    run_study(_config(study_raw), out)
+    frame = pd.read_csv(out / "results.csv")
+    assert frame["n_train"].tolist() == [n_train]

@@ -45,15 +45,16 @@ def _setup_logging(verbose: bool) -> None:
 
 
 class _RichProgress(StudyProgress):
-    """Two bars: runs of the study, epochs of the current run."""
+    """Two bars: runs of the study, epochs of the current run; drawn once the study has passed its checks."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.study_task = progress.add_task("runs", total=None)
+        self.study_task: Any = None
         self.run_task: Any = None
 
     def study_started(self, n_runs: int, n_done: int) -> None:
-        self.progress.update(self.study_task, total=n_runs, completed=n_done)
+        self.progress.start()
+        self.study_task = self.progress.add_task("runs", total=n_runs, completed=n_done)
         if n_done:
             self.progress.console.print(f"{n_done} of {n_runs} runs already finished; resuming.")
 
@@ -97,8 +98,12 @@ def _run(study_file: Path, out: Path | None) -> None:
     config = load_study(study_file)
     out_dir = out if out is not None else DEFAULT_OUT / config.name
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_err, transient=False) as progress:
+    progress = Progress(*columns, console=_err, transient=False)
+    try:
         summary = run_study(config, out_dir, progress=_RichProgress(progress))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     _out.print(_summary_table(summary))
     _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped} already finished.")
     _out.print(f"Results: {summary.results_path}")
