@@ -1,7 +1,44 @@
-"""Evaluation metrics (numpy, scipy and scikit-learn only; no torch)."""
+"""Evaluation metrics and statistics (numpy, scipy and scikit-learn only; no torch)."""
 
 from __future__ import annotations
 
+from tunedepth.evaluation.delong import (
+    AucInterval,
+    PairedAucTest,
+    auc_ci,
+    delong_test,
+    roc_auc_ci,
+    roc_auc_delong_test,
+)
+from tunedepth.evaluation.operating_points import (
+    DEFAULT_FPR_TARGETS,
+    PairedSensitivityTest,
+    SensitivityInterval,
+    sensitivity_at_fpr,
+    sensitivity_at_fpr_ci,
+    sensitivity_at_fpr_test,
+)
 from tunedepth.evaluation.roc import accuracy_score, roc_auc_score
+from tunedepth.evaluation.stats import MeanInterval, PairedMeanTest, holm_adjust, seed_mean_ci, seed_paired_test
 
-__all__ = ["accuracy_score", "roc_auc_score"]
+__all__ = [
+    "DEFAULT_FPR_TARGETS",
+    "AucInterval",
+    "MeanInterval",
+    "PairedAucTest",
+    "PairedMeanTest",
+    "PairedSensitivityTest",
+    "SensitivityInterval",
+    "accuracy_score",
+    "auc_ci",
+    "delong_test",
+    "holm_adjust",
+    "roc_auc_ci",
+    "roc_auc_delong_test",
+    "roc_auc_score",
+    "seed_mean_ci",
+    "seed_paired_test",
+    "sensitivity_at_fpr",
+    "sensitivity_at_fpr_ci",
+    "sensitivity_at_fpr_test",
+]
