@@ -2,7 +2,7 @@
 
 Example:
     >>> from tunedepth.models import build_model, list_architectures
-    >>> list_architectures()
+    >>> list_architectures()[:4]
     ['alexnet', 'efficientnet_lite0', 'resnet18', 'resnet50']
     >>> build_model("alexnet", num_classes=2, weights="none").head.name
     'fc8'
