@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -127,3 +128,64 @@ def study_raw(image_folder: Path, toy_checkpoint: Path) -> dict[str, Any]:
 # The study runner flushes denormal floats (see tunedepth.study.runner); tests that call
 # lower layers directly get the same CPU numerics and speed.
 torch.set_flush_denormal(True)
+
+
+# A synthetic finished study, written with the real StudyStore: one entry per run,
+# (label, depth, train_fraction, seed, val_scores, test_scores). Scores of shape (n_cases,)
+# are a binary positive-class score (any real number; mapped to a probability by a logistic
+# function, which keeps every AUC); shape (n_cases, n_classes) are class probabilities.
+SyntheticRun = tuple[str, int, float, int, np.ndarray, np.ndarray]
+
+
+def _probabilities(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 2:
+        return scores
+    with np.errstate(invalid="ignore"):
+        p = 1.0 / (1.0 + np.exp(-scores))
+    return np.column_stack([1.0 - p, p])
+
+
+def write_synthetic_study(root: Path, runs: list[SyntheticRun], *, val_labels: np.ndarray,
+                          test_labels: np.ndarray) -> Path:
+    from tunedepth.evaluation import roc_auc_score
+    from tunedepth.study import StudyStore
+
+    def frame(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+        out = pd.DataFrame({"index": np.arange(len(labels)), "label": labels})
+        for k in range(probs.shape[1]):
+            out[f"prob_{k}"] = probs[:, k]
+        return out
+
+    def auc(labels: np.ndarray, probs: np.ndarray) -> float:
+        return roc_auc_score(labels, probs) if np.isfinite(probs).all() else float("nan")
+
+    store = StudyStore(root)
+    store.create({"name": "synthetic"})
+    ids = []
+    for i, (label, depth, fraction, seed, val, test) in enumerate(runs):
+        rid = f"run{i:03d}"
+        pv, pt = _probabilities(val), _probabilities(test)
+        metrics = {
+            "run_id": rid, "regime": "scratch" if label == "scratch" else "finetune", "depth": depth, "label": label,
+            "train_fraction": fraction, "seed": seed, "n_train": 10, "lr": 0.01, "val_auc": auc(val_labels, pv),
+            "test_auc": auc(test_labels, pt), "test_acc": 0.5, "best_epoch": 1, "epochs_run": 1,
+            "train_seconds": 0.0, "n_val": len(val_labels), "n_test": len(test_labels),
+        }
+        store.write_run(rid, config={"run_id": rid}, metrics=metrics, history=pd.DataFrame({"epoch": [1]}),
+                        predictions={"val": frame(val_labels, pv), "test": frame(test_labels, pt)})
+        ids.append(rid)
+    store.write_results(ids)
+    return root
+
+
+@pytest.fixture
+def synthetic_study(tmp_path: Path) -> Any:
+    """A factory: ``synthetic_study(runs, val_labels=..., test_labels=...)`` writes a study folder, returns its path."""
+    counter = iter(range(1000))
+
+    def make(runs: list[SyntheticRun], *, val_labels: np.ndarray, test_labels: np.ndarray) -> Path:
+        return write_synthetic_study(tmp_path / f"study{next(counter)}", runs, val_labels=val_labels,
+                                     test_labels=test_labels)
+
+    return make

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "StudyFolderError",
     "TunedepthError",
     "UndefinedMetricWarning",
     "WeightsError",
@@ -27,6 +28,10 @@ class ConfigError(TunedepthError):
 
 class DataError(TunedepthError):
     """A data file or folder is missing, corrupt or inconsistent."""
+
+
+class StudyFolderError(TunedepthError):
+    """A study folder is missing, is not a study, holds no finished runs, or its runs are inconsistent."""
 
 
 class WeightsError(TunedepthError):

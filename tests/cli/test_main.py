@@ -61,6 +61,9 @@ def test_study_runs_end_to_end_and_resumes(study_raw, tmp_path, capsys):
     captured = capsys.readouterr()
     assert f"Results: {out / 'results.csv'}" in captured.out.replace("\n", "")
     assert len(pd.read_csv(out / "results.csv")) == 2
+    sentence = (out / "recommendation.txt").read_text().strip()
+    assert sentence.startswith("At 100% of the data, fine-tune only fc: AUC ")
+    assert captured.out.index(f"  {sentence}") > captured.out.index("Results: ")
     assert main(["study", str(path), "--out", str(out)]) == 0
     assert "0 runs executed, 2 already finished" in capsys.readouterr().out
 
@@ -132,3 +135,55 @@ def test_bad_input_through_the_cli(tmp_path, capsys, monkeypatch, change, messag
     assert code == 2, err
     assert message in err and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def _recommend_study(synthetic_study) -> Path:
+    labels = np.r_[np.ones(60, int), np.zeros(60, int)]
+
+    def scores(signal: float, seed: int) -> np.ndarray:
+        return signal * labels + np.random.default_rng(seed).normal(size=labels.size)
+
+    runs = [(label, depth, fraction, 0, scores(signal, 10 * i + j), scores(signal, 100 + 10 * i + j))
+            for i, fraction in enumerate((1.0, 0.25))
+            for j, (label, depth, signal) in enumerate([("scratch", 3, 1.0), ("ft:fc", 1, 0.3),
+                                                        ("ft:conv2-fc", 2, 2.5), ("ft:conv1-fc", 3, 2.4)])]
+    return synthetic_study(runs, val_labels=labels, test_labels=labels)
+
+
+def test_recommend_prints_one_sentence_per_fraction_and_writes_the_tables(synthetic_study, capsys):
+    root = _recommend_study(synthetic_study)
+    assert main(["recommend", str(root)]) == 0
+    out = capsys.readouterr().out
+    sentences = (root / "recommendation.txt").read_text().splitlines()
+    assert [s.split(",")[0] for s in sentences] == ["At 100% of the data", "At 25% of the data"]
+    assert all(f"  {s}\n" in out for s in sentences)
+    assert all("fine-tune conv2–fc: AUC " in s and "better than scratch (p < 0.001)" in s for s in sentences)
+    assert "significance.csv" in out and (root / "significance.csv").is_file()
+    assert pd.read_csv(root / "recommendation.csv")["alpha"].tolist() == [0.05, 0.05]
+
+
+def test_recommend_alpha_option_reaches_the_recommendation(synthetic_study, capsys):
+    root = _recommend_study(synthetic_study)
+    assert main(["recommend", str(root), "--alpha", "1e-300"]) == 0
+    assert "fine-tune only fc: AUC " in capsys.readouterr().out
+    assert pd.read_csv(root / "recommendation.csv")["alpha"].tolist() == [1e-300, 1e-300]
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (lambda p: p.mkdir(), [], "is not a tunedepth study (it has no study.json)"),
+        (lambda p: None, [], "does not exist or is not a folder"),
+        (lambda p: (p.mkdir(), (p / "study.json").write_text("{}")), [],
+         "has no finished runs: results.csv is missing"),
+        (lambda p: p.mkdir(), ["--alpha", "1.5"], "'alpha' parameter of analyze_study must be a significance level"),
+    ],
+    ids=["not-a-study", "no-folder", "no-finished-runs", "bad-alpha"],
+)
+def test_recommend_bad_folder_exits_2_with_one_line(tmp_path, capsys, setup, args, message):
+    folder = tmp_path / "study"
+    setup(folder)
+    assert main(["recommend", str(folder), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -136,3 +136,31 @@ def test_balance_policies(study_raw, image_folder, tmp_path, balance, n_train):
     run_study(_config(study_raw), out)
     frame = pd.read_csv(out / "results.csv")
     assert frame["n_train"].tolist() == [n_train]
+
+
+def test_predictions_round_trip_exactly(study_raw, tmp_path):
+    from tunedepth.evaluation import roc_auc_score
+
+    study_raw["grid"] = {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]}
+    out = tmp_path / "out"
+    run_study(_config(study_raw), out)
+    rid = pd.read_csv(out / "results.csv")["run_id"].iloc[0]
+    metrics = json.loads((out / "runs" / rid / "metrics.json").read_text())
+    for split, key in (("test", "test_auc"), ("val", "val_auc")):
+        frame = pd.read_csv(out / "runs" / rid / f"predictions_{split}.csv")
+        assert roc_auc_score(frame["label"], frame[["prob_0", "prob_1"]].to_numpy()) == metrics[key]
+
+
+def test_store_writes_predictions_at_full_precision(tmp_path):
+    import numpy as np
+
+    from tunedepth.study import StudyStore
+
+    probs = np.array([1 / 3, 1 - 1e-12, 1e-300, 0.1234567890123456789])
+    frame = pd.DataFrame({"index": range(4), "label": [0, 1, 0, 1], "prob_0": 1 - probs, "prob_1": probs})
+    store = StudyStore(tmp_path)
+    store.create({})
+    store.write_run("r", config={}, metrics={"run_id": "r"}, history=pd.DataFrame({"epoch": [1]}),
+                    predictions={"test": frame})
+    back = pd.read_csv(tmp_path / "runs" / "r" / "predictions_test.csv")
+    assert back["prob_1"].tolist() == probs.tolist()

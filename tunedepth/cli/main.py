@@ -19,7 +19,15 @@ from rich.table import Table
 
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
-from tunedepth.study import RunSpec, StudyProgress, StudySummary, run_study
+from tunedepth.study import (
+    ANALYSIS_FILES,
+    RunSpec,
+    StudyAnalysis,
+    StudyProgress,
+    StudySummary,
+    analyze_study,
+    run_study,
+)
 from tunedepth.training import EpochRecord
 
 __all__ = ["app", "main", "run"]
@@ -42,6 +50,7 @@ def _setup_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=_err, show_path=False)],
         force=True,
     )
+    logging.captureWarnings(True)  # warnings (e.g. an undefined statistic) become one log line each
 
 
 class _RichProgress(StudyProgress):
@@ -51,6 +60,7 @@ class _RichProgress(StudyProgress):
         self.progress = progress
         self.study_task: Any = None
         self.run_task: Any = None
+        self.run_total = 0
 
     def study_started(self, n_runs: int, n_done: int) -> None:
         self.progress.start()
@@ -62,10 +72,13 @@ class _RichProgress(StudyProgress):
         if self.run_task is not None:
             self.progress.remove_task(self.run_task)
         desc = f"{spec.label} @ {spec.train_fraction:g}, seed {spec.seed}"
+        self.run_total = max_epochs
         self.run_task = self.progress.add_task(desc, total=max_epochs)
 
     def epoch_ended(self, spec: RunSpec, record: EpochRecord) -> None:
-        self.progress.update(self.run_task, completed=record.epoch,
+        # min_iterations can carry a run past max_epochs: grow the bar instead of overflowing it.
+        self.run_total = max(self.run_total, record.epoch)
+        self.progress.update(self.run_task, completed=record.epoch, total=self.run_total,
                              description=f"{spec.label} @ {spec.train_fraction:g}: val AUC {record.val_score:.3f}")
 
     def run_ended(self, spec: RunSpec, metrics: dict[str, Any]) -> None:
@@ -106,7 +119,16 @@ def _run(study_file: Path, out: Path | None) -> None:
             progress.stop()
     _out.print(_summary_table(summary))
     _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped} already finished.")
-    _out.print(f"Results: {summary.results_path}")
+    _out.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
+    _print_analysis(analyze_study(summary.out_dir))
+
+
+def _print_analysis(analysis: StudyAnalysis) -> None:
+    _out.print("Recommendation (depth chosen on validation, scored on test):")
+    for sentence in analysis.sentences:
+        _out.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
+    _out.print(f"Tables: {', '.join(ANALYSIS_FILES)} in {analysis.study_dir}", markup=False, highlight=False,
+               soft_wrap=True)
 
 
 @app.command()
@@ -129,6 +151,19 @@ def demo(
     _setup_logging(verbose)
     with as_file(files("tunedepth") / "examples" / "demo.toml") as path:
         _run(path, out)
+
+
+@app.command()
+def recommend(
+    study_dir: Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")],
+    alpha: Annotated[float, typer.Option(
+        "--alpha", help="Significance level of each deeper step (on validation) and of the test against scratch."
+    )] = 0.05,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    """Recommend a fine-tuning depth per training fraction; write the score and significance tables."""
+    _setup_logging(verbose)
+    _print_analysis(analyze_study(study_dir, alpha=alpha))
 
 
 @app.command()

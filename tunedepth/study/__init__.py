@@ -1,25 +1,58 @@
-"""Studies: the grid of runs, running it resumably, and the study folder on disk."""
+"""Studies: the grid of runs, running it resumably, the study folder on disk, and its statistics."""
 
 from __future__ import annotations
 
+from tunedepth.study.analysis import ANALYSIS_FILES, StudyAnalysis, analyze_study
+from tunedepth.study.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
+from tunedepth.study.finished import FinishedRun, FinishedStudy, Split, load_finished_study
 from tunedepth.study.grid import RunSpec, expand_grid, hashed_config, resolve_depth, run_id
 from tunedepth.study.prepare import PreparedStudy, load_data, prepare_study
+from tunedepth.study.recommend import (
+    RECOMMENDATION_COLUMNS,
+    DepthRecommendation,
+    recommend_depths,
+    recommendation_table,
+    regime_phrase,
+)
 from tunedepth.study.runner import StudyProgress, StudySummary, run_one, run_study
-from tunedepth.study.store import RESULT_COLUMNS, StudyStore
+from tunedepth.study.scores import score_table, sensitivity_column
+from tunedepth.study.significance import SIGNIFICANCE_COLUMNS, significance_table
+from tunedepth.study.store import RESULT_COLUMNS, StudyStore, frame_to_csv
 
 __all__ = [
+    "ANALYSIS_FILES",
+    "RECOMMENDATION_COLUMNS",
     "RESULT_COLUMNS",
+    "SIGNIFICANCE_COLUMNS",
+    "DepthRecommendation",
+    "FinishedRun",
+    "FinishedStudy",
     "PreparedStudy",
+    "RegimeComparison",
+    "RegimeScore",
     "RunSpec",
+    "Split",
+    "StudyAnalysis",
     "StudyProgress",
     "StudyStore",
     "StudySummary",
+    "analyze_study",
+    "compare_regimes",
     "expand_grid",
+    "frame_to_csv",
     "hashed_config",
     "load_data",
+    "load_finished_study",
     "prepare_study",
+    "recommend_depths",
+    "recommendation_table",
+    "regime_phrase",
     "resolve_depth",
     "run_id",
     "run_one",
     "run_study",
+    "score_regime",
+    "score_table",
+    "sensitivity_column",
+    "significance_table",
 ]

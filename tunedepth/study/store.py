@@ -25,7 +25,7 @@ import pandas as pd
 
 from tunedepth._io import atomic_write_json, atomic_write_text
 
-__all__ = ["RESULT_COLUMNS", "StudyStore"]
+__all__ = ["RESULT_COLUMNS", "StudyStore", "frame_to_csv"]
 
 RESULT_COLUMNS = (
     "run_id", "regime", "depth", "label", "train_fraction", "seed", "n_train", "lr",
@@ -33,9 +33,15 @@ RESULT_COLUMNS = (
 )
 
 
-def _frame_to_csv(frame: pd.DataFrame) -> str:
+def frame_to_csv(frame: pd.DataFrame, *, float_format: str = "%.6g") -> str:
+    """A table as CSV text, the way every table of a study folder is written.
+
+    Summary tables use 6 significant digits; predictions are written with ``"%.17g"``, which
+    round-trips every float64 exactly: rounded probabilities would create ties and change
+    AUCs recomputed from the files.
+    """
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, float_format="%.6g")
+    frame.to_csv(buf, index=False, float_format=float_format)
     return buf.getvalue()
 
 
@@ -78,9 +84,9 @@ class StudyStore:
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "config.json", config)
-        atomic_write_text(folder / "history.csv", _frame_to_csv(history))
+        atomic_write_text(folder / "history.csv", frame_to_csv(history))
         for split, frame in predictions.items():
-            atomic_write_text(folder / f"predictions_{split}.csv", _frame_to_csv(frame))
+            atomic_write_text(folder / f"predictions_{split}.csv", frame_to_csv(frame, float_format="%.17g"))
         atomic_write_json(folder / "metrics.json", metrics)
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
@@ -101,6 +107,6 @@ class StudyStore:
         extra = [c for c in frame.columns if c not in RESULT_COLUMNS
                  and not frame[c].map(lambda v: isinstance(v, (list, dict))).any()]
         frame = frame[list(RESULT_COLUMNS) + extra]
-        atomic_write_text(self.results_path, _frame_to_csv(frame))
+        atomic_write_text(self.results_path, frame_to_csv(frame))
         return frame
 

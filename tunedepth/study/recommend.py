@@ -1,0 +1,236 @@
+"""The paper's layer-wise recommendation, automated: how deep to fine-tune, per training fraction.
+
+Tajbakhsh et al. (IEEE TMI 2016, section V) recommend tuning layer-wise from the end backwards until performance
+stops improving. Here, for each training fraction:
+
+1. Start at depth 1 (the new head only). Go one depth deeper, to the next depth the study ran, while that depth
+   is significantly better than the current one on the **validation** cases: two-sided p < alpha and a positive
+   difference, by :func:`~tunedepth.study.compare_regimes` (DeLong's paired test on the validation cases with
+   one seed; the paired t-test across seeds with several). Stop at the first depth that is not. The test split
+   is never looked at to choose.
+2. Report the chosen depth's **test** AUC with its interval (:func:`~tunedepth.study.score_regime`) and its paired
+   test against scratch on the test cases, when scratch was run.
+
+Notes:
+    * The walk is a fixed-sequence procedure (hypotheses tested in an order fixed in advance, stopping at the
+      first non-rejection), which keeps the family-wise error rate at alpha without adjustment (Maurer, Hothorn &
+      Lehmacher, "Multiple comparisons in drug clinical trials and preclinical assays: a-priori ordered
+      hypotheses", 1995). The comparison with scratch is one further test per fraction, not adjusted across
+      fractions.
+    * Depths the study did not run are skipped (the walk goes to the next depth that exists); so are depths whose
+      every run has a NaN validation AUC. Both are stated in the row's notes. When depth 1 is absent the walk
+      starts at the shallowest depth present, and says so.
+    * The rule tests one step at a time, so gains that are small at every step stop the walk early even where a
+      much deeper depth is clearly better (the paper saw such gains in PE detection: marginal per layer, substantial
+      together). The significance table compares every pair, so such a case shows there.
+    * Each run's validation AUC is that of its selected epoch, which was chosen on the same validation cases, so
+      it is optimistic; every depth is selected the same way, so the comparison between depths is even-handed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from tunedepth.study._checks import check_alpha
+from tunedepth.study.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
+from tunedepth.study.finished import FinishedStudy
+
+__all__ = ["RECOMMENDATION_COLUMNS", "DepthRecommendation", "recommend_depths", "recommendation_table", "regime_phrase"]
+
+RECOMMENDATION_COLUMNS = (
+    "train_fraction", "label", "depth", "test_auc", "test_auc_low", "test_auc_high", "ci_method",
+    "scratch_test_auc", "difference_vs_scratch", "difference_low", "difference_high", "p_vs_scratch",
+    "method_vs_scratch", "beats_scratch", "validation_steps", "alpha", "sentence", "note",
+)
+
+
+def _significantly_better(c: RegimeComparison, alpha: float) -> bool:
+    return not math.isnan(c.p_value) and c.p_value < alpha and c.difference > 0
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def regime_phrase(label: str) -> str:
+    """A fine-tuning label in words, with the group range from the label's group names.
+
+    Example:
+        >>> regime_phrase("ft:conv4-fc8"), regime_phrase("ft:fc8")
+        ('fine-tune conv4–fc8', 'fine-tune only fc8')
+    """
+    name = label.removeprefix("ft:")
+    if "-" not in name:
+        return f"fine-tune only {name}"
+    first, last = name.rsplit("-", 1)
+    return f"fine-tune {first}–{last}"
+
+
+@dataclass(frozen=True)
+class DepthRecommendation:
+    """The recommended fine-tuning depth at one training fraction, and how it compares with scratch on test.
+
+    Attributes:
+        train_fraction: the training fraction, in (0, 1].
+        label: the recommended regime's label, e.g. "ft:conv4-fc8"; None when no fine-tuning depth has a run with
+            a defined validation AUC at this fraction.
+        depth: the recommended depth; None with ``label``.
+        steps: the validation comparisons the walk made, in order, each "next depth (a) vs current (b)"; the last
+            one is where it stopped unless the walk reached the deepest depth.
+        test: the recommended regime's test AUC with its interval; None with ``label``.
+        versus_scratch: the recommended regime (a) vs scratch (b) on the test cases; None when scratch was not run
+            at this fraction (or there is no recommendation).
+        alpha: the significance level used.
+        notes: what the walk skipped or could not compute, empty when nothing.
+    """
+
+    train_fraction: float
+    label: str | None
+    depth: int | None
+    steps: tuple[RegimeComparison, ...]
+    test: RegimeScore | None
+    versus_scratch: RegimeComparison | None
+    alpha: float
+    notes: tuple[str, ...]
+
+    @property
+    def beats_scratch(self) -> bool:
+        """True when the recommended regime is significantly better than scratch on test (p < alpha)."""
+        return self.versus_scratch is not None and _significantly_better(self.versus_scratch, self.alpha)
+
+    @property
+    def sentence(self) -> str:
+        """The verdict in one sentence, e.g. "At 25% of the data, fine-tune conv4–fc8: AUC 0.930 [0.910, 0.950],
+        better than scratch (p = 0.003)."."""
+        at = f"At {_percent(self.train_fraction)} of the data"
+        if self.label is None or self.test is None:
+            return f"{at}, no fine-tuning depth has a run with a defined validation AUC; no recommendation."
+        t = self.test
+        if math.isnan(t.auc):
+            score = "test AUC undefined"
+        elif math.isnan(t.low):
+            score = f"AUC {t.auc:.3f} (interval undefined)"
+        else:
+            score = f"AUC {t.auc:.3f} [{t.low:.3f}, {t.high:.3f}]"
+        if t.n_runs - t.n_nan >= 2:
+            score += f" (mean of {t.n_runs - t.n_nan} seeds)"
+        return f"{at}, {regime_phrase(self.label)}: {score}, {self._scratch_clause()}."
+
+    def _scratch_clause(self) -> str:
+        c = self.versus_scratch
+        if c is None:
+            return "no scratch run to compare with"
+        if math.isnan(c.p_value):
+            return "not testable against scratch (p undefined)"
+        if c.p_value < self.alpha:
+            word = "better" if c.difference > 0 else "worse"
+            return f"{word} than scratch ({_p_text(c.p_value)})"
+        return f"not significantly different from scratch ({_p_text(c.p_value)})"
+
+
+def _walk(study: FinishedStudy, fraction: float, alpha: float, confidence: float,
+          notes: list[str]) -> tuple[str | None, tuple[RegimeComparison, ...]]:
+    depths = [label for label in study.regimes_at(fraction) if study.depth_of(label) is not None]
+    usable = [label for label in depths
+              if any(not math.isnan(r.val_auc) for r in study.runs_of(label, train_fraction=fraction).values())]
+    if not depths:
+        notes.append("no fine-tuning run finished at this fraction")
+    if skipped := [label for label in depths if label not in usable]:
+        notes.append(f"skipped {skipped}: every run has a NaN validation AUC")
+    if not usable:
+        return None, ()
+    start = study.depth_of(usable[0])
+    if start != 1:
+        why = "has no defined validation AUC" if study.depth_of(depths[0]) == 1 else "was not run"
+        notes.append(f"depth 1 {why}; the walk starts at {usable[0]} (depth {start})")
+    current, steps = usable[0], []
+    for deeper in usable[1:]:
+        c = compare_regimes(study, deeper, current, train_fraction=fraction, split="val", confidence=confidence)
+        steps.append(c)
+        if not _significantly_better(c, alpha):
+            break
+        current = deeper
+    return current, tuple(steps)
+
+
+def recommend_depths(
+    study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95
+) -> tuple[DepthRecommendation, ...]:
+    """The recommended fine-tuning depth per training fraction, chosen on validation, scored on test.
+
+    Args:
+        study: the finished study.
+        alpha: significance level of each step of the walk and of the comparison with scratch, in (0, 1).
+        confidence: level of the test AUC's and the difference's two-sided intervals, in (0, 1).
+
+    Returns:
+        One recommendation per training fraction, largest fraction first. See the module docstring for the rule.
+
+    Raises:
+        ConfigError: if alpha is not in (0, 1).
+
+    Example:
+        See ``tests/study/test_recommend.py``; a study folder is needed.
+    """
+    alpha = check_alpha(alpha, "recommend_depths")
+    out = []
+    for fraction in study.train_fractions:
+        notes: list[str] = []
+        label, steps = _walk(study, fraction, alpha, confidence, notes)
+        test = versus = None
+        if label is not None:
+            test = score_regime(study, label, train_fraction=fraction, split="test", confidence=confidence)
+            if "scratch" in study.regimes_at(fraction):
+                versus = compare_regimes(study, label, "scratch", train_fraction=fraction, split="test",
+                                         confidence=confidence)
+            else:
+                notes.append("scratch was not run at this fraction")
+        depth = None if label is None else study.depth_of(label)
+        out.append(DepthRecommendation(fraction, label, depth, steps, test, versus, alpha, tuple(notes)))
+    return tuple(out)
+
+
+def _steps_text(rec: DepthRecommendation) -> str:
+    parts = []
+    for c in rec.steps:
+        verdict = "deeper" if _significantly_better(c, rec.alpha) else "stop"
+        p = "p undefined" if math.isnan(c.p_value) else _p_text(c.p_value)
+        parts.append(f"{c.label_a} vs {c.label_b}: {c.difference:+.4f}, {p} ({c.method}) -> {verdict}")
+    return "; ".join(parts)
+
+
+def recommendation_table(recommendations: tuple[DepthRecommendation, ...]) -> pd.DataFrame:
+    """The recommendations as a table, one row per training fraction, with the columns RECOMMENDATION_COLUMNS.
+
+    ``validation_steps`` lists the walk's comparisons ("next vs current: difference, p (method) -> deeper|stop");
+    ``note`` joins the recommendation's notes and those of its statistics ("" when none).
+
+    Example:
+        >>> recommendation_table(()).columns[:3].tolist()
+        ['train_fraction', 'label', 'depth']
+    """
+    nan = float("nan")
+    rows: list[dict[str, Any]] = []
+    for rec in recommendations:
+        t, c = rec.test, rec.versus_scratch
+        notes = [*rec.notes, *(n for s in rec.steps for n in s.notes), *(t.notes if t else ()),
+                 *(c.notes if c else ())]
+        rows.append({
+            "train_fraction": rec.train_fraction, "label": rec.label or "", "depth": rec.depth,
+            "test_auc": t.auc if t else nan, "test_auc_low": t.low if t else nan,
+            "test_auc_high": t.high if t else nan, "ci_method": t.method if t else "",
+            "scratch_test_auc": c.auc_b if c else nan, "difference_vs_scratch": c.difference if c else nan,
+            "difference_low": c.low if c else nan, "difference_high": c.high if c else nan,
+            "p_vs_scratch": c.p_value if c else nan, "method_vs_scratch": c.method if c else "",
+            "beats_scratch": rec.beats_scratch, "validation_steps": _steps_text(rec), "alpha": rec.alpha,
+            "sentence": rec.sentence, "note": "; ".join(dict.fromkeys(notes)),
+        })
+    return pd.DataFrame(rows, columns=list(RECOMMENDATION_COLUMNS))
