@@ -148,8 +148,7 @@ def test_no_fine_tuning_depth_gives_no_recommendation(synthetic_study):
     (rec,) = recommend_depths(_study(synthetic_study, runs))
     assert (rec.label, rec.depth, rec.test, rec.steps) == (None, None, None, ())
     assert rec.notes == ("no fine-tuning run finished at this fraction",)
-    assert rec.sentence == "At 100% of the data, no fine-tuning depth has a run with a defined validation AUC; " \
-                           "no recommendation."
+    assert rec.sentence == "At 100% of the data: no fine-tuning run finished at this fraction; no recommendation."
 
 
 def test_one_recommendation_per_fraction_largest_first(synthetic_study):

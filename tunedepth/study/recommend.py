@@ -112,7 +112,8 @@ class DepthRecommendation:
         better than scratch (p = 0.003)."."""
         at = f"At {_percent(self.train_fraction)} of the data"
         if self.label is None or self.test is None:
-            return f"{at}, no fine-tuning depth has a run with a defined validation AUC; no recommendation."
+            why = self.notes[0] if self.notes else "no fine-tuning run has a defined validation AUC"
+            return f"{at}: {why}; no recommendation."
         t = self.test
         if math.isnan(t.auc):
             score = "test AUC undefined"
