@@ -1,0 +1,376 @@
+"""The report's figures: one pure function per figure, each taking tables or arrays and returning a Figure.
+
+Every function draws on a new :class:`matplotlib.figure.Figure` built without pyplot (no global state, no
+display: each figure is attached to an Agg canvas explicitly, so importing this module never switches the
+process's matplotlib backend), so the caller saves it (``fig.savefig``) or embeds it (:func:`figure_to_png_bytes`).
+The tables are those of :mod:`tunedepth.study`: :func:`~tunedepth.study.score_table`,
+:func:`~tunedepth.study.significance_table` and each run's ``history.csv``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
+
+__all__ = [
+    "figure_to_png_bytes",
+    "plot_convergence",
+    "plot_pvalue_heatmap",
+    "plot_roc_curves",
+    "plot_score_vs_depth",
+    "plot_score_vs_fraction",
+]
+
+_SCRATCH = "scratch"
+_FT_PREFIX = "ft:"
+
+
+def _new_figure() -> Figure:
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _group_name(label: str) -> str:
+    """Tick label of a regime label: "ft:conv3-fc8" -> "conv3-fc8"."""
+    return label[len(_FT_PREFIX):] if label.startswith(_FT_PREFIX) else label
+
+
+def _rows_at(table: pd.DataFrame, train_fraction: float, function: str, name: str) -> pd.DataFrame:
+    missing = [c for c in ("train_fraction",) if c not in table.columns]
+    if missing:
+        raise ValueError(f"The {name!r} table passed to {function} must have a 'train_fraction' column; got columns "
+                         f"{list(table.columns)}.")
+    rows = table[np.isclose(table["train_fraction"].to_numpy(dtype=float), train_fraction)]
+    if rows.empty:
+        available = sorted(set(table["train_fraction"].astype(float)), reverse=True)
+        raise ValueError(f"The 'train_fraction' parameter of {function} must be a fraction present in {name!r} "
+                         f"({available}). Got {train_fraction} instead.")
+    return rows
+
+
+def _check_columns(table: pd.DataFrame, columns: Sequence[str], function: str, name: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"The {name!r} table passed to {function} lacks the column(s) {missing}; got "
+                         f"{list(table.columns)}.")
+
+
+def _yerr(auc: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    # A NaN bound (undefined interval) draws no bar; rounding can put a bound a hair past the point, never below 0.
+    below = np.nan_to_num(np.clip(auc - low, 0.0, None), nan=0.0)
+    above = np.nan_to_num(np.clip(high - auc, 0.0, None), nan=0.0)
+    return np.vstack([below, above])
+
+
+_SCORE_COLUMNS = ("train_fraction", "label", "regime", "depth", "test_auc", "test_auc_low", "test_auc_high")
+
+
+def plot_score_vs_depth(scores: pd.DataFrame, *, train_fraction: float) -> Figure:
+    """Test AUC against fine-tuning depth at one training fraction, with scratch as a reference band.
+
+    Args:
+        scores: the score table (:func:`tunedepth.study.score_table`); needs the columns train_fraction, label,
+            regime, depth, test_auc, test_auc_low, test_auc_high.
+        train_fraction: the fraction to plot, one of ``scores.train_fraction``.
+
+    Returns:
+        A figure with one axes: the fine-tuned regimes' test AUC at x = depth (ticks named by the trained groups,
+        e.g. "fc8" ... "conv1-fc8") with interval error bars (``ax.containers[0]``, an ErrorbarContainer whose
+        ``lines[0]`` is the data line and ``lines[2][0]`` the bars); scratch, when present, as a horizontal line at
+        its AUC (the last of ``ax.lines``, labelled "scratch") over a shaded band (``ax.patches[0]``) from its
+        interval's low to high bound.
+
+    Raises:
+        ValueError: if a column is missing or no row has ``train_fraction``.
+
+    Example:
+        >>> table = pd.DataFrame({"train_fraction": [1.0, 1.0], "label": ["scratch", "ft:fc8"],
+        ...     "regime": ["scratch", "finetune"], "depth": [8, 1], "test_auc": [0.8, 0.9],
+        ...     "test_auc_low": [0.75, 0.85], "test_auc_high": [0.85, 0.95]})
+        >>> [float(y) for y in plot_score_vs_depth(table, train_fraction=1.0).axes[0].containers[0][0].get_ydata()]
+        [0.9]
+    """
+    _check_columns(scores, _SCORE_COLUMNS, "plot_score_vs_depth", "scores")
+    rows = _rows_at(scores, train_fraction, "plot_score_vs_depth", "scores")
+    finetune = rows[rows["regime"] != _SCRATCH].sort_values("depth")
+    scratch = rows[rows["regime"] == _SCRATCH]
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    depth = finetune["depth"].to_numpy(dtype=float)
+    auc = finetune["test_auc"].to_numpy(dtype=float)
+    yerr = _yerr(auc, finetune["test_auc_low"].to_numpy(dtype=float), finetune["test_auc_high"].to_numpy(dtype=float))
+    ax.errorbar(depth, auc, yerr=yerr, marker="o", capsize=4, color="C0", label="fine-tuned")
+    if not scratch.empty:
+        s = scratch.iloc[0]
+        ax.axhspan(float(s["test_auc_low"]), float(s["test_auc_high"]), color="C1", alpha=0.2,
+                   label="scratch 95% CI")
+        ax.axhline(float(s["test_auc"]), color="C1", linestyle="--", label="scratch")
+    ax.set_xticks(depth, [_group_name(str(label)) for label in finetune["label"]], rotation=30, ha="right")
+    ax.set_xlabel("fine-tuned layer groups (depth from the output)")
+    ax.set_ylabel("test AUC")
+    ax.set_title(f"Test AUC vs depth, {train_fraction:g} of the training data")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_score_vs_fraction(
+    scores: pd.DataFrame, *, labels: Sequence[str], recommended: Mapping[float, str] | None = None,
+) -> Figure:
+    """Test AUC against training fraction (log x-axis) for chosen regimes: the robustness to training size.
+
+    Args:
+        scores: the score table (:func:`tunedepth.study.score_table`); needs the columns train_fraction, label,
+            test_auc, test_auc_low, test_auc_high.
+        labels: the regime labels to draw, one line each, in this order (e.g. ``["scratch", "ft:conv1-fc8"]``);
+            each must appear in ``scores``.
+        recommended: optional map from train fraction to the recommended regime label there
+            (:func:`tunedepth.study.recommend_depths`), drawn as one more line named "recommended" after ``labels``.
+
+    Returns:
+        A figure with one axes on a log x-axis: ``ax.containers[i]`` (an ErrorbarContainer: data line, caps,
+        bars) is ``labels[i]``'s test AUC at its fractions (ascending) with interval error bars; the recommended
+        series, if given, is last.
+
+    Raises:
+        ValueError: if ``labels`` is empty, a label is not in ``scores``, or a column is missing.
+
+    Example:
+        >>> table = pd.DataFrame({"train_fraction": [1.0, 0.1], "label": ["scratch"] * 2, "test_auc": [0.9, 0.7],
+        ...     "test_auc_low": [0.85, 0.6], "test_auc_high": [0.95, 0.8]})
+        >>> fig = plot_score_vs_fraction(table, labels=["scratch"])
+        >>> [float(x) for x in fig.axes[0].containers[0][0].get_xdata()]
+        [0.1, 1.0]
+    """
+    _check_columns(scores, ("train_fraction", "label", "test_auc", "test_auc_low", "test_auc_high"),
+                   "plot_score_vs_fraction", "scores")
+    if not labels:
+        raise ValueError("The 'labels' parameter of plot_score_vs_fraction must name at least one regime label; got "
+                         "an empty sequence.")
+    known = list(dict.fromkeys(scores["label"].astype(str)))
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise ValueError(f"The 'labels' parameter of plot_score_vs_fraction names regime(s) {unknown} that the "
+                         f"scores table lacks; available: {known}.")
+    series: list[tuple[str, pd.DataFrame]] = [(label, scores[scores["label"] == label]) for label in labels]
+    if recommended:
+        picked = [_rows_at(scores[scores["label"] == label], fraction, "plot_score_vs_fraction", "scores")
+                  for fraction, label in recommended.items()]
+        series.append(("recommended", pd.concat(picked)))
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    for i, (name, rows) in enumerate(series):
+        rows = rows.sort_values("train_fraction")
+        auc = rows["test_auc"].to_numpy(dtype=float)
+        yerr = _yerr(auc, rows["test_auc_low"].to_numpy(dtype=float), rows["test_auc_high"].to_numpy(dtype=float))
+        ax.errorbar(rows["train_fraction"].to_numpy(dtype=float), auc, yerr=yerr, marker="o", capsize=4,
+                    color=f"C{i}", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("training fraction (log scale)")
+    ax.set_ylabel("test AUC")
+    ax.set_title("Test AUC vs training size")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_convergence(
+    histories: Mapping[str, pd.DataFrame], *, train_fraction: float, lrs: Mapping[str, float] | None = None,
+) -> Figure:
+    """Validation AUC against mini-batches seen (log x-axis), one line per regime at one training fraction.
+
+    Args:
+        histories: regime label -> that run's ``history.csv`` (columns iteration and val_auc; base_lr when the
+            run tried several learning rates; seed when the frame holds several seeds' histories stacked).
+        train_fraction: the fraction the histories belong to (used in the title).
+        lrs: regime label -> the chosen learning rate (``metrics.json``'s "lr"); required for a history whose
+            base_lr column holds several values, whose other rows are then dropped.
+
+    Returns:
+        A figure with one axes on a log x-axis, one line per (label, seed) in the order of ``histories`` and then
+        of ascending seed: x = iteration, y = val_auc, sorted by iteration. Seeds of one regime share its colour
+        and only the first carries the legend entry (one line per seed rather than a mean, so spread stays
+        visible and runs stopped early at different epochs need no alignment).
+
+    Raises:
+        ValueError: if ``histories`` is empty, a column is missing, or a history has several base_lr values and
+            ``lrs`` gives none (or one that it lacks) for its label.
+
+    Example:
+        >>> h = pd.DataFrame({"iteration": [10, 20], "val_auc": [0.6, 0.7]})
+        >>> fig = plot_convergence({"scratch": h}, train_fraction=1.0)
+        >>> fig.axes[0].get_xscale(), [float(y) for y in fig.axes[0].lines[0].get_ydata()]
+        ('log', [0.6, 0.7])
+    """
+    if not histories:
+        raise ValueError("The 'histories' parameter of plot_convergence must map at least one regime label to its "
+                         "history; got an empty mapping.")
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    for i, (label, history) in enumerate(histories.items()):
+        _check_columns(history, ("iteration", "val_auc"), "plot_convergence", f"histories[{label!r}]")
+        if "base_lr" in history.columns and history["base_lr"].nunique() > 1:
+            tried = sorted(float(lr) for lr in history["base_lr"].unique())
+            if lrs is None or label not in lrs:
+                raise ValueError(f"The history of {label!r} passed to plot_convergence holds several learning rates "
+                                 f"{tried}; pass the chosen one in the 'lrs' parameter (metrics.json's 'lr').")
+            history = history[np.isclose(history["base_lr"].to_numpy(dtype=float), lrs[label])]
+            if history.empty:
+                raise ValueError(f"The 'lrs' parameter of plot_convergence gives {lrs[label]} for {label!r}, which "
+                                 f"its history never tried ({tried}).")
+        groups = history.groupby("seed", sort=True) if "seed" in history.columns else [(None, history)]
+        for j, (_, rows) in enumerate(groups):
+            rows = rows.sort_values("iteration")
+            ax.plot(rows["iteration"].to_numpy(dtype=float), rows["val_auc"].to_numpy(dtype=float), marker=".",
+                    color=f"C{i}", label=label if j == 0 else "_nolegend_")
+    ax.set_xscale("log")
+    ax.set_xlabel("mini-batches seen (log scale)")
+    ax.set_ylabel("validation AUC")
+    ax.set_title(f"Convergence, {train_fraction:g} of the training data")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def _macro_roc(labels_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    grid = np.linspace(0.0, 1.0, 201)
+    tprs = []
+    for k in range(probs.shape[1]):
+        fpr, tpr, _ = roc_curve(labels_true == k, probs[:, k])
+        tprs.append(np.interp(grid, fpr, tpr))
+    return grid, np.mean(tprs, axis=0)
+
+
+def plot_roc_curves(labels_true: np.ndarray, scores_by_label: Mapping[str, np.ndarray]) -> Figure:
+    """ROC curves of several regimes scored on the same cases (e.g. every regime at one training fraction).
+
+    Args:
+        labels_true: class labels of the cases, of shape (n_cases,), in 0 .. n_classes - 1.
+        scores_by_label: regime label -> predicted class probabilities of shape (n_cases, n_classes), with
+            n_classes >= 2 (as in ``predictions_test.csv``), or positive-class scores of shape (n_cases,).
+
+    Returns:
+        A figure with one axes: line i (``ax.lines[i]``) is the i-th regime's curve (x = false-positive rate,
+        y = true-positive rate), then the chance diagonal last. Binary: the curve of the positive class (column 1)
+        from :func:`sklearn.metrics.roc_curve`. Multi-class: the one-vs-rest macro average, each class's curve
+        interpolated on 201 evenly spaced false-positive rates and the true-positive rates averaged (the curve
+        matching MedMNIST's macro AUC).
+
+    Raises:
+        ValueError: if ``scores_by_label`` is empty, shapes disagree, or ``labels_true`` holds one class only.
+
+    Example:
+        >>> fig = plot_roc_curves(np.array([0, 1]), {"scratch": np.array([0.2, 0.8])})
+        >>> [float(y) for y in fig.axes[0].lines[0].get_ydata()]
+        [0.0, 1.0, 1.0]
+    """
+    labels_true = np.asarray(labels_true)
+    if not scores_by_label:
+        raise ValueError("The 'scores_by_label' parameter of plot_roc_curves must map at least one regime label to "
+                         "its scores; got an empty mapping.")
+    if np.unique(labels_true).size < 2:
+        raise ValueError("The 'labels_true' parameter of plot_roc_curves must hold at least two classes (a ROC "
+                         f"curve is undefined otherwise); got classes {np.unique(labels_true).tolist()}.")
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    for i, (label, scores) in enumerate(scores_by_label.items()):
+        scores = np.asarray(scores, dtype=float)
+        if scores.shape[0] != labels_true.shape[0] or scores.ndim not in (1, 2):
+            raise ValueError(f"The scores of {label!r} passed to plot_roc_curves must have shape (n_cases,) or "
+                             f"(n_cases, n_classes) with n_cases = {labels_true.shape[0]}; got {scores.shape}.")
+        if scores.ndim == 1 or scores.shape[1] == 2:
+            positive = scores if scores.ndim == 1 else scores[:, 1]
+            fpr, tpr, _ = roc_curve(labels_true, positive)
+        else:
+            fpr, tpr = _macro_roc(labels_true, scores)
+        ax.plot(fpr, tpr, color=f"C{i}", label=label)
+    ax.plot([0.0, 1.0], [0.0, 1.0], color="grey", linestyle=":", label="chance")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate (sensitivity)")
+    ax.set_title("ROC curves (test set)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_pvalue_heatmap(significance: pd.DataFrame, *, train_fraction: float) -> Figure:
+    """Holm-adjusted p-values between every pair of regimes at one fraction, as an annotated heatmap.
+
+    Args:
+        significance: the significance table (:func:`tunedepth.study.significance_table`); needs the columns
+            train_fraction, label_a, label_b and p_holm.
+        train_fraction: the fraction to plot, one of ``significance.train_fraction``.
+
+    Returns:
+        A figure whose first axes shows a symmetric (n_regimes, n_regimes) image (``ax.images[0]``) of p_holm,
+        regimes in the table's order (scratch, depth 1, 2, ...), the diagonal masked; each cell is annotated with
+        its value (3 decimals, "nan" where undefined) and a colour bar is added. Ticks carry the regime labels.
+
+    Raises:
+        ValueError: if a column is missing or no row has ``train_fraction``.
+
+    Example:
+        >>> table = pd.DataFrame({"train_fraction": [1.0], "label_a": ["ft:fc8"], "label_b": ["scratch"],
+        ...     "p_holm": [0.01]})
+        >>> fig = plot_pvalue_heatmap(table, train_fraction=1.0)
+        >>> float(fig.axes[0].images[0].get_array()[0, 1])
+        0.01
+    """
+    _check_columns(significance, ("train_fraction", "label_a", "label_b", "p_holm"), "plot_pvalue_heatmap",
+                   "significance")
+    rows = _rows_at(significance, train_fraction, "plot_pvalue_heatmap", "significance")
+    order = list(dict.fromkeys(str(x) for pair in zip(rows["label_b"], rows["label_a"], strict=True) for x in pair))
+    index = {label: k for k, label in enumerate(order)}
+    matrix = np.full((len(order), len(order)), np.nan)
+    for a, b, p in zip(rows["label_a"], rows["label_b"], rows["p_holm"], strict=True):
+        matrix[index[str(a)], index[str(b)]] = matrix[index[str(b)], index[str(a)]] = float(p)
+    masked = np.ma.masked_invalid(matrix)
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    image = ax.imshow(masked, cmap="viridis_r", vmin=0.0, vmax=1.0)
+    for r in range(len(order)):
+        for c in range(len(order)):
+            if r != c:
+                text = "nan" if np.isnan(matrix[r, c]) else f"{matrix[r, c]:.3f}"
+                ax.text(c, r, text, ha="center", va="center", fontsize=8,
+                        color="white" if matrix[r, c] < 0.5 else "black")
+    names = [_group_name(label) for label in order]
+    ax.set_xticks(range(len(order)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(order)), names)
+    ax.set_title(f"Holm-adjusted p-values, {train_fraction:g} of the training data")
+    fig.colorbar(image, ax=ax, label="Holm-adjusted p-value")
+    return fig
+
+
+def figure_to_png_bytes(fig: Figure, *, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes (for embedding in the HTML report) and close it.
+
+    Args:
+        fig: the figure; it is closed (released from pyplot if pyplot tracks it) after rendering.
+        dpi: resolution in dots per inch.
+
+    Returns:
+        The PNG file's bytes (they start with the PNG signature ``b"\\x89PNG"``).
+
+    Example:
+        >>> figure_to_png_bytes(Figure())[:4]
+        b'\\x89PNG'
+    """
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        _close(fig)
+    return buffer.getvalue()
+
+
+def _close(fig: Figure) -> None:
+    # Figures from this module are not tracked by pyplot; one made with pyplot must be released from it too.
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
