@@ -64,6 +64,9 @@ def test_study_runs_end_to_end_and_resumes(study_raw, tmp_path, capsys):
     sentence = (out / "recommendation.txt").read_text().strip()
     assert sentence.startswith("At 100% of the data, fine-tune only fc: AUC ")
     assert captured.out.index(f"  {sentence}") > captured.out.index("Results: ")
+    assert (out / "report.html").is_file()
+    assert captured.out.index("Report: ") > captured.out.index(f"  {sentence}")
+    assert f"Report: {(out / 'report.html').resolve()}" in captured.out.replace("\n", "")
     assert main(["study", str(path), "--out", str(out)]) == 0
     assert "0 runs executed, 2 already finished" in capsys.readouterr().out
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
+from tunedepth.report import write_report
 from tunedepth.study import (
     ANALYSIS_FILES,
     RunSpec,
@@ -120,7 +121,13 @@ def _run(study_file: Path, out: Path | None) -> None:
     _out.print(_summary_table(summary))
     _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped} already finished.")
     _out.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
-    _print_analysis(analyze_study(summary.out_dir))
+    analysis = analyze_study(summary.out_dir)
+    _print_analysis(analysis)
+    _print_report(write_report(summary.out_dir, analysis=analysis))
+
+
+def _print_report(path: Path) -> None:
+    _out.print(f"Report: {path.resolve()}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_analysis(analysis: StudyAnalysis) -> None:
@@ -164,6 +171,19 @@ def recommend(
     """Recommend a fine-tuning depth per training fraction; write the score and significance tables."""
     _setup_logging(verbose)
     _print_analysis(analyze_study(study_dir, alpha=alpha))
+
+
+@app.command()
+def report(
+    study_dir: Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")],
+    alpha: Annotated[float, typer.Option(
+        "--alpha", help="Significance level of the recommendation and of the significance table."
+    )] = 0.05,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    """Write the study's self-contained report.html (and the CSV tables) into its folder."""
+    _setup_logging(verbose)
+    _print_report(write_report(study_dir, alpha=alpha))
 
 
 @app.command()

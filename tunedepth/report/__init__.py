@@ -1,7 +1,8 @@
-"""The study report: figures (and later tables and the HTML page) built from a finished study's tables."""
+"""The study report: figures built from a finished study's tables, and the self-contained HTML page."""
 
 from __future__ import annotations
 
+from tunedepth.report.html import REPORT_FILE, write_report
 from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
@@ -12,10 +13,12 @@ from tunedepth.report.plots import (
 )
 
 __all__ = [
+    "REPORT_FILE",
     "figure_to_png_bytes",
     "plot_convergence",
     "plot_pvalue_heatmap",
     "plot_roc_curves",
     "plot_score_vs_depth",
     "plot_score_vs_fraction",
+    "write_report",
 ]

@@ -115,7 +115,7 @@ def plot_score_vs_depth(scores: pd.DataFrame, *, train_fraction: float) -> Figur
     ax.set_xticks(depth, [_group_name(str(label)) for label in finetune["label"]], rotation=30, ha="right")
     ax.set_xlabel("fine-tuned layer groups (depth from the output)")
     ax.set_ylabel("test AUC")
-    ax.set_title(f"Test AUC vs depth, {train_fraction:g} of the training data")
+    ax.set_title(f"Test AUC vs depth, {train_fraction * 100:g}% of the training data")
     ax.legend(loc="lower right")
     return fig
 
@@ -231,7 +231,7 @@ def plot_convergence(
     ax.set_xscale("log")
     ax.set_xlabel("mini-batches seen (log scale)")
     ax.set_ylabel("validation AUC")
-    ax.set_title(f"Convergence, {train_fraction:g} of the training data")
+    ax.set_title(f"Convergence, {train_fraction * 100:g}% of the training data")
     ax.legend(loc="lower right")
     return fig
 
@@ -342,7 +342,7 @@ def plot_pvalue_heatmap(significance: pd.DataFrame, *, train_fraction: float) ->
     names = [_group_name(label) for label in order]
     ax.set_xticks(range(len(order)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(order)), names)
-    ax.set_title(f"Holm-adjusted p-values, {train_fraction:g} of the training data")
+    ax.set_title(f"Holm-adjusted p-values, {train_fraction * 100:g}% of the training data")
     fig.colorbar(image, ax=ax, label="Holm-adjusted p-value")
     return fig
 

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tunedepth.cli import main
+from tunedepth.config import parse_study
+from tunedepth.errors import UndefinedMetricWarning
+from tunedepth.report import REPORT_FILE, write_report
+from tunedepth.study import analyze_study, run_study
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class _Page(HTMLParser):
+    """Collects the tags the tests look at: images, resource references, tables, sentences, header text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.references: list[str] = []
+        self.table_ids: list[str] = []
+        self.sentences: list[str] = []
+        self.header_text = ""
+        self._stack: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images.append(a)
+        self.references += [a[k] for k in ("src", "href") if k in a]
+        if tag == "table":
+            self.table_ids.append(a.get("id", ""))
+        if tag not in ("img", "meta", "br"):
+            self._stack.append((tag, a))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._stack and self._stack[-1][0] == tag:
+            self._stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if any(a.get("id") == "header" for _, a in self._stack):
+            self.header_text += data
+        if self._stack and self._stack[-1][1].get("class") == "sentence":
+            self.sentences.append(data)
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+@pytest.fixture
+def toy_study(study_raw, tmp_path) -> Path:
+    out = tmp_path / "study"
+    run_study(parse_study(study_raw, base_dir=Path(".")), out)
+    return out
+
+
+def test_report_is_self_contained_with_every_figure(toy_study):
+    path = write_report(toy_study)
+    assert path == toy_study / REPORT_FILE and path.is_file()
+    assert (toy_study / "significance.csv").is_file()  # the analysis tables are written too
+    page = _parse(path)
+    # 2 fractions x (score vs depth, convergence, ROC, p-value heatmap) + score vs fraction
+    kinds = [img.get("alt", "") for img in page.images]
+    assert len(page.images) == 2 * 4 + 1, kinds
+    for img in page.images:
+        src = img["src"]
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1], validate=True).startswith(PNG_SIGNATURE)
+    assert not [ref for ref in page.references if ref.startswith(("http://", "https://", "//"))]
+    assert "http://" not in path.read_text() and "https://" not in path.read_text()
+    assert "significance-table" in page.table_ids and "scores-table" in page.table_ids
+    analysis = analyze_study(toy_study)
+    assert [s.strip() for s in page.sentences] == list(analysis.sentences)
+    assert page.sentences[0].startswith("At 100% of the data")
+    assert "toy4" in page.header_text
+    assert "sha256" in page.header_text and "image_folder" in page.header_text
+
+
+def test_report_escapes_and_lists_nan_runs(synthetic_study):
+    labels = np.array([0, 1] * 10)
+    good = np.linspace(-1, 1, 20) + labels
+    bad = good.copy()
+    bad[0] = np.nan
+    root = synthetic_study([
+        ("scratch", 4, 1.0, 0, good, good),
+        ("ft:<fc>", 1, 1.0, 0, good, bad),
+    ], val_labels=labels, test_labels=labels)
+    with pytest.warns(UndefinedMetricWarning):
+        path = write_report(root)
+    text = path.read_text()
+    assert "<fc>" not in text and "&lt;fc&gt;" in text
+    page = _parse(path)
+    assert "ft:&lt;fc&gt; at 1, seed 0 (run run001): NaN test AUC" in text
+    # the synthetic histories have no val_auc curve: the convergence figure is left out, with a note
+    assert "Convergence at 1: no run has a history.csv" in text
+    assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
+
+
+def test_report_rejects_an_analysis_at_another_alpha(toy_study):
+    analysis = analyze_study(toy_study, alpha=0.01)
+    with pytest.raises(ValueError, match="alpha"):
+        write_report(toy_study, alpha=0.05, analysis=analysis)
+
+
+def test_cli_report(toy_study, capsys):
+    assert main(["report", str(toy_study)]) == 0
+    assert (toy_study / REPORT_FILE).is_file()
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_cli_report_on_a_non_study_exits_2_with_one_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a tunedepth study" in err
+    assert err.count("\n") == 1

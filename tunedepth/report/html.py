@@ -1,0 +1,154 @@
+"""The study report: one self-contained ``report.html`` with the header, recommendation, tables and figures.
+
+The page embeds its figures as base64 PNG ``<img>`` tags and its style inline, so it opens without a network.
+It is rendered with a jinja2 template (``templates/report.html.j2``) with autoescaping on: every value from the
+study (labels, paths, notes) is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+import tunedepth
+from tunedepth._io import atomic_write_text
+from tunedepth.report._figures import build_figures
+from tunedepth.study import FinishedStudy, StudyAnalysis, analyze_study, load_finished_study
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["REPORT_FILE", "write_report"]
+
+REPORT_FILE = "report.html"
+"""The report's file name in the study folder."""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def _cell(value: Any) -> tuple[str, bool]:
+    """A table cell's text, and whether it is text (left-aligned) rather than a number."""
+    if isinstance(value, bool):
+        return str(value), True
+    if isinstance(value, float):
+        return ("nan" if math.isnan(value) else f"{value:.4g}"), False
+    if isinstance(value, int):
+        return str(value), False
+    return ("" if value is None else str(value)), True
+
+
+def _table(frame: pd.DataFrame, table_id: str, title: str, caption: str) -> dict[str, Any]:
+    rows = [[_cell(v.item() if hasattr(v, "item") else v) for v in row] for row in frame.itertuples(index=False)]
+    return {"id": table_id, "title": title, "caption": caption, "columns": [str(c) for c in frame.columns],
+            "rows": rows}
+
+
+def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any]:
+    data = study_config.get("data", {})
+    model = study_config.get("model", {})
+    dataset = f"{data.get('source', '?')}: {data.get('name') or data.get('path', '?')}"
+    results = study.results
+    train = ", ".join(f"{int(results.loc[results['train_fraction'] == f, 'n_train'].max())} at {f:g}"
+                      for f in study.train_fractions if "n_train" in results.columns)
+    sizes = f"train {train or '?'}; validation {len(study.val_labels)}; test {len(study.test_labels)}"
+    weights: dict[tuple[str, str], None] = {}
+    versions: dict[str, None] = {}
+    for run in study.runs:
+        path = study.root / "runs" / run.run_id / "config.json"
+        config = _read_json(path) if path.is_file() else {}
+        if isinstance(config.get("weights"), dict):
+            weights[(str(config["weights"].get("name")), str(config["weights"].get("sha256")))] = None
+        if "tunedepth_version" in config:
+            versions[str(config["tunedepth_version"])] = None
+    source = str(model.get("weights", "?"))
+    if model.get("checkpoint"):
+        source += f" ({model['checkpoint']})"
+    sha = "; ".join(f"{name}: {digest}" for name, digest in weights) or "none (no fine-tuning run)"
+    fields = [
+        ("Data set", dataset), ("Split sizes (cases)", sizes), ("Classes", str(study.n_classes)),
+        ("Architecture", str(model.get("architecture", "?"))), ("Weight source", source),
+        ("Weights sha256", sha), ("tunedepth version (runs)", ", ".join(versions) or "unknown"),
+        ("tunedepth version (report)", tunedepth.__version__), ("Finished runs", str(len(study.runs))),
+    ]
+    name = str(study_config.get("name", study.root.name))
+    return {"name": name, "fields": fields, "config": json.dumps(study_config, indent=2, sort_keys=True)}
+
+
+def _nan_runs(study: FinishedStudy) -> list[str]:
+    out = []
+    for run in study.runs:
+        which = [split for split in ("val", "test") if math.isnan(run.auc(split))]
+        if which:
+            out.append(f"{run.label} at {run.train_fraction:g}, seed {run.seed} (run {run.run_id}): NaN "
+                       f"{' and '.join(which)} AUC")
+    return out
+
+
+def _template() -> jinja2.Template:
+    text = (files("tunedepth.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(text)
+
+
+def write_report(study_dir: Path, *, alpha: float = 0.05, analysis: StudyAnalysis | None = None) -> Path:
+    """Write a finished study's self-contained HTML report, ``report.html``, into its folder.
+
+    The page holds: a header (data set, split sizes, architecture, weight source and sha256, tunedepth version,
+    the study configuration from ``study.json``); the recommendation, one sentence per training fraction; the
+    score and significance tables; the figures (per fraction: test AUC vs depth, convergence, ROC curves, p-value
+    heatmap; then test AUC vs training fraction), embedded as base64 PNGs; and the runs with a NaN AUC. Figures
+    that cannot be drawn are listed with the reason instead.
+
+    Args:
+        study_dir: the folder written by :func:`tunedepth.study.run_study`.
+        alpha: significance level of the analysis (see :func:`~tunedepth.study.analyze_study`), in (0, 1).
+        analysis: the study's analysis when already computed (e.g. by ``tunedepth study``); None computes it
+            with ``alpha``, which also writes the CSV tables. When given, its alpha must equal ``alpha``.
+
+    Returns:
+        The path of the written ``report.html`` (written atomically).
+
+    Raises:
+        StudyFolderError: if ``study_dir`` is not a study or has no finished runs.
+        ConfigError: if alpha is not in (0, 1).
+        ValueError: if ``analysis`` belongs to another folder or was computed with another alpha.
+
+    Example:
+        See ``tests/report/test_html.py``; a study folder is needed.
+    """
+    study = load_finished_study(study_dir)
+    if analysis is None:
+        analysis = analyze_study(study.root, alpha=alpha)
+    else:
+        used = {rec.alpha for rec in analysis.recommendations}
+        if Path(analysis.study_dir).resolve() != study.root.resolve() or used - {alpha}:
+            raise ValueError(f"The 'analysis' parameter of write_report must be the analysis of {str(study.root)!r} "
+                             f"at alpha = {alpha}; got that of {str(analysis.study_dir)!r} at alpha {sorted(used)}. "
+                             "Pass analysis=None to recompute it.")
+    figures, figure_notes = build_figures(study, analysis)
+    tables = [
+        _table(analysis.scores, "scores", "Scores",
+               "Test AUC per regime and training fraction, with its interval (see ci_method)."),
+        _table(analysis.significance, "significance", "Significance",
+               f"Every pair of regimes per training fraction: AUC difference (a - b), its interval, p-value and "
+               f"Holm-adjusted p-value; significant at alpha = {alpha}."),
+    ]
+    html = _template().render(
+        header=_header(study, _read_json(study.root / "study.json")), alpha=alpha, sentences=analysis.sentences,
+        tables=tables, figures=figures, figure_notes=figure_notes, nan_runs=_nan_runs(study),
+        version=tunedepth.__version__,
+    )
+    path = study.root / REPORT_FILE
+    atomic_write_text(path, html)
+    logger.info("wrote %s (%d figures)", path, len(figures))
+    return path
