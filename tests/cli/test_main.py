@@ -140,7 +140,7 @@ def test_bad_input_through_the_cli(tmp_path, capsys, monkeypatch, change, messag
     assert not (tmp_path / "out").exists()
 
 
-def _recommend_study(synthetic_study) -> Path:
+def _recommend_study(synthetic_study, signals=(1.0, 0.3, 2.5, 2.4)) -> Path:
     labels = np.r_[np.ones(60, int), np.zeros(60, int)]
 
     def scores(signal: float, seed: int) -> np.ndarray:
@@ -148,8 +148,8 @@ def _recommend_study(synthetic_study) -> Path:
 
     runs = [(label, depth, fraction, 0, scores(signal, 10 * i + j), scores(signal, 100 + 10 * i + j))
             for i, fraction in enumerate((1.0, 0.25))
-            for j, (label, depth, signal) in enumerate([("scratch", 3, 1.0), ("ft:fc", 1, 0.3),
-                                                        ("ft:conv2-fc", 2, 2.5), ("ft:conv1-fc", 3, 2.4)])]
+            for j, ((label, depth), signal) in enumerate(zip(
+                [("scratch", 3), ("ft:fc", 1), ("ft:conv2-fc", 2), ("ft:conv1-fc", 3)], signals, strict=True))]
     return synthetic_study(runs, val_labels=labels, test_labels=labels)
 
 
@@ -170,6 +170,20 @@ def test_recommend_alpha_option_reaches_the_recommendation(synthetic_study, caps
     assert main(["recommend", str(root), "--alpha", "1e-300"]) == 0
     assert "fine-tune only fc: AUC " in capsys.readouterr().out
     assert pd.read_csv(root / "recommendation.csv")["alpha"].tolist() == [1e-300, 1e-300]
+
+
+def test_recommend_rule_option_reaches_the_walk(synthetic_study, capsys):
+    # depth 2 is barely better than depth 1 on validation, depth 3 much better: the stepwise walk stops at
+    # depth 1, the lookahead walk (the default) goes to depth 3.
+    root = _recommend_study(synthetic_study, signals=(1.0, 0.3, 0.35, 2.4))
+    assert main(["recommend", str(root), "--rule", "stepwise"]) == 0
+    assert capsys.readouterr().out.count("fine-tune only fc: AUC ") == 2
+    assert pd.read_csv(root / "recommendation.csv")["depth_rule"].tolist() == ["stepwise"] * 2
+    assert main(["recommend", str(root)]) == 0
+    assert capsys.readouterr().out.count("fine-tune conv1–fc: AUC ") == 2
+    assert main(["recommend", str(root), "--rule", "greedy"]) == 2
+    err = capsys.readouterr().err
+    assert "'greedy' is not one of 'lookahead', 'stepwise'" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

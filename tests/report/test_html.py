@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from tunedepth.cli import main
-from tunedepth.config import parse_study
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.report import REPORT_FILE, write_report
-from tunedepth.study import analyze_study, run_study
+from tunedepth.study import analyze_study
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -55,13 +54,6 @@ def _parse(path: Path) -> _Page:
     return page
 
 
-@pytest.fixture
-def toy_study(study_raw, tmp_path) -> Path:
-    out = tmp_path / "study"
-    run_study(parse_study(study_raw, base_dir=Path(".")), out)
-    return out
-
-
 def test_report_is_self_contained_with_every_figure(toy_study):
     path = write_report(toy_study)
     assert path == toy_study / REPORT_FILE and path.is_file()
@@ -76,12 +68,14 @@ def test_report_is_self_contained_with_every_figure(toy_study):
         assert base64.b64decode(src.split(",", 1)[1], validate=True).startswith(PNG_SIGNATURE)
     assert not [ref for ref in page.references if ref.startswith(("http://", "https://", "//"))]
     assert "http://" not in path.read_text() and "https://" not in path.read_text()
-    assert "significance-table" in page.table_ids and "scores-table" in page.table_ids
+    assert {"significance-table", "scores-table", "recommendation-details-table"} <= set(page.table_ids)
+    assert "compares the current depth with every deeper depth" in path.read_text()  # the default rule, stated
     analysis = analyze_study(toy_study)
     assert [s.strip() for s in page.sentences] == list(analysis.sentences)
     assert page.sentences[0].startswith("At 100% of the data")
     assert "toy4" in page.header_text
     assert "sha256" in page.header_text and "image_folder" in page.header_text
+    assert "one seed per regime: intervals and paired tests are DeLong's" in page.header_text
 
 
 def test_report_escapes_and_lists_nan_runs(synthetic_study):
@@ -104,10 +98,13 @@ def test_report_escapes_and_lists_nan_runs(synthetic_study):
     assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
 
 
-def test_report_rejects_an_analysis_at_another_alpha(toy_study):
+def test_report_rejects_an_analysis_with_other_settings(toy_study):
     analysis = analyze_study(toy_study, alpha=0.01)
     with pytest.raises(ValueError, match="alpha"):
         write_report(toy_study, alpha=0.05, analysis=analysis)
+    with pytest.raises(ValueError, match="depth_rule"):
+        write_report(toy_study, depth_rule="stepwise", analysis=analysis)
+    assert write_report(toy_study, alpha=0.01, analysis=analysis).is_file()
 
 
 def test_cli_report(toy_study, capsys):
@@ -121,3 +118,12 @@ def test_cli_report_on_a_non_study_exits_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not a tunedepth study" in err
     assert err.count("\n") == 1
+
+
+def test_header_says_intervals_are_across_seeds_with_several_seeds(synthetic_study):
+    labels = np.array([0, 1] * 20)
+    rng = np.random.default_rng(0)
+    runs = [(label, depth, 1.0, seed, labels + rng.normal(size=40), labels + rng.normal(size=40))
+            for label, depth in (("scratch", 4), ("ft:fc", 1)) for seed in (0, 1, 2)]
+    page = _parse(write_report(synthetic_study(runs, val_labels=labels, test_labels=labels)))
+    assert "3 seeds per regime: AUCs are means over seeds with Student's t intervals" in page.header_text

@@ -51,8 +51,9 @@ def test_writes_every_table_atomically_and_returns_the_same(synthetic_study):
     assert len(analysis.scores) == 8 and len(analysis.significance) == 12
     params = json.loads((root / "analysis.json").read_text())
     assert params == {"alpha": 0.01, "confidence": 0.95, "fpr_targets": [0.1, 0.15, 0.2], "n_boot": 200,
-                      "bootstrap_seed": 3, "tunedepth_version": tunedepth.__version__, "n_runs": 8,
-                      "files": list(ANALYSIS_FILES)}
+                      "bootstrap_seed": 3, "depth_rule": "lookahead", "tunedepth_version": tunedepth.__version__,
+                      "n_runs": 8, "files": list(ANALYSIS_FILES)}
+    assert analysis.settings.alpha == 0.01 and analysis.settings.n_boot == 200
 
 
 def test_not_a_study_is_refused_and_nothing_is_written(tmp_path):
@@ -66,6 +67,33 @@ def test_bad_alpha_is_refused_before_reading(tmp_path):
     with pytest.raises(ConfigError, match=r"'alpha' parameter of analyze_study must be a significance level in "
                                           r"\(0, 1\), for example 0.05. Got 5"):
         analyze_study(tmp_path / "nonexistent", alpha=5)
+
+
+def test_settings_come_from_the_study_file_unless_overridden(synthetic_study):
+    root = synthetic_study(_runs(), val_labels=LABELS, test_labels=LABELS)
+    config = json.loads((root / "study.json").read_text())
+    config["analysis"] = {"alpha": 0.2, "depth_rule": "stepwise", "fpr_targets": [0.3], "n_boot": 100}
+    (root / "study.json").write_text(json.dumps(config))
+    analysis = analyze_study(root)
+    assert (analysis.settings.alpha, analysis.settings.depth_rule) == (0.2, "stepwise")
+    assert {r.depth_rule for r in analysis.recommendations} == {"stepwise"}
+    assert "sens_at_fpr30" in analysis.scores.columns
+    overridden = analyze_study(root, alpha=0.01, depth_rule="lookahead")
+    assert (overridden.settings.alpha, overridden.settings.depth_rule, overridden.settings.n_boot) == (
+        0.01, "lookahead", 100)
+    assert json.loads((root / "analysis.json").read_text())["alpha"] == 0.01
+    assert json.loads((root / "study.json").read_text())["analysis"]["alpha"] == 0.2  # the study file is kept
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"depth_rule": "greedy"}, r"'depth_rule' parameter of analyze_study is invalid: Input should be 'lookahead' or "
+                               r"'stepwise'; got 'greedy'"),
+    ({"confidence": 1.0}, r"'confidence' parameter of analyze_study is invalid: .*less than 1; got 1.0"),
+    ({"n_boot": 5}, r"'n_boot' parameter of analyze_study is invalid: .*greater than or equal to 100; got 5"),
+])
+def test_bad_settings_are_refused_before_reading(tmp_path, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        analyze_study(tmp_path / "nonexistent", **overrides)
 
 
 def test_end_to_end_on_the_toy_study(study_raw, image_folder, tmp_path):
@@ -88,8 +116,10 @@ def test_end_to_end_on_the_toy_study(study_raw, image_folder, tmp_path):
     assert len(analysis.significance) == 6
     assert set(analysis.significance["method"]) == {"paired delong (within test set, 1 seed)"}
     for rec in analysis.recommendations:
-        (step,) = rec.steps  # depth 1 vs depth 4, the only other depth of the grid
+        (walk_step,) = rec.steps  # depth 1 vs depth 4, the only other depth of the grid
+        step = walk_step.comparison
         assert (step.label_a, step.label_b, step.split) == ("ft:conv1-fc", "ft:fc", "val")
+        assert walk_step.moved == (rec.label == "ft:conv1-fc")
         went_deeper = step.p_value < 0.05 and step.difference > 0
         assert rec.label == ("ft:conv1-fc" if went_deeper else "ft:fc")
         assert rec.test is not None and rec.versus_scratch is not None

@@ -5,6 +5,7 @@ User mistakes (``TunedepthError``) end as one line on stderr and exit code 2, no
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from importlib.resources import as_file, files
@@ -42,6 +43,13 @@ _out = Console()
 _err = Console(stderr=True)
 
 DEFAULT_OUT = Path("tunedepth-out")
+
+
+class DepthRule(enum.StrEnum):
+    """The recommendation's walk (see tunedepth.study.recommend)."""
+
+    lookahead = "lookahead"
+    stepwise = "stepwise"
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -163,27 +171,37 @@ def demo(
 @app.command()
 def recommend(
     study_dir: Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")],
-    alpha: Annotated[float, typer.Option(
-        "--alpha", help="Significance level of each deeper step (on validation) and of the test against scratch."
-    )] = 0.05,
+    alpha: Annotated[float | None, typer.Option(
+        "--alpha", help="Significance level of each deeper step (on validation) and of the test against scratch. "
+                        "Default: the study file's [analysis] alpha (0.05 unless set)."
+    )] = None,
+    rule: Annotated[DepthRule | None, typer.Option(
+        "--rule", help="How the walk goes deeper: 'lookahead' (every deeper depth vs the current one, Holm) or "
+                       "'stepwise' (the next depth only). Default: the study file's [analysis] depth_rule."
+    )] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     """Recommend a fine-tuning depth per training fraction; write the score and significance tables."""
     _setup_logging(verbose)
-    _print_analysis(analyze_study(study_dir, alpha=alpha))
+    _print_analysis(analyze_study(study_dir, alpha=alpha, depth_rule=rule.value if rule else None))
 
 
 @app.command()
 def report(
     study_dir: Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")],
-    alpha: Annotated[float, typer.Option(
-        "--alpha", help="Significance level of the recommendation and of the significance table."
-    )] = 0.05,
+    alpha: Annotated[float | None, typer.Option(
+        "--alpha", help="Significance level of the recommendation and of the significance table. "
+                        "Default: the study file's [analysis] alpha (0.05 unless set)."
+    )] = None,
+    rule: Annotated[DepthRule | None, typer.Option(
+        "--rule", help="The recommendation's walk: 'lookahead' or 'stepwise'. Default: the study file's "
+                       "[analysis] depth_rule."
+    )] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     """Write the study's self-contained report.html (and the CSV tables) into its folder."""
     _setup_logging(verbose)
-    _print_report(write_report(study_dir, alpha=alpha))
+    _print_report(write_report(study_dir, alpha=alpha, depth_rule=rule.value if rule else None))
 
 
 @app.command()

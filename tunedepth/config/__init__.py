@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tunedepth.config.load import dump_resolved, load_study, parse_study
 from tunedepth.config.schema import (
+    AnalysisConfig,
     CsvManifestDataConfig,
     DataConfig,
     GridConfig,
@@ -15,6 +16,7 @@ from tunedepth.config.schema import (
 )
 
 __all__ = [
+    "AnalysisConfig",
     "CsvManifestDataConfig",
     "DataConfig",
     "GridConfig",

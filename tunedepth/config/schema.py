@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "AnalysisConfig",
     "CsvManifestDataConfig",
     "DataConfig",
     "GridConfig",
@@ -221,6 +222,50 @@ class TrainingConfig(_Frozen):
         return self.lr if isinstance(self.lr, tuple) else (self.lr,)
 
 
+class AnalysisConfig(_Frozen):
+    """How a finished study is analysed: significance level, intervals, operating points, the depth rule.
+
+    None of these changes a run's result, so they are not part of run ids: ``tunedepth recommend`` and
+    ``tunedepth report`` can re-analyse a finished study with other values (their ``--alpha`` and ``--rule``).
+    """
+
+    alpha: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.05,
+        description=(
+            "Significance level of the recommendation's steps (on validation), of its test against scratch and "
+            "of the significance table (after Holm)."
+        ),
+    )
+    confidence: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.95, description="Level of every two-sided confidence interval."
+    )
+    fpr_targets: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
+        default=(0.10, 0.15, 0.20),
+        min_length=1,
+        description="False-positive rates at which sensitivity is reported (binary tasks; paper: 10%, 15%, 20%).",
+    )
+    n_boot: Annotated[int, Field(ge=100)] = Field(
+        default=2000, description="Bootstrap resamples of a one-seed sensitivity interval."
+    )
+    bootstrap_seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seed of that bootstrap.")
+    depth_rule: Literal["lookahead", "stepwise"] = Field(
+        default="lookahead",
+        description=(
+            "How the recommendation walks from depth 1 deeper, on validation: 'stepwise' moves to the next depth "
+            "while it is significantly better than the current one; 'lookahead' compares the current depth with "
+            "every deeper one (Holm-adjusted) and moves to the shallowest that is significantly better, until "
+            "none is. See tunedepth/study/recommend.py."
+        ),
+    )
+
+    @field_validator("fpr_targets")
+    @classmethod
+    def _fpr_unique(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"false-positive rates must be unique; got {list(v)}")
+        return v
+
+
 class StudyConfig(_Frozen):
     """A whole study: data, model, grid and training settings."""
 
@@ -232,3 +277,4 @@ class StudyConfig(_Frozen):
     model: ModelConfig
     grid: GridConfig
     training: TrainingConfig = TrainingConfig()
+    analysis: AnalysisConfig = AnalysisConfig()

@@ -20,7 +20,13 @@ import pandas as pd
 import tunedepth
 from tunedepth._io import atomic_write_text
 from tunedepth.report._figures import build_figures
-from tunedepth.study import FinishedStudy, StudyAnalysis, analyze_study, load_finished_study
+from tunedepth.study import (
+    FinishedStudy,
+    StudyAnalysis,
+    analyze_study,
+    load_finished_study,
+    recommendation_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +34,13 @@ __all__ = ["REPORT_FILE", "write_report"]
 
 REPORT_FILE = "report.html"
 """The report's file name in the study folder."""
+
+_RULE_TEXT = {
+    "lookahead": ("from depth 1, the walk compares the current depth with every deeper depth on the validation "
+                  "cases (Holm-adjusted) and moves to the shallowest that is significantly better, until none is"),
+    "stepwise": ("from depth 1, the walk moves to the next depth while it is significantly better than the current "
+                 "one on the validation cases"),
+}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -80,8 +93,22 @@ def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any
         ("Weights sha256", sha), ("tunedepth version (runs)", ", ".join(versions) or "unknown"),
         ("tunedepth version (report)", tunedepth.__version__), ("Finished runs", str(len(study.runs))),
     ]
+    fields.append(("Uncertainty", _uncertainty(study)))
     name = str(study_config.get("name", study.root.name))
     return {"name": name, "fields": fields, "config": json.dumps(study_config, indent=2, sort_keys=True)}
+
+
+def _uncertainty(study: FinishedStudy) -> str:
+    """Which intervals the tables use: within the test set with one seed, across seeds with several."""
+    seeds = study.results.groupby(["label", "train_fraction"])["seed"].nunique()
+    if seeds.max() < 2:
+        return ("one seed per regime: intervals and paired tests are DeLong's, within the test (or validation) "
+                "set; they show the uncertainty due to the finite set of cases, not the variation between "
+                "training runs (run several seeds for that)")
+    low, high = int(seeds.min()), int(seeds.max())
+    k = f"{low}" if low == high else f"{low} to {high}"
+    return (f"{k} seeds per regime: AUCs are means over seeds with Student's t intervals, and regimes are "
+            "compared by paired t-tests over seeds (the ci_method / method columns say which, row by row)")
 
 
 def _nan_runs(study: FinishedStudy) -> list[str]:
@@ -100,53 +127,63 @@ def _template() -> jinja2.Template:
     return env.from_string(text)
 
 
-def write_report(study_dir: Path, *, alpha: float = 0.05, analysis: StudyAnalysis | None = None) -> Path:
+def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str | None = None,
+                 analysis: StudyAnalysis | None = None) -> Path:
     """Write a finished study's self-contained HTML report, ``report.html``, into its folder.
 
     The page holds: a header (data set, split sizes, architecture, weight source and sha256, tunedepth version,
-    the study configuration from ``study.json``); the recommendation, one sentence per training fraction; the
-    score and significance tables; the figures (per fraction: test AUC vs depth, convergence, ROC curves, p-value
-    heatmap; then test AUC vs training fraction), embedded as base64 PNGs; and the runs with a NaN AUC. Figures
-    that cannot be drawn are listed with the reason instead.
+    the study configuration from ``study.json``); the recommendation, one sentence per training fraction, with the
+    rule that chose it; the score, significance and recommendation tables; the figures (per fraction: test AUC vs
+    depth, convergence, ROC curves, p-value heatmap; then test AUC vs training fraction), embedded as base64
+    PNGs; and the runs with a NaN AUC. Figures that cannot be drawn are listed with the reason instead.
 
     Args:
         study_dir: the folder written by :func:`tunedepth.study.run_study`.
-        alpha: significance level of the analysis (see :func:`~tunedepth.study.analyze_study`), in (0, 1).
+        alpha: significance level of the analysis; None takes the study's own (see
+            :func:`~tunedepth.study.analyze_study`).
+        depth_rule: the recommendation's rule, "lookahead" or "stepwise"; None takes the study's own.
         analysis: the study's analysis when already computed (e.g. by ``tunedepth study``); None computes it
-            with ``alpha``, which also writes the CSV tables. When given, its alpha must equal ``alpha``.
+            (with ``alpha`` and ``depth_rule``), which also writes the CSV tables. When given, ``alpha`` and
+            ``depth_rule``, if given, must equal its settings.
 
     Returns:
         The path of the written ``report.html`` (written atomically).
 
     Raises:
         StudyFolderError: if ``study_dir`` is not a study or has no finished runs.
-        ConfigError: if alpha is not in (0, 1).
-        ValueError: if ``analysis`` belongs to another folder or was computed with another alpha.
+        ConfigError: if alpha or depth_rule is invalid.
+        ValueError: if ``analysis`` belongs to another folder or was computed with other settings.
 
     Example:
         See ``tests/report/test_html.py``; a study folder is needed.
     """
     study = load_finished_study(study_dir)
     if analysis is None:
-        analysis = analyze_study(study.root, alpha=alpha)
+        analysis = analyze_study(study.root, alpha=alpha, depth_rule=depth_rule)
     else:
-        used = {rec.alpha for rec in analysis.recommendations}
-        if Path(analysis.study_dir).resolve() != study.root.resolve() or used - {alpha}:
+        wanted = {"alpha": alpha, "depth_rule": depth_rule}
+        used = {key: getattr(analysis.settings, key) for key in wanted}
+        if Path(analysis.study_dir).resolve() != study.root.resolve() or any(
+                value is not None and value != used[key] for key, value in wanted.items()):
             raise ValueError(f"The 'analysis' parameter of write_report must be the analysis of {str(study.root)!r} "
-                             f"at alpha = {alpha}; got that of {str(analysis.study_dir)!r} at alpha {sorted(used)}. "
+                             f"with {wanted}; got that of {str(analysis.study_dir)!r} with {used}. "
                              "Pass analysis=None to recompute it.")
+    settings = analysis.settings
     figures, figure_notes = build_figures(study, analysis)
     tables = [
         _table(analysis.scores, "scores", "Scores",
                "Test AUC per regime and training fraction, with its interval (see ci_method)."),
         _table(analysis.significance, "significance", "Significance",
                f"Every pair of regimes per training fraction: AUC difference (a - b), its interval, p-value and "
-               f"Holm-adjusted p-value; significant at alpha = {alpha}."),
+               f"Holm-adjusted p-value; significant at alpha = {settings.alpha}."),
+        _table(recommendation_table(analysis.recommendations), "recommendation-details", "Recommendation details",
+               "Per training fraction: the recommended depth, its test AUC and comparison with scratch, and every "
+               "validation comparison the walk made (validation_steps)."),
     ]
     html = _template().render(
-        header=_header(study, _read_json(study.root / "study.json")), alpha=alpha, sentences=analysis.sentences,
-        tables=tables, figures=figures, figure_notes=figure_notes, nan_runs=_nan_runs(study),
-        version=tunedepth.__version__,
+        header=_header(study, _read_json(study.root / "study.json")), alpha=settings.alpha,
+        rule=_RULE_TEXT[settings.depth_rule], sentences=analysis.sentences, tables=tables, figures=figures,
+        figure_notes=figure_notes, nan_runs=_nan_runs(study), version=tunedepth.__version__,
     )
     path = study.root / REPORT_FILE
     atomic_write_text(path, html)

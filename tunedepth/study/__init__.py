@@ -8,8 +8,10 @@ from tunedepth.study.finished import FinishedRun, FinishedStudy, Split, load_fin
 from tunedepth.study.grid import RunSpec, expand_grid, hashed_config, resolve_depth, run_id
 from tunedepth.study.prepare import PreparedStudy, load_data, prepare_study
 from tunedepth.study.recommend import (
+    DEPTH_RULES,
     RECOMMENDATION_COLUMNS,
     DepthRecommendation,
+    WalkStep,
     recommend_depths,
     recommendation_table,
     regime_phrase,
@@ -21,6 +23,7 @@ from tunedepth.study.store import RESULT_COLUMNS, StudyStore, frame_to_csv
 
 __all__ = [
     "ANALYSIS_FILES",
+    "DEPTH_RULES",
     "RECOMMENDATION_COLUMNS",
     "RESULT_COLUMNS",
     "SIGNIFICANCE_COLUMNS",
@@ -35,6 +38,7 @@ __all__ = [
     "StudyAnalysis",
     "StudyProgress",
     "StudyStore",
+    "WalkStep",
     "StudySummary",
     "analyze_study",
     "compare_regimes",

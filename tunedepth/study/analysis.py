@@ -7,21 +7,28 @@
 * ``significance.csv``: every pair of regimes per fraction, Holm-adjusted (:func:`~tunedepth.study.significance_table`);
 * ``recommendation.csv`` and ``recommendation.txt``: the recommended depth per fraction, chosen on validation,
   with one sentence each (:func:`~tunedepth.study.recommend_depths`);
-* ``analysis.json``: the parameters used (alpha, confidence, FPR targets, bootstrap size and seed) and the
-  tunedepth version, so every number can be reproduced.
+* ``analysis.json``: the settings used (alpha, depth rule, confidence, FPR targets, bootstrap size and seed) and
+  the tunedepth version, so every number can be reproduced.
+
+The settings come from the study file's ``[analysis]`` table (:class:`~tunedepth.config.AnalysisConfig`); each
+can be overridden for one analysis.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 import tunedepth
 from tunedepth._io import atomic_write_json, atomic_write_text
-from tunedepth.evaluation import DEFAULT_FPR_TARGETS
+from tunedepth.config import AnalysisConfig
+from tunedepth.errors import ConfigError
 from tunedepth.study._checks import check_alpha
 from tunedepth.study.finished import load_finished_study
 from tunedepth.study.recommend import DepthRecommendation, recommend_depths, recommendation_table
@@ -46,12 +53,14 @@ class StudyAnalysis:
         scores: the score table (see :func:`~tunedepth.study.score_table`).
         significance: the significance table (see :func:`~tunedepth.study.significance_table`).
         recommendations: one recommendation per training fraction, largest first.
+        settings: the analysis settings used (alpha, depth rule, confidence, FPR targets, bootstrap).
     """
 
     study_dir: Path
     scores: pd.DataFrame
     significance: pd.DataFrame
     recommendations: tuple[DepthRecommendation, ...]
+    settings: AnalysisConfig
 
     @property
     def sentences(self) -> tuple[str, ...]:
@@ -59,26 +68,56 @@ class StudyAnalysis:
         return tuple(rec.sentence for rec in self.recommendations)
 
 
+def _settings(study_dir: Path, overrides: dict[str, Any]) -> AnalysisConfig:
+    """The study's ``[analysis]`` settings (from its study.json; defaults where absent) with ``overrides`` applied.
+
+    The overrides are validated before anything is read, so a bad value is refused first.
+    """
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if "alpha" in overrides:
+        check_alpha(overrides["alpha"], "analyze_study")
+    try:
+        AnalysisConfig.model_validate(overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"The {name!r} parameter of analyze_study is invalid: {error['msg']}; got "
+                          f"{overrides.get(str(error['loc'][0]))!r}.") from None
+    stored: dict[str, Any] = {}
+    path = Path(study_dir) / "study.json"
+    if path.is_file():
+        with open(path, encoding="utf-8") as fh:
+            stored = json.load(fh).get("analysis") or {}
+    return AnalysisConfig.model_validate({**stored, **overrides})
+
+
 def analyze_study(
     study_dir: Path,
     *,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
-    fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS,
-    n_boot: int = 2000,
-    bootstrap_seed: int = 0,
+    alpha: float | None = None,
+    depth_rule: str | None = None,
+    confidence: float | None = None,
+    fpr_targets: tuple[float, ...] | None = None,
+    n_boot: int | None = None,
+    bootstrap_seed: int | None = None,
 ) -> StudyAnalysis:
     """Compute and write a finished study's score table, significance table and depth recommendation.
+
+    Every parameter left None takes the study's own value, from the ``[analysis]`` table of its study file (as
+    resolved in ``study.json``), or the default of :class:`~tunedepth.config.AnalysisConfig` where the study has
+    none. A value given here overrides it for this analysis (the study file is not changed).
 
     Args:
         study_dir: the folder written by :func:`tunedepth.study.run_study`.
         alpha: significance level of the recommendation's steps, of its comparison with scratch and of the
-            significance table's ``significant`` column (after Holm), in (0, 1).
-        confidence: level of every two-sided interval, in (0, 1).
+            significance table's ``significant`` column (after Holm), in (0, 1). Default 0.05.
+        depth_rule: the recommendation's walk, "lookahead" (default) or "stepwise" (see
+            :func:`~tunedepth.study.recommend_depths`).
+        confidence: level of every two-sided interval, in (0, 1). Default 0.95.
         fpr_targets: false-positive rates of the sensitivity operating points (binary tasks), each in (0, 1).
             Default: the paper's (0.10, 0.15, 0.20).
-        n_boot: bootstrap resamples of a one-seed sensitivity interval.
-        bootstrap_seed: seed of that bootstrap.
+        n_boot: bootstrap resamples of a one-seed sensitivity interval (>= 100). Default 2000.
+        bootstrap_seed: seed of that bootstrap. Default 0.
 
     Returns:
         The tables and recommendations, also written as :data:`ANALYSIS_FILES` in ``study_dir``.
@@ -86,18 +125,19 @@ def analyze_study(
     Raises:
         StudyFolderError: if ``study_dir`` is not a study or has no finished runs (see
             :func:`~tunedepth.study.load_finished_study`).
-        ConfigError: if alpha is not in (0, 1).
-        ValueError: if confidence, fpr_targets, n_boot or bootstrap_seed is invalid.
+        ConfigError: if a parameter is invalid (checked before anything is read).
 
     Example:
         See ``tests/study/test_analysis.py``; a study folder is needed.
     """
-    alpha = check_alpha(alpha, "analyze_study")
+    settings = _settings(study_dir, {"alpha": alpha, "depth_rule": depth_rule, "confidence": confidence,
+                                     "fpr_targets": fpr_targets, "n_boot": n_boot, "bootstrap_seed": bootstrap_seed})
     study = load_finished_study(study_dir)
-    scores = score_table(study, confidence=confidence, fpr_targets=fpr_targets, n_boot=n_boot,
-                         bootstrap_seed=bootstrap_seed)
-    significance = significance_table(study, alpha=alpha, confidence=confidence)
-    recommendations = recommend_depths(study, alpha=alpha, confidence=confidence)
+    scores = score_table(study, confidence=settings.confidence, fpr_targets=settings.fpr_targets,
+                         n_boot=settings.n_boot, bootstrap_seed=settings.bootstrap_seed)
+    significance = significance_table(study, alpha=settings.alpha, confidence=settings.confidence)
+    recommendations = recommend_depths(study, alpha=settings.alpha, confidence=settings.confidence,
+                                       depth_rule=settings.depth_rule)
     recommendation = recommendation_table(recommendations)
     root = study.root
     atomic_write_text(root / "scores.csv", frame_to_csv(scores))
@@ -105,12 +145,11 @@ def analyze_study(
     atomic_write_text(root / "recommendation.csv", frame_to_csv(recommendation))
     atomic_write_text(root / "recommendation.txt", "".join(f"{rec.sentence}\n" for rec in recommendations))
     atomic_write_json(root / "analysis.json", {
-        "alpha": alpha, "confidence": confidence, "fpr_targets": list(fpr_targets), "n_boot": n_boot,
-        "bootstrap_seed": bootstrap_seed, "tunedepth_version": tunedepth.__version__,
+        **settings.model_dump(mode="json"), "tunedepth_version": tunedepth.__version__,
         "n_runs": len(study.runs), "files": list(ANALYSIS_FILES),
     })
     n_noted = sum(int((frame["note"] != "").sum()) for frame in (scores, significance, recommendation))
     if n_noted:
         logger.warning("study %s: %d table rows note undefined statistics or skipped runs (see their 'note' "
                        "column)", root, n_noted)
-    return StudyAnalysis(root, scores, significance, recommendations)
+    return StudyAnalysis(root, scores, significance, recommendations, settings)
