@@ -120,7 +120,8 @@ def study_raw(image_folder: Path, toy_checkpoint: Path) -> dict[str, Any]:
         "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
         "grid": {"regimes": ["scratch", "finetune"], "depths": [1, 4], "train_fractions": [1.0, 0.5],
                  "seeds": [0]},
-        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2, "num_threads": 1},
+        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2},
+        "execution": {"num_threads": 1},
     }
     return copy.deepcopy(raw)
 

@@ -24,7 +24,8 @@ STUDY = {
     "data": {"source": "medmnist", "flag": "breastmnist", "size": 28, "image_size": 64},
     "model": {"architecture": "efficientnet_lite0", "weights": "imagenet"},
     "grid": {"regimes": ["finetune"], "depths": ["stem"], "train_fractions": [1.0], "seeds": [0]},
-    "training": {"lr": 0.003, "batch_size": 64, "max_epochs": 10, "patience": 10, "num_threads": 2},
+    "training": {"lr": 0.003, "batch_size": 64, "max_epochs": 10, "patience": 10},
+    "execution": {"num_threads": 2},
 }
 
 

@@ -27,12 +27,12 @@ def test_depth_beyond_architecture_is_refused():
                     group_names=GROUPS, architecture="toy4")
 
 
-def _cfg(**training):
+def _cfg(execution=None, analysis=None, **training):
     return parse_study({
         "name": "s", "data": {"source": "medmnist", "flag": "breastmnist", "image_size": 28, "root": "/a"},
         "model": {"architecture": "alexnet"},
         "grid": {"regimes": ["scratch", "finetune"], "depths": "all", "train_fractions": [1.0], "seeds": [0]},
-        "training": training,
+        "training": training, "execution": execution or {}, "analysis": analysis or {},
     }, base_dir=Path("."))
 
 
@@ -43,7 +43,8 @@ def test_run_id_depends_on_results_not_on_bookkeeping():
     ids = {run_id(base, r, weights_sha256="abc") for r in runs}
     assert len(ids) == len(runs)
     spec = runs[1]
-    same = [_cfg(device="cpu"), _cfg(num_threads=1), base.model_copy(
+    same = [_cfg({"device": "cpu"}), _cfg({"num_threads": 1}), _cfg({"workers": 2}), _cfg({"feature_cache": False}),
+            _cfg({"feature_cache_dtype": "float32"}), _cfg(analysis={"alpha": 0.01}), base.model_copy(
         update={"data": base.data.model_copy(update={"root": Path("/elsewhere")})})]
     for cfg in same:
         assert run_id(cfg, spec, weights_sha256="abc") == run_id(base, spec, weights_sha256="abc")

@@ -29,10 +29,10 @@ def test_learns_a_learnable_task():
     torch.manual_seed(0)
     model = build_toy()
     test = synthetic_images(64, seed=3)
-    before = roc_auc_score(test.labels.numpy(), predict_proba(model, test.images, mean=model.mean, std=model.std,
+    before = roc_auc_score(test.labels.numpy(), predict_proba(model, test.images,
                                                               batch_size=32, device=CPU))
     result = _train(model)
-    after = roc_auc_score(test.labels.numpy(), predict_proba(model, test.images, mean=model.mean, std=model.std,
+    after = roc_auc_score(test.labels.numpy(), predict_proba(model, test.images,
                                                              batch_size=32, device=CPU))
     assert before < 0.8 and after > 0.95, (before, after)
     assert result.best_val_score == max(r.val_score for r in result.history)
@@ -100,7 +100,7 @@ def test_diverging_loss_raises():
 def test_predict_proba_rows_sum_to_one_and_keep_mode():
     model = build_toy()
     model.train()
-    probs = predict_proba(model, synthetic_images(10).images, mean=model.mean, std=model.std, batch_size=4,
+    probs = predict_proba(model, synthetic_images(10).images, batch_size=4,
                           device=CPU)
     assert probs.shape == (10, 2) and np.allclose(probs.sum(axis=1), 1.0)
     assert model.training

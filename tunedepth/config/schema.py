@@ -16,6 +16,7 @@ __all__ = [
     "AnalysisConfig",
     "CsvManifestDataConfig",
     "DataConfig",
+    "ExecutionConfig",
     "GridConfig",
     "ImageFolderDataConfig",
     "MedmnistDataConfig",
@@ -202,13 +203,6 @@ class TrainingConfig(_Frozen):
     augment: bool = Field(
         default=False, description="Random online augmentation of training images (flips, small shifts/rotations)."
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="'auto' uses CUDA when present, else the CPU."
-    )
-    num_threads: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="torch CPU threads per run; default: all cores."
-    )
-
     @field_validator("lr")
     @classmethod
     def _lr_list_non_empty(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
@@ -220,6 +214,40 @@ class TrainingConfig(_Frozen):
     def lrs(self) -> tuple[float, ...]:
         """The learning rates to try, as a tuple."""
         return self.lr if isinstance(self.lr, tuple) else (self.lr,)
+
+
+class ExecutionConfig(_Frozen):
+    """Where and how the runs execute. None of these changes what a run computes (beyond floating-point
+    rounding), so they are not part of run ids: a study may be resumed with other values."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="'auto' uses CUDA when present, else the CPU."
+    )
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "Runs trained in parallel, each in its own process. 'auto': 1 on CUDA and on CPU (measured faster "
+            "than 2 processes x 1 thread on 2 cores; see docs/benchmarks.md)."
+        ),
+    )
+    num_threads: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="torch CPU threads per worker; default: the cores divided among the workers."
+    )
+    feature_cache: bool = Field(
+        default=True,
+        description=(
+            "Compute the frozen groups' output once per image and train the rest on it, where that is exact "
+            "(frozen BatchNorm, no augmentation, no dropout in the frozen part; never for scratch or depth = all). "
+            "Each run records whether it was used."
+        ),
+    )
+    feature_cache_dtype: Literal["float16", "float32"] = Field(
+        default="float16", description="Storage precision of cached features (computed in float32)."
+    )
+    feature_cache_memory_gb: Annotated[float, Field(gt=0)] = Field(
+        default=2.0,
+        description="Cached features beyond this many GB go to memory-mapped files in the study folder.",
+    )
 
 
 class AnalysisConfig(_Frozen):
@@ -277,4 +305,5 @@ class StudyConfig(_Frozen):
     model: ModelConfig
     grid: GridConfig
     training: TrainingConfig = TrainingConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     analysis: AnalysisConfig = AnalysisConfig()

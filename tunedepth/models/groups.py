@@ -9,12 +9,16 @@ parameter is in no group or in two: groups are declared, never inferred.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-__all__ = ["GroupedModel", "LayerGroup", "check_group_coverage"]
+__all__ = ["GroupedModel", "LayerGroup", "SegmentsFn", "check_group_coverage"]
+
+SegmentsFn = Callable[[nn.Module], tuple[nn.Module, ...]]
+"""Splits a network into one callable module per layer group, input to output (see :attr:`GroupedModel.segments`)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class GroupedModel(nn.Module):
         weights_sha256: sha256 of the weight file loaded, None for random init.
         channels_last: train and predict in channels-last memory format (declared per
             architecture where it was measured faster on CPU, e.g. depthwise convolutions).
+        segments: splits ``net`` into one module per group whose composition is ``net``'s forward
+            (see :attr:`segments`); None when ``net`` is an ``nn.Sequential`` with one child per
+            group, or when the network cannot be split (no frozen-prefix feature cache then).
 
     Raises:
         ValueError: if the groups do not partition ``net``'s parameters and buffers.
@@ -88,6 +95,7 @@ class GroupedModel(nn.Module):
         weights: str = "none",
         weights_sha256: str | None = None,
         channels_last: bool = False,
+        segments: SegmentsFn | None = None,
     ) -> None:
         super().__init__()
         if len(groups) < 2:
@@ -104,6 +112,8 @@ class GroupedModel(nn.Module):
         self.weights_sha256 = weights_sha256
         self.channels_last = channels_last
         self._frozen_norms: tuple[nn.Module, ...] = ()
+        self._segments_fn = segments
+        self._segments: tuple[nn.Module, ...] | None = None
 
     def set_frozen_norms(self, modules: tuple[nn.Module, ...]) -> None:
         """Keep these normalisation modules in eval mode, whatever ``train()`` is called with.
@@ -141,6 +151,62 @@ class GroupedModel(nn.Module):
     def group_modules(self, group: LayerGroup) -> list[nn.Module]:
         """Modules whose qualified name lies under one of the group's prefixes (outermost first)."""
         return [m for n, m in self.net.named_modules() if n and group.owns(n)]
+
+    @property
+    def can_split(self) -> bool:
+        """True when the network can be run segment by segment (see :attr:`segments`)."""
+        return self._segments_fn is not None or (
+            isinstance(self.net, nn.Sequential) and len(self.net) == self.n_groups)
+
+    @property
+    def segments(self) -> tuple[nn.Module, ...]:
+        """One module per layer group, input to output, whose composition computes ``forward``.
+
+        Segment ``i`` holds exactly group ``i``'s parameters, plus the parameter-free modules
+        (activations, pooling, dropout, flattening) that run between it and group ``i + 1``'s
+        first module, except that a dropout acting on group ``i + 1``'s input belongs to
+        segment ``i + 1`` (AlexNet's fc6 and fc7). The modules are the network's own (shared, not
+        copied) and are not registered here, so the state dict is unchanged. Checked on first use.
+
+        Raises:
+            ValueError: if the network cannot be split, or the declared segments do not hold
+                exactly their groups' parameters (a programming error in an architecture plug-in).
+        """
+        if self._segments is None:
+            if self._segments_fn is not None:
+                segments = tuple(self._segments_fn(self.net))
+            elif self.can_split:
+                segments = tuple(self.net.children())
+            else:
+                raise ValueError(f"Architecture {self.architecture!r} declares no segments; its network cannot be "
+                                 "run segment by segment.")
+            self._check_segments(segments)
+            self._segments = segments
+        return self._segments
+
+    def _check_segments(self, segments: tuple[nn.Module, ...]) -> None:
+        if len(segments) != self.n_groups:
+            raise ValueError(f"Architecture {self.architecture!r}: {len(segments)} segments for "
+                             f"{self.n_groups} groups.")
+        for group, segment in zip(self.groups, segments, strict=True):
+            want = {id(p) for _, p in self.group_parameters(group)}
+            got = {id(p) for p in segment.parameters()}
+            if want != got:
+                raise ValueError(f"Architecture {self.architecture!r}: segment of group {group.name!r} holds "
+                                 f"{len(got)} parameters, {len(got & want)} of them the group's "
+                                 f"{len(want)}.")
+
+    def forward_to(self, cut: int, x: torch.Tensor) -> torch.Tensor:
+        """The output of segments ``[0, cut)``: the input of group ``cut`` (``cut`` in [0, n_groups])."""
+        for segment in self.segments[:cut]:
+            x = segment(x)
+        return x
+
+    def forward_from(self, cut: int, x: torch.Tensor) -> torch.Tensor:
+        """Continue the forward pass from the input of group ``cut`` (as given by :meth:`forward_to`)."""
+        for segment in self.segments[cut:]:
+            x = segment(x)
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)  # type: ignore[no-any-return,unused-ignore]

@@ -128,7 +128,7 @@ def hashed_config(config: StudyConfig, spec: RunSpec, *, weights_sha256: str | N
     """The part of the configuration that a run's result depends on (what ``run_id`` hashes)."""
     # The MedMNIST file is MD5-verified, so where it lives does not change the result.
     data = config.data.model_dump(mode="json", exclude={"root", "mirror_url"})
-    training = config.training.model_dump(mode="json", exclude={"device", "num_threads"})
+    training = config.training.model_dump(mode="json")
     model: dict[str, Any] = {"architecture": config.model.architecture}
     if spec.regime == "finetune":
         model |= {"weights": config.model.weights, "weights_sha256": weights_sha256}

@@ -68,7 +68,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("training.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
+        raise ConfigError("execution.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'.")
     return torch.device(device)
 
 
@@ -83,7 +83,7 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
         TunedepthError: for any bad input (config, data, weights, output folder).
     """
     arch = get_architecture(config.model.architecture)
-    resolve_device(config.training.device)
+    resolve_device(config.execution.device)
     _check_output(out_dir)
     runs = expand_grid(
         regimes=config.grid.regimes, depths=config.grid.depths, train_fractions=config.grid.train_fractions,

@@ -6,9 +6,13 @@ study executes only the missing runs.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
+import multiprocessing
 import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,20 +22,29 @@ import pandas as pd
 import torch
 
 from tunedepth._seeding import seed_everything
-from tunedepth.config import StudyConfig, dump_resolved
+from tunedepth.config import ExecutionConfig, StudyConfig, dump_resolved
 from tunedepth.data import ImageSet, balance_indices, class_weights, train_subset_indices
 from tunedepth.evaluation import accuracy_score, roc_auc_score
-from tunedepth.models import GroupedModel, build_model
+from tunedepth.models import GroupedModel, build_model, get_architecture
 from tunedepth.study._provenance import provenance
 from tunedepth.study.grid import RunSpec, hashed_config
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
 from tunedepth.study.store import StudyStore
-from tunedepth.training import EpochRecord, StoppingRule, TrainResult, predict_proba, train_model
+from tunedepth.training import (
+    CachedInputs,
+    EpochRecord,
+    FeatureStore,
+    StoppingRule,
+    TrainResult,
+    cache_cut,
+    predict_proba,
+    train_model,
+)
 from tunedepth.tuning import LrPolicy, freeze_to_depth
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StudyProgress", "StudySummary", "run_one", "run_study"]
+__all__ = ["StudyProgress", "StudySummary", "resolve_workers", "run_one", "run_study"]
 
 
 class StudyProgress:
@@ -71,18 +84,19 @@ def _predictions_frame(labels: torch.Tensor, probs: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, torch.Tensor | None]:
+def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, torch.Tensor | None, torch.Tensor]:
     train = prepared.data.train
     labels = train.labels.numpy()
     idx = train_subset_indices(labels, spec.train_fraction, seed=spec.seed)
     balance = prepared.config.data.balance
     if balance == "downsample":
         idx = balance_indices(labels, idx, policy="downsample", seed=spec.seed)
-    subset = train.subset(torch.from_numpy(idx))
+    index = torch.from_numpy(idx)
+    subset = train.subset(index)
     weights = None
     if balance == "weighted_loss":
         weights = torch.as_tensor(class_weights(subset.labels.numpy(), prepared.data.n_classes), dtype=torch.float32)
-    return subset, weights
+    return subset, weights, index
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,7 @@ class _Trial:
     lr: float
     result: TrainResult
     model: GroupedModel
+    cut: int
 
     @property
     def rank(self) -> float:
@@ -98,19 +113,43 @@ class _Trial:
         return score if math.isfinite(score) else -math.inf
 
 
-def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, class_weights: torch.Tensor | None,
-                      device: torch.device, progress: StudyProgress | None) -> list[_Trial]:
+def _build_frozen(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
+    config, tc = prepared.config, prepared.config.training
+    model = build_model(
+        config.model.architecture, num_classes=prepared.data.n_classes,
+        weights="none" if spec.regime == "scratch" else config.model.weights,
+        checkpoint_path=config.model.checkpoint if spec.regime == "finetune" else None,
+    )
+    freeze_to_depth(model, spec.depth, bn_policy=tc.bn_policy)
+    return model
+
+
+def _cache_decision(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec,
+                    features: FeatureStore | None) -> tuple[int, str]:
+    """How many leading groups this run takes from the feature cache (0 = none), and why not when 0."""
+    if features is None:
+        return 0, "feature_cache = false" if not prepared.config.execution.feature_cache else "no feature store"
+    if prepared.config.training.augment:
+        return 0, "random online augmentation (augment = true) changes the inputs every epoch"
+    if spec.regime == "scratch":
+        return 0, "scratch: every group trains"
+    return cache_cut(model)
+
+
+def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, train_index: torch.Tensor,
+                      class_weights: torch.Tensor | None, device: torch.device, progress: StudyProgress | None,
+                      features: FeatureStore | None) -> tuple[list[_Trial], str]:
     """Train the run once per configured learning rate, each from the same initialisation."""
-    config, tc, data = prepared.config, prepared.config.training, prepared.data
-    trials = []
+    tc, data = prepared.config.training, prepared.data
+    trials, reason = [], ""
     for lr in tc.lrs:
         seed_everything(spec.seed)  # same initialisation (and data order) for every lr
-        model = build_model(
-            config.model.architecture, num_classes=data.n_classes,
-            weights="none" if spec.regime == "scratch" else config.model.weights,
-            checkpoint_path=config.model.checkpoint if spec.regime == "finetune" else None,
-        )
-        freeze_to_depth(model, spec.depth, bn_policy=tc.bn_policy)
+        model = _build_frozen(prepared, spec)
+        cut, reason = _cache_decision(prepared, model, spec, features)
+        cached = None
+        if cut and features is not None:
+            cached = CachedInputs(cut, features.get(model, cut, data.train.images)[train_index],
+                                  features.get(model, cut, data.val.images))
         policy = LrPolicy(
             optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
             momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
@@ -119,14 +158,14 @@ def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, c
             model, train=train, val=data.val, regime=spec.regime, policy=policy,
             stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
             seed=spec.seed, device=device, val_score=roc_auc_score, augment=tc.augment, class_weights=class_weights,
-            on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)),
+            on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)), cached=cached,
         )
-        trials.append(_Trial(lr, result, model))
-    return trials
+        trials.append(_Trial(lr, result, model, cut))
+    return trials, reason
 
 
 def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudyStore,
-            *, progress: StudyProgress | None = None) -> dict[str, Any]:
+            *, progress: StudyProgress | None = None, features: FeatureStore | None = None) -> dict[str, Any]:
     """Train and evaluate one run (at each learning rate when several), write it, return its metrics.
 
     Args:
@@ -135,18 +174,21 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         run_id: its id (see :func:`tunedepth.study.run_id`).
         store: the study folder.
         progress: optional progress callbacks.
+        features: the frozen-prefix feature cache; None trains every run on images. The run uses it when
+            :func:`~tunedepth.training.cache_cut` allows and augmentation is off; ``metrics.json`` records
+            whether it did (``cached_groups`` and ``feature_cache``).
 
     Returns:
         The run's metrics, as written to ``metrics.json``.
     """
     config, data = prepared.config, prepared.data
-    device = resolve_device(config.training.device)
-    train, weights = _train_subset(prepared, spec)
-    trials = _train_at_each_lr(prepared, spec, train, weights, device, progress)
+    device = resolve_device(config.execution.device)
+    train, weights, train_index = _train_subset(prepared, spec)
+    trials, reason = _train_at_each_lr(prepared, spec, train, train_index, weights, device, progress, features)
     best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
-    model, result = best.model, best.result
-    test_probs = predict_proba(model, data.test.images, mean=model.mean, std=model.std, batch_size=256,
-                               device=device)
+    model, result, cut = best.model, best.result, best.cut
+    test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
+    test_probs = predict_proba(model, test_inputs, batch_size=256, device=device, cut=cut)
     test_labels = data.test.labels.numpy()
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
@@ -154,9 +196,13 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         "val_auc": result.best_val_score, "test_auc": roc_auc_score(test_labels, test_probs),
         "test_acc": accuracy_score(test_labels, test_probs), "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run, "train_seconds": sum(t.result.train_seconds for t in trials),
-        "n_val": len(data.val), "n_test": len(data.test),
+        "n_val": len(data.val), "n_test": len(data.test), "cached_groups": cut,
         "lr_trials": [{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
                        "epochs_run": t.result.epochs_run} for t in trials],
+        "feature_cache": {
+            "used": bool(cut), "cached_groups": list(model.group_names[:cut]),
+            "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason,
+        },
     }
     history = pd.concat(
         [pd.DataFrame([asdict(rec) for rec in t.result.history]).assign(base_lr=t.lr) for t in trials],
@@ -182,13 +228,85 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     return metrics
 
 
+def _precompute_features(prepared: PreparedStudy, specs: list[RunSpec], features: FeatureStore) -> None:
+    """Compute, in one pass per split, the cached features every pending fine-tuning run will ask for."""
+    finetune = [spec for spec in specs if spec.regime == "finetune"]
+    if not finetune or prepared.config.training.augment:
+        return
+    model = _build_frozen(prepared, finetune[0])
+    cuts: set[int] = set()
+    for depth in sorted({spec.depth for spec in finetune}):
+        freeze_to_depth(model, depth, bn_policy=prepared.config.training.bn_policy)
+        cut, _ = cache_cut(model)
+        if cut:
+            cuts.add(cut)
+    if not cuts:
+        return
+    data = prepared.data
+    for split in (data.train, data.val, data.test):
+        features.prepare(model, cuts, split.images)
+    logger.info("feature cache: %d cut(s) %s computed for %d images", len(cuts), sorted(cuts),
+                len(data.train) + len(data.val) + len(data.test))
+
+
+def resolve_workers(execution: ExecutionConfig, device: torch.device) -> int:
+    """The number of parallel run processes: ``workers``, where "auto" is 1 (on CUDA: one process per GPU, and
+    tunedepth uses one GPU; on CPU: measured fastest on 2 cores, see docs/benchmarks.md)."""
+    return 1 if execution.workers == "auto" else int(execution.workers)
+
+
+def _threads(execution: ExecutionConfig, workers: int) -> int:
+    return execution.num_threads or max(1, (os.cpu_count() or 1) // workers)
+
+
+def _set_cpu_numerics(threads: int) -> None:
+    torch.set_num_threads(threads)
+    # Denormal floats appear while training (tiny activations and gradients) and slow CPU
+    # kernels by up to 10x (measured: EfficientNet-Lite0 at 64 px fell from 200 to 16 img/s
+    # in the third run of one process). Flushing them to zero is deterministic.
+    torch.set_flush_denormal(True)
+
+
+def _feature_store(config: StudyConfig, cache_dir: Path, *, shared: bool) -> FeatureStore | None:
+    execution = config.execution
+    if not execution.feature_cache:
+        return None
+    budget = 0 if shared else int(execution.feature_cache_memory_gb * 2**30)
+    return FeatureStore(dtype=execution.feature_cache_dtype, memory_budget_bytes=budget, directory=cache_dir,
+                        device=resolve_device(execution.device))
+
+
+# One study per worker process, set up once by _init_worker.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Path, plugin: str) -> None:
+    importlib.import_module(plugin)  # registers the architecture when a plug-in module defines it
+    _set_cpu_numerics(threads)
+    prepared = prepare_study(config, out_dir)
+    _WORKER.update(prepared=prepared, store=StudyStore(out_dir),
+                   features=_feature_store(config, cache_dir, shared=True))
+
+
+def _worker_run(index: int) -> dict[str, Any]:
+    prepared: PreparedStudy = _WORKER["prepared"]
+    return run_one(prepared, prepared.runs[index], prepared.run_ids[index], _WORKER["store"],
+                   features=_WORKER["features"])
+
+
 def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | None = None) -> StudySummary:
     """Run every run of a study that is not finished yet, then write ``results.csv``.
+
+    Runs execute in the grid's order, one after another, or in ``execution.workers`` parallel processes with
+    ``execution.num_threads`` torch threads each. With the feature cache on, the features every pending
+    fine-tuning run needs are computed first, in one pass per split, and kept in memory (one process) or in
+    memory-mapped files under ``<out_dir>/.feature-cache`` that the workers share; that folder is removed at
+    the end.
 
     Args:
         config: the validated study configuration.
         out_dir: the study folder; created after all checks pass.
-        progress: optional progress callbacks.
+        progress: optional progress callbacks (with several workers: study start and each run's end only).
 
     Returns:
         The summary, with the results table.
@@ -198,27 +316,53 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
     """
     out_dir = Path(out_dir)
     prepared = prepare_study(config, out_dir)
-    torch.set_num_threads(config.training.num_threads or os.cpu_count() or 1)
-    # Denormal floats appear while training (tiny activations and gradients) and slow CPU
-    # kernels by up to 10x (measured: EfficientNet-Lite0 at 64 px fell from 200 to 16 img/s
-    # in the third run of one process). Flushing them to zero is deterministic.
-    torch.set_flush_denormal(True)
+    execution = config.execution
+    workers = resolve_workers(execution, resolve_device(execution.device))
     store = StudyStore(out_dir)
     store.create(dump_resolved(config))
     done = [store.is_complete(rid) for rid in prepared.run_ids]
     if progress is not None:
         progress.study_started(len(prepared.runs), sum(done))
-    executed = 0
     for spec, rid, finished in zip(prepared.runs, prepared.run_ids, done, strict=True):
         if finished:
             logger.info("run %s (%s, fraction %g, seed %d) already finished; skipped",
                         rid, spec.label, spec.train_fraction, spec.seed)
-            continue
-        if progress is not None:
-            progress.run_started(spec, rid, config.training.max_epochs)
-        metrics = run_one(prepared, spec, rid, store, progress=progress)
-        executed += 1
-        if progress is not None:
-            progress.run_ended(spec, metrics)
+    pending = [i for i, finished in enumerate(done) if not finished]
+    workers = max(1, min(workers, len(pending)))
+    cache_dir = out_dir / ".feature-cache"
+    _set_cpu_numerics(_threads(execution, 1 if workers == 1 else workers))
+    features = _feature_store(config, cache_dir, shared=workers > 1)
+    try:
+        if features is not None:
+            _precompute_features(prepared, [prepared.runs[i] for i in pending], features)
+        if workers == 1:
+            for i in pending:
+                spec = prepared.runs[i]
+                if progress is not None:
+                    progress.run_started(spec, prepared.run_ids[i], config.training.max_epochs)
+                metrics = run_one(prepared, spec, prepared.run_ids[i], store, progress=progress, features=features)
+                if progress is not None:
+                    progress.run_ended(spec, metrics)
+        else:
+            _run_parallel(prepared, pending, out_dir, cache_dir, workers, progress)
+    finally:
+        del features
+        shutil.rmtree(cache_dir, ignore_errors=True)
     results = store.write_results(list(prepared.run_ids))
-    return StudySummary(out_dir, results, executed, len(prepared.runs) - executed)
+    return StudySummary(out_dir, results, len(pending), len(prepared.runs) - len(pending))
+
+
+def _run_parallel(prepared: PreparedStudy, pending: list[int], out_dir: Path, cache_dir: Path, workers: int,
+                  progress: StudyProgress | None) -> None:
+    config = prepared.config
+    plugin = get_architecture(config.model.architecture).build_net.__module__
+    context = multiprocessing.get_context("spawn")  # fork after OpenMP has started can deadlock the child
+    threads = _threads(config.execution, workers)
+    logger.info("running %d runs in %d processes x %d threads", len(pending), workers, threads)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(config, out_dir, threads, cache_dir, plugin)) as pool:
+        futures = {pool.submit(_worker_run, i): i for i in pending}
+        for future in as_completed(futures):
+            metrics = future.result()
+            if progress is not None:
+                progress.run_ended(prepared.runs[futures[future]], metrics)

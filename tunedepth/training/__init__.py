@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tunedepth.training.features import CachedInputs, CacheDtype, FeatureStore, cache_cut
 from tunedepth.training.loop import (
     EpochRecord,
     StoppingRule,
@@ -11,4 +12,15 @@ from tunedepth.training.loop import (
     train_model,
 )
 
-__all__ = ["EpochRecord", "StoppingRule", "TrainResult", "TrainingDivergedError", "predict_proba", "train_model"]
+__all__ = [
+    "CacheDtype",
+    "CachedInputs",
+    "EpochRecord",
+    "FeatureStore",
+    "StoppingRule",
+    "TrainResult",
+    "TrainingDivergedError",
+    "cache_cut",
+    "predict_proba",
+    "train_model",
+]

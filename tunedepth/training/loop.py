@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tunedepth._seeding import torch_generator
 from tunedepth.data import ImageSet, augment_batch, normalize
 from tunedepth.models import GroupedModel
+from tunedepth.training.features import CachedInputs
 from tunedepth.tuning import LrPolicy, Regime, build_optimizer, build_param_groups, build_scheduler
 
 logger = logging.getLogger(__name__)
@@ -96,25 +97,43 @@ def _autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def _inputs(model: GroupedModel, batch: torch.Tensor, *, cut: int, device: torch.device) -> torch.Tensor:
+    """A batch ready for the model: uint8 images normalised (cut 0), or cached features as float32."""
+    x = batch.to(device, non_blocking=True)
+    x = normalize(x, model.mean, model.std) if cut == 0 else x.float()
+    return x.contiguous(memory_format=_memory_format(model)) if x.dim() == 4 else x
+
+
+def _forward(model: GroupedModel, x: torch.Tensor, cut: int) -> torch.Tensor:
+    return model(x) if cut == 0 else model.forward_from(cut, x)
+
+
 @torch.no_grad()
 def predict_proba(
     model: GroupedModel,
     images: torch.Tensor,
     *,
-    mean: tuple[float, float, float],
-    std: tuple[float, float, float],
     batch_size: int,
     device: torch.device,
+    cut: int = 0,
 ) -> np.ndarray:
-    """Class probabilities of shape (n_cases, n_classes) for uint8 images (n, 3, s, s), in eval mode."""
+    """Class probabilities of shape (n_cases, n_classes), in eval mode.
+
+    Args:
+        model: the model (normalisation from its ``mean`` and ``std``).
+        images: uint8 images (n, 3, s, s); or, with ``cut`` > 0, cached features of the first ``cut`` groups
+            (see :class:`~tunedepth.training.FeatureStore`).
+        batch_size: cases per forward pass.
+        device: where to compute.
+        cut: 0 for images; otherwise the number of leading groups ``images`` stands for.
+    """
     was_training = model.training
     model.eval()
     out = []
     for start in range(0, images.shape[0], batch_size):
-        x = normalize(images[start:start + batch_size].to(device, non_blocking=True), mean, std)
-        x = x.contiguous(memory_format=_memory_format(model))
+        x = _inputs(model, images[start:start + batch_size], cut=cut, device=device)
         with _autocast(device):
-            logits = model(x)
+            logits = _forward(model, x, cut)
         out.append(torch.softmax(logits.float(), dim=1).cpu())
     model.train(was_training)
     return torch.cat(out).numpy().astype(np.float64)
@@ -145,6 +164,7 @@ def train_model(
     augment: bool = False,
     class_weights: torch.Tensor | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
+    cached: CachedInputs | None = None,
 ) -> TrainResult:
     """Train ``model`` (already frozen to its depth) and restore its best-validation-score weights.
 
@@ -162,16 +182,31 @@ def train_model(
         augment: random online augmentation of training batches.
         class_weights: per-class loss weights of shape (n_classes,), or None.
         on_epoch_end: called with each epoch's record (progress display).
+        cached: the frozen prefix's features of ``train`` and ``val`` (see
+            :mod:`tunedepth.training.features`); the model then runs from group ``cached.cut`` on. Refused with
+            ``augment`` (the cached inputs are fixed). Mini-batches, shuffling and the rest are unchanged.
 
     Returns:
         The training summary; ``model`` holds the weights of the best epoch.
 
     Raises:
         TrainingDivergedError: if the training loss becomes NaN or infinite.
+        ValueError: if ``cached`` is given with ``augment``, or its sizes do not match ``train`` and ``val``.
     """
+    cut = 0
+    if cached is not None:
+        if augment:
+            raise ValueError("The 'cached' parameter of train_model cannot be used with augment=True: random "
+                             "augmentation changes the inputs every epoch, so frozen features cannot be cached.")
+        if cached.train.shape[0] != len(train) or cached.val.shape[0] != len(val):
+            raise ValueError(f"The 'cached' parameter of train_model must hold features of the {len(train)} training "
+                             f"and {len(val)} validation images; got {cached.train.shape[0]} and "
+                             f"{cached.val.shape[0]}.")
+        cut = cached.cut
+    train_inputs = train.images if cached is None else cached.train
+    val_inputs = val.images if cached is None else cached.val
     model.to(device)
     model.to(memory_format=_memory_format(model))
-    mean, std = model.mean, model.std
     optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
     scheduler = build_scheduler(optimizer, policy=policy)
     generator = torch_generator(seed)
@@ -190,13 +225,12 @@ def train_model(
         loss_sum, seen = 0.0, 0
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            x = normalize(train.images[idx].to(device, non_blocking=True), mean, std)
+            x = _inputs(model, train_inputs[idx], cut=cut, device=device)
             if augment:
-                x = augment_batch(x, generator=generator)
-            x = x.contiguous(memory_format=_memory_format(model))
+                x = augment_batch(x, generator=generator).contiguous(memory_format=_memory_format(model))
             y = train.labels[idx].to(device)
             with _autocast(device):
-                logits = model(x)
+                logits = _forward(model, x, cut)
             loss = F.cross_entropy(logits.float(), y, weight=weights)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
@@ -210,7 +244,7 @@ def train_model(
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
         scheduler.step()
-        probs = predict_proba(model, val.images, mean=mean, std=std, batch_size=max(batch_size, 256), device=device)
+        probs = predict_proba(model, val_inputs, batch_size=max(batch_size, 256), device=device, cut=cut)
         score = val_score(val_labels, probs)
         record = EpochRecord(
             epoch=epoch, iteration=iteration, lr=lr, train_loss=loss_sum / max(seen, 1),

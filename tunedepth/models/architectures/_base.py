@@ -9,7 +9,7 @@ from torch import nn
 
 from tunedepth._registry import Registry
 from tunedepth.errors import ConfigError
-from tunedepth.models.groups import GroupedModel, LayerGroup
+from tunedepth.models.groups import GroupedModel, LayerGroup, SegmentsFn
 from tunedepth.models.weights import WEIGHT_KINDS, WeightSource
 
 __all__ = ["ARCHITECTURES", "Architecture"]
@@ -36,6 +36,9 @@ class Architecture:
         input_size: side in pixels of the square inputs the pretrained weights expect.
         channels_last: train in channels-last memory format; declared True only where it
             was measured faster on CPU (see benchmarks), since it is slower for some networks.
+        segments: splits the built network into one module per group whose composition is its
+            forward (see :attr:`GroupedModel.segments`); what lets a run cache the output of its
+            frozen groups. None for an ``nn.Sequential`` with one child per group.
 
     Raises:
         ValueError: at construction, if the declaration is inconsistent (a programming
@@ -60,6 +63,7 @@ class Architecture:
     std: tuple[float, float, float]
     input_size: int
     channels_last: bool = False
+    segments: SegmentsFn | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -110,6 +114,7 @@ class Architecture:
             mean=self.mean,
             std=self.std,
             channels_last=self.channels_last,
+            segments=self.segments,
         )
 
     def get_weight_source(self, name: str) -> WeightSource:

@@ -8,6 +8,8 @@ learnable layers, conv1 ... fc8, so tuning depths mean what they meant in the pa
 
 from __future__ import annotations
 
+from typing import cast
+
 import torchvision
 from torch import nn
 
@@ -29,6 +31,18 @@ _GROUPS = (
     LayerGroup("fc7", ("classifier.4",)),
     LayerGroup("fc8", ("classifier.6",)),
 )
+
+
+def _segments(module: nn.Module) -> tuple[nn.Module, ...]:
+    # torchvision's forward: features, avgpool, flatten, classifier. The dropout before fc6 and
+    # fc7 acts on their inputs, so it starts their segments (it is then active whenever the
+    # group after it runs, frozen or not, as in the unsplit network).
+    net = cast(torchvision.models.AlexNet, module)
+    f, c = cast(nn.Sequential, net.features), cast(nn.Sequential, net.classifier)
+    return (
+        f[0:3], f[3:6], f[6:8], f[8:10], nn.Sequential(*f[10:13], net.avgpool, nn.Flatten(1)),
+        c[0:3], c[3:6], c[6],
+    )
 
 
 def _build_alexnet(num_classes: int) -> nn.Module:
@@ -67,6 +81,7 @@ ALEXNET = Architecture(
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     input_size=224,
+    segments=_segments,
 )
 
 ARCHITECTURES.register(ALEXNET.name, ALEXNET)

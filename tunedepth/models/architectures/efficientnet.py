@@ -12,7 +12,11 @@ to check that the loaded network behaves as the source does.
 
 from __future__ import annotations
 
+from typing import cast
+
 import timm
+import torch
+from timm.models.efficientnet import EfficientNet
 from torch import nn
 
 from tunedepth.models.architectures._base import ARCHITECTURES, Architecture
@@ -45,6 +49,26 @@ _GROUPS = (
     LayerGroup("head_conv", ("conv_head", "bn2")),
     LayerGroup("classifier", ("classifier",)),
 )
+
+
+class _Head(nn.Module):
+    """timm's ``forward_head`` (global pool, dropout when ``drop_rate`` > 0, classifier) as a module."""
+
+    def __init__(self, net: EfficientNet) -> None:
+        super().__init__()
+        self.net = [net]  # a list, so the whole network is not registered as a submodule
+        self.classifier = net.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[0].forward_head(x)
+
+
+def _segments(module: nn.Module) -> tuple[nn.Module, ...]:
+    # timm's forward_features: conv_stem, bn1 (with activation), blocks, conv_head, bn2; then forward_head.
+    net = cast(EfficientNet, module)
+    return (
+        nn.Sequential(net.conv_stem, net.bn1), *net.blocks, nn.Sequential(net.conv_head, net.bn2), _Head(net),
+    )
 
 
 def _build_efficientnet_lite0(num_classes: int) -> nn.Module:
@@ -92,6 +116,7 @@ EFFICIENTNET_LITE0 = Architecture(
     # Depthwise convolutions run about 1.6x faster channels-last on CPU (training at 64 px,
     # batch 64, 2 threads: 150 -> 240 img/s, torch 2.14); AlexNet gets slower (242 -> 147).
     channels_last=True,
+    segments=_segments,
 )
 
 ARCHITECTURES.register(EFFICIENTNET_LITE0.name, EFFICIENTNET_LITE0)

@@ -7,6 +7,8 @@ come from a much stronger recipe and would confound "pretraining" with "recipe".
 
 from __future__ import annotations
 
+from typing import cast
+
 import torchvision
 from torch import nn
 
@@ -32,6 +34,15 @@ _CITATION = (
     "He, Zhang, Ren, Sun, 'Deep Residual Learning for Image Recognition', CVPR 2016; "
     "torchvision {weights}"
 )
+
+
+def _segments(module: nn.Module) -> tuple[nn.Module, ...]:
+    # torchvision's forward: conv1, bn1, relu, maxpool, layer1-4, avgpool, flatten, fc.
+    net = cast(torchvision.models.ResNet, module)
+    return (
+        nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool), net.layer1, net.layer2, net.layer3, net.layer4,
+        nn.Sequential(net.avgpool, nn.Flatten(1), net.fc),
+    )
 
 
 def _build_resnet18(num_classes: int) -> nn.Module:
@@ -70,6 +81,7 @@ RESNET18 = Architecture(
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     input_size=224,
+    segments=_segments,
 )
 
 RESNET50 = Architecture(
@@ -100,6 +112,7 @@ RESNET50 = Architecture(
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     input_size=224,
+    segments=_segments,
 )
 
 ARCHITECTURES.register(RESNET18.name, RESNET18)

@@ -1,0 +1,89 @@
+"""How a study executes: the feature cache (used where valid, recorded, cleaned up) and parallel workers."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import tunedepth.study.runner as runner_module
+from tunedepth.config import parse_study
+from tunedepth.study import run_study
+
+TIMING = ["train_seconds"]
+
+
+def _study(raw, tmp_path, name, **execution):
+    raw = copy.deepcopy(raw)
+    raw["grid"] = {"regimes": ["scratch", "finetune"], "depths": [1, 2, 4], "train_fractions": [1.0, 0.5],
+                   "seeds": [0]}
+    raw["execution"] = {**raw.get("execution", {}), **execution}
+    out = tmp_path / name
+    run_study(parse_study(raw, base_dir=Path(".")), out)
+    return out, pd.read_csv(out / "results.csv").sort_values("run_id").reset_index(drop=True)
+
+
+def test_feature_cache_is_used_where_valid_and_recorded(study_raw, tmp_path):
+    out, frame = _study(study_raw, tmp_path, "cached", feature_cache_dtype="float32")
+    cached = dict(zip(frame["label"] + "@" + frame["train_fraction"].astype(str), frame["cached_groups"],
+                      strict=True))
+    # toy4 groups conv1, conv2 (BatchNorm, frozen in eval mode), conv3, fc
+    assert cached == {"scratch@1.0": 0, "scratch@0.5": 0, "ft:fc@1.0": 3, "ft:fc@0.5": 3,
+                      "ft:conv3-fc@1.0": 2, "ft:conv3-fc@0.5": 2, "ft:conv1-fc@1.0": 0, "ft:conv1-fc@0.5": 0}
+    for rid, label in zip(frame["run_id"], frame["label"], strict=True):
+        record = json.loads((out / "runs" / rid / "metrics.json").read_text())["feature_cache"]
+        if label == "ft:fc":
+            assert record == {"used": True, "cached_groups": ["conv1", "conv2", "conv3"], "dtype": "float32",
+                              "reason_not_used": ""}
+        elif label == "scratch":
+            assert record["used"] is False and record["reason_not_used"] == "scratch: every group trains"
+        elif label == "ft:conv1-fc":
+            assert record["reason_not_used"] == "every group trains (scratch or depth = all)"
+    assert not (out / ".feature-cache").exists()
+
+
+def test_cached_and_uncached_studies_agree(study_raw, tmp_path):
+    _, cached = _study(study_raw, tmp_path, "cached", feature_cache_dtype="float32")
+    _, plain = _study(study_raw, tmp_path, "plain", feature_cache=False)
+    assert list(cached["run_id"]) == list(plain["run_id"])  # the cache is not part of a run's identity
+    assert set(plain["cached_groups"]) == {0}
+    np.testing.assert_allclose(cached["val_auc"], plain["val_auc"], atol=1e-6)
+    np.testing.assert_allclose(cached["test_auc"], plain["test_auc"], atol=1e-6)
+
+
+def test_cache_is_refused_with_augmentation(study_raw, tmp_path):
+    study_raw = copy.deepcopy(study_raw)
+    study_raw["training"]["augment"] = True
+    out, frame = _study(study_raw, tmp_path, "augmented")
+    assert set(frame["cached_groups"]) == {0}
+    record = json.loads((out / "runs" / frame["run_id"].iloc[0] / "metrics.json").read_text())["feature_cache"]
+    assert record["reason_not_used"] in ("scratch: every group trains",
+                                         "random online augmentation (augment = true) changes the inputs every "
+                                         "epoch")
+    reasons = {json.loads((out / "runs" / r / "metrics.json").read_text())["feature_cache"]["reason_not_used"]
+               for r in frame["run_id"]}
+    assert "random online augmentation (augment = true) changes the inputs every epoch" in reasons
+
+
+def test_features_are_computed_once_per_cut_for_the_whole_study(study_raw, tmp_path, monkeypatch):
+    prepared_cuts: list[tuple[int, ...]] = []
+    real = runner_module.FeatureStore.prepare
+
+    def spy(self, model, cuts, images):
+        prepared_cuts.append(tuple(sorted(cuts)))
+        return real(self, model, cuts, images)
+
+    monkeypatch.setattr(runner_module.FeatureStore, "prepare", spy)
+    _study(study_raw, tmp_path, "once")
+    # one pass per split (train, val, test) for both cuts; the 4 cached runs then find everything computed
+    assert prepared_cuts == [(2, 3)] * 3
+
+
+def test_two_worker_processes_give_the_same_results_as_one(study_raw, tmp_path):
+    _, one = _study(study_raw, tmp_path, "one", workers=1, num_threads=1)
+    out, two = _study(study_raw, tmp_path, "two", workers=2, num_threads=1)
+    pd.testing.assert_frame_equal(one.drop(columns=TIMING), two.drop(columns=TIMING))
+    assert not (out / ".feature-cache").exists()
