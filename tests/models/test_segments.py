@@ -48,3 +48,10 @@ def test_wrong_segments_are_refused():
     with pytest.raises(ValueError, match="1 segments for 2 groups"):
         _ = short.segments
     assert GroupedModel(net, groups, architecture="toy").segments == (net[0], net[1])  # a Sequential splits itself
+
+
+def test_models_with_loaded_weights_keep_their_segments():
+    from tunedepth.models import build_model
+
+    model = build_model("efficientnet_lite0", num_classes=2, weights="imagenet")
+    assert model.can_split and len(model.segments) == 10

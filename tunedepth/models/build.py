@@ -167,4 +167,5 @@ def build_model(
         weights=resolved.name,
         weights_sha256=resolved.sha256,
         channels_last=model.channels_last,
+        segments=arch.segments,
     )
