@@ -34,7 +34,7 @@ unit: install
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
-	$(BIN)/ruff check tunedepth tests
+	$(BIN)/ruff check tunedepth tests benchmarks
 	$(BIN)/mypy
 
 clean:

@@ -127,3 +127,16 @@ def test_header_says_intervals_are_across_seeds_with_several_seeds(synthetic_stu
             for label, depth in (("scratch", 4), ("ft:fc", 1)) for seed in (0, 1, 2)]
     page = _parse(write_report(synthetic_study(runs, val_labels=labels, test_labels=labels)))
     assert "3 seeds per regime: AUCs are means over seeds with Student's t intervals" in page.header_text
+
+
+def test_header_names_a_medmnist_data_set_by_its_flag(synthetic_study):
+    import json
+
+    labels = np.array([0, 1] * 10)
+    root = synthetic_study([("scratch", 4, 1.0, 0, labels + 0.1, labels + 0.1)], val_labels=labels,
+                           test_labels=labels)
+    config = json.loads((root / "study.json").read_text())
+    config["data"] = {"source": "medmnist", "flag": "pneumoniamnist", "size": 28, "image_size": 64}
+    (root / "study.json").write_text(json.dumps(config))
+    page = _parse(write_report(root))
+    assert "medmnist: pneumoniamnist (28 px, resized to 64 px)" in page.header_text

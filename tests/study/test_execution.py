@@ -87,3 +87,15 @@ def test_two_worker_processes_give_the_same_results_as_one(study_raw, tmp_path):
     out, two = _study(study_raw, tmp_path, "two", workers=2, num_threads=1)
     pd.testing.assert_frame_equal(one.drop(columns=TIMING), two.drop(columns=TIMING))
     assert not (out / ".feature-cache").exists()
+
+
+def test_auto_workers_is_one_on_cpu_and_one_per_gpu_on_cuda(monkeypatch):
+    from tunedepth.config import ExecutionConfig
+    from tunedepth.study.runner import resolve_workers, worker_gpu
+
+    cpu, cuda = runner_module.torch.device("cpu"), runner_module.torch.device("cuda")
+    assert resolve_workers(ExecutionConfig(), cpu) == 1
+    assert resolve_workers(ExecutionConfig(workers=3), cpu) == 3
+    monkeypatch.setattr(runner_module.torch.cuda, "device_count", lambda: 4)
+    assert resolve_workers(ExecutionConfig(), cuda) == 4
+    assert [worker_gpu(i, 4) for i in range(6)] == [0, 1, 2, 3, 0, 1]

@@ -44,7 +44,7 @@ def test_run_id_depends_on_results_not_on_bookkeeping():
     assert len(ids) == len(runs)
     spec = runs[1]
     same = [_cfg({"device": "cpu"}), _cfg({"num_threads": 1}), _cfg({"workers": 2}), _cfg({"feature_cache": False}),
-            _cfg({"feature_cache_dtype": "float32"}), _cfg(analysis={"alpha": 0.01}), base.model_copy(
+            _cfg({"feature_cache_dtype": "float16"}), _cfg(analysis={"alpha": 0.01}), base.model_copy(
         update={"data": base.data.model_copy(update={"root": Path("/elsewhere")})})]
     for cfg in same:
         assert run_id(cfg, spec, weights_sha256="abc") == run_id(base, spec, weights_sha256="abc")

@@ -148,7 +148,7 @@ def test_predictions_round_trip_exactly(study_raw, tmp_path):
     metrics = json.loads((out / "runs" / rid / "metrics.json").read_text())
     for split, key in (("test", "test_auc"), ("val", "val_auc")):
         frame = pd.read_csv(out / "runs" / rid / f"predictions_{split}.csv")
-        assert roc_auc_score(frame["label"], frame[["prob_0", "prob_1"]].to_numpy()) == metrics[key]
+        assert roc_auc_score(frame["label"], frame[["log_odds_0", "log_odds_1"]].to_numpy()) == metrics[key]
 
 
 def test_store_writes_predictions_at_full_precision(tmp_path):

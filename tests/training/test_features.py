@@ -10,7 +10,15 @@ import torch
 
 from tests.conftest import build_toy, synthetic_images
 from tunedepth.models import get_architecture
-from tunedepth.training import CachedInputs, FeatureStore, StoppingRule, cache_cut, predict_proba, train_model
+from tunedepth.training import (
+    CachedInputs,
+    FeatureStore,
+    StoppingRule,
+    cache_cut,
+    predict_log_odds,
+    predict_proba,
+    train_model,
+)
 from tunedepth.tuning import LrPolicy, freeze_to_depth
 
 POLICY = LrPolicy(optimizer="sgd", lr=0.05, head_lr_mult=10.0, bias_lr_mult=2.0, momentum=0.9, weight_decay=0.0,
@@ -47,8 +55,9 @@ def test_cached_and_uncached_training_give_the_same_weights(dtype):
         tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {"rtol": 2e-2, "atol": 2e-3}
         for (key, want), got in zip(plain.state_dict().items(), fast.state_dict().values(), strict=True):
             torch.testing.assert_close(got, want, **tolerance, msg=f"{key}, {epochs} epochs, {dtype}")
-        probs = predict_proba(fast, store.get(fast, cut, VAL.images), batch_size=7, device=CPU, cut=cut)
-        np.testing.assert_allclose(probs, result.val_probs, rtol=1e-6, atol=1e-7)
+        log_odds = predict_log_odds(fast, store.get(fast, cut, VAL.images), batch_size=7, device=CPU, cut=cut)
+        np.testing.assert_allclose(log_odds, result.val_log_odds, rtol=1e-6, atol=1e-7)
+        probs = 1 / (1 + np.exp(-log_odds))
         np.testing.assert_allclose(probs, predict_proba(plain, VAL.images, batch_size=7, device=CPU),
                                    **({"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {"atol": 5e-3}))
 

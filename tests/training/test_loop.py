@@ -8,7 +8,7 @@ import torch
 
 from tests.conftest import build_toy, synthetic_images
 from tunedepth.evaluation import roc_auc_score
-from tunedepth.training import StoppingRule, TrainingDivergedError, predict_proba, train_model
+from tunedepth.training import StoppingRule, TrainingDivergedError, predict_log_odds, predict_proba, train_model
 from tunedepth.tuning import LrPolicy, freeze_to_depth
 
 POLICY = LrPolicy(optimizer="sgd", lr=0.05, head_lr_mult=1.0, bias_lr_mult=2.0, momentum=0.9, weight_decay=0.0,
@@ -43,7 +43,7 @@ def test_history_counts_mini_batches_and_decays_lr():
     result = _train(build_toy(), epochs=3)
     assert [r.iteration for r in result.history] == [4, 8, 12]  # 64 cases / batch 16
     assert [r.lr for r in result.history] == pytest.approx([0.05, 0.05 * 0.95, 0.05 * 0.95**2])
-    assert result.val_probs.shape == (32, 2)
+    assert result.val_log_odds.shape == (32, 2)
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -116,3 +116,37 @@ def test_min_iterations_extends_training_past_max_epochs():
     )
     # 2 mini-batches per epoch: 5 mini-batches need 3 epochs although max_epochs is 1
     assert (result.epochs_run, result.history[-1].iteration) == (3, 6)
+
+
+def test_log_probabilities_keep_the_order_of_confident_predictions():
+    # Logit gaps of 30, 40 and 50 all give a probability of exactly 1.0 in float32, so probabilities tie the
+    # positives (40, 50) with a negative (30): AUC 0.75 instead of 1. Float64 log-probabilities would still tie
+    # 40 and 50 (z - logsumexp(z) cancels to 0.0); the log-odds are 30, 40, 50 and -5.
+    from torch import nn
+
+    from tunedepth.models import GroupedModel, LayerGroup
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    with torch.no_grad():
+        for layer in net:
+            layer.weight.copy_(torch.eye(2))
+            layer.bias.zero_()
+    model = GroupedModel(net, (LayerGroup("a", ("0",)), LayerGroup("b", ("1",))), architecture="toy")
+    features = torch.tensor([[0.0, 50.0], [0.0, 40.0], [0.0, 30.0], [0.0, -5.0]])
+    labels = np.array([1, 1, 0, 0])
+    log_odds = predict_log_odds(model, features, batch_size=2, device=CPU, cut=1)
+    assert log_odds.dtype == np.float64
+    np.testing.assert_allclose(log_odds, [[-50, 50], [-40, 40], [-30, 30], [5, -5]])
+    assert roc_auc_score(labels, log_odds) == 1.0
+    float32_probs = torch.softmax(features, dim=1).numpy()
+    assert roc_auc_score(labels, float32_probs) == 0.75  # what storing float32 probabilities gave
+    probs = predict_proba(model, features, batch_size=2, device=CPU, cut=1)
+    np.testing.assert_allclose(probs, torch.softmax(features.double(), dim=1).numpy(), rtol=1e-12)
+
+
+def test_log_odds_of_three_classes_are_the_log_odds_of_the_softmax():
+    from tunedepth.training.loop import _log_odds
+
+    logits = torch.tensor([[1.0, 2.0, 0.5], [-3.0, 0.0, 4.0]])
+    p = torch.softmax(logits.double(), dim=1)
+    torch.testing.assert_close(_log_odds(logits), torch.log(p / (1 - p)))

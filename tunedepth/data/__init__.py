@@ -6,8 +6,23 @@ Every public name is imported explicitly below and listed in ``__all__``.
 from __future__ import annotations
 
 from tunedepth.data.augment import augment_batch
+from tunedepth.data.candidates import (
+    DEFAULT_WINDOW_FRACTIONS,
+    CandidateRecall,
+    Candidates,
+    candidate_recall,
+    generate_candidates,
+)
 from tunedepth.data.catalog import DatasetListing, list_datasets
 from tunedepth.data.dataset import DatasetSplits, ImageSet
+from tunedepth.data.polyp import (
+    MASK_THRESHOLD,
+    MIN_POLYP_AREA_PX,
+    PolypFrames,
+    label_polyps,
+    load_cvc_clinicdb,
+    load_kvasir_seg,
+)
 from tunedepth.data.preprocess import check_image_size, normalize, prepare_images
 from tunedepth.data.sources import (
     DATA_SOURCES,
@@ -29,30 +44,61 @@ from tunedepth.data.splits import (
     split_indices,
     train_subset_indices,
 )
+from tunedepth.data.video_segments import (
+    DEFAULT_MIN_SEGMENT_FRAMES,
+    DEFAULT_OUTLIER_Z,
+    DEFAULT_THUMBNAIL_SIZE,
+    DEFAULT_WINDOW,
+    VideoSegments,
+    boundary_scores,
+    frame_thumbnails,
+    segment_videos,
+    split_by_video,
+)
 
 __all__ = [
     "DATA_SOURCES",
+    "DEFAULT_MIN_SEGMENT_FRAMES",
+    "DEFAULT_OUTLIER_Z",
+    "DEFAULT_THUMBNAIL_SIZE",
+    "DEFAULT_WINDOW",
+    "DEFAULT_WINDOW_FRACTIONS",
+    "MASK_THRESHOLD",
     "MEDMNIST_INFO",
+    "MIN_POLYP_AREA_PX",
+    "CandidateRecall",
+    "Candidates",
     "DataSource",
     "DatasetListing",
     "DatasetSplits",
     "ImageSet",
     "MedmnistInfo",
+    "PolypFrames",
     "SplitIndices",
+    "VideoSegments",
     "augment_batch",
     "balance_indices",
+    "boundary_scores",
+    "candidate_recall",
     "check_image_size",
     "check_no_leakage",
     "check_split_fractions",
     "class_weights",
     "find_medmnist_file",
+    "frame_thumbnails",
+    "generate_candidates",
     "get_medmnist_info",
+    "label_polyps",
     "list_datasets",
     "load_csv_manifest",
+    "load_cvc_clinicdb",
     "load_image_folder",
+    "load_kvasir_seg",
     "load_medmnist",
     "normalize",
     "prepare_images",
+    "segment_videos",
+    "split_by_video",
     "split_image_set",
     "split_indices",
     "train_subset_indices",

@@ -10,6 +10,16 @@ from tunedepth.evaluation.delong import (
     roc_auc_ci,
     roc_auc_delong_test,
 )
+from tunedepth.evaluation.froc import (
+    DEFAULT_FPS_TARGETS,
+    FrameLevelScores,
+    FrocCurve,
+    FrocSensitivityInterval,
+    frame_level_scores,
+    froc_curve,
+    sensitivity_at_fps,
+    sensitivity_at_fps_ci,
+)
 from tunedepth.evaluation.operating_points import (
     DEFAULT_FPR_TARGETS,
     PairedSensitivityTest,
@@ -23,7 +33,11 @@ from tunedepth.evaluation.stats import MeanInterval, PairedMeanTest, holm_adjust
 
 __all__ = [
     "DEFAULT_FPR_TARGETS",
+    "DEFAULT_FPS_TARGETS",
     "AucInterval",
+    "FrameLevelScores",
+    "FrocCurve",
+    "FrocSensitivityInterval",
     "MeanInterval",
     "PairedAucTest",
     "PairedMeanTest",
@@ -32,12 +46,16 @@ __all__ = [
     "accuracy_score",
     "auc_ci",
     "delong_test",
+    "frame_level_scores",
+    "froc_curve",
     "holm_adjust",
     "roc_auc_ci",
     "roc_auc_delong_test",
     "roc_auc_score",
     "seed_mean_ci",
     "seed_paired_test",
+    "sensitivity_at_fps",
+    "sensitivity_at_fps_ci",
     "sensitivity_at_fpr",
     "sensitivity_at_fpr_ci",
     "sensitivity_at_fpr_test",

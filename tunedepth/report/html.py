@@ -69,7 +69,11 @@ def _table(frame: pd.DataFrame, table_id: str, title: str, caption: str) -> dict
 def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any]:
     data = study_config.get("data", {})
     model = study_config.get("model", {})
-    dataset = f"{data.get('source', '?')}: {data.get('name') or data.get('path', '?')}"
+    if data.get("source") == "medmnist":
+        dataset = (f"medmnist: {data.get('flag', '?')} ({data.get('size', '?')} px, resized to "
+                   f"{data.get('image_size', '?')} px)")
+    else:
+        dataset = f"{data.get('source', '?')}: {data.get('path', '?')}"
     results = study.results
     train = ", ".join(f"{int(results.loc[results['train_fraction'] == f, 'n_train'].max())} at {f:g}"
                       for f in study.train_fractions if "n_train" in results.columns)

@@ -41,8 +41,9 @@ class FinishedRun:
         label: user-facing label, "scratch" or e.g. "ft:conv3-fc8".
         train_fraction: share of the training split, in (0, 1].
         seed: the run's seed.
-        val_scores: class probabilities on the validation cases, of shape (n_val, n_classes).
-        test_scores: class probabilities on the test cases, of shape (n_test, n_classes).
+        val_scores: class scores on the validation cases, of shape (n_val, n_classes): per-class log-odds (or
+            probabilities, for studies written before tunedepth stored log-odds); ranked, never averaged.
+        test_scores: class scores on the test cases, of shape (n_test, n_classes), likewise.
         val_auc: ROC AUC of ``val_scores`` (:func:`~tunedepth.evaluation.roc_auc_score`); NaN when undefined,
             for example when a predicted probability is not finite.
         test_auc: ROC AUC of ``test_scores``, likewise.
@@ -151,11 +152,14 @@ def _read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
     _fail_unless(path.is_file(), f"Run file {str(path)!r} is missing; the study folder is incomplete (rerun "
                                  "`tunedepth study` after deleting that run's folder).")
     frame = pd.read_csv(path)
-    prob_columns = [c for c in frame.columns if str(c).startswith("prob_")]
-    expected = ["index", "label", *(f"prob_{k}" for k in range(len(prob_columns)))]
+    # log_odds_k: what studies write (per-class float64 log-odds, which never saturate); prob_k: studies written by
+    # tunedepth before that (probabilities from float32, which tie at 0 and 1), still readable.
+    prefix = "log_odds_" if any(str(c).startswith("log_odds_") for c in frame.columns) else "prob_"
+    prob_columns = [c for c in frame.columns if str(c).startswith(prefix)]
+    expected = ["index", "label", *(f"{prefix}{k}" for k in range(len(prob_columns)))]
     _fail_unless(list(frame.columns) == expected and len(prob_columns) >= 2,
-                 f"{str(path)!r} must have the columns index, label, prob_0 ... prob_(K-1) with K >= 2; got "
-                 f"{list(frame.columns)}.")
+                 f"{str(path)!r} must have the columns index, label, log_odds_0 ... log_odds_(K-1) (or prob_0 ... "
+                 f"prob_(K-1)) with K >= 2; got {list(frame.columns)}.")
     _fail_unless(np.array_equal(frame["index"].to_numpy(), np.arange(len(frame))),
                  f"{str(path)!r}: the 'index' column must be 0, 1, ..., n - 1 in order.")
     return frame["label"].to_numpy(dtype=int), frame[prob_columns].to_numpy(dtype=float)

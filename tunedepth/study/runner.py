@@ -37,14 +37,14 @@ from tunedepth.training import (
     StoppingRule,
     TrainResult,
     cache_cut,
-    predict_proba,
+    predict_log_odds,
     train_model,
 )
 from tunedepth.tuning import LrPolicy, freeze_to_depth
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StudyProgress", "StudySummary", "resolve_workers", "run_one", "run_study"]
+__all__ = ["StudyProgress", "StudySummary", "resolve_workers", "run_one", "run_study", "worker_gpu"]
 
 
 class StudyProgress:
@@ -77,10 +77,13 @@ class StudySummary:
         return self.out_dir / "results.csv"
 
 
-def _predictions_frame(labels: torch.Tensor, probs: np.ndarray) -> pd.DataFrame:
+def _predictions_frame(labels: torch.Tensor, log_odds: np.ndarray) -> pd.DataFrame:
+    """One row per case: index, label and the per-class log-odds log_odds_0 ... log_odds_(K-1) (float64,
+    unsaturated; the probability of class k is 1 / (1 + exp(-log_odds_k)); see
+    :func:`~tunedepth.training.predict_log_odds`)."""
     frame = pd.DataFrame({"index": np.arange(len(labels)), "label": labels.numpy()})
-    for k in range(probs.shape[1]):
-        frame[f"prob_{k}"] = probs[:, k]
+    for k in range(log_odds.shape[1]):
+        frame[f"log_odds_{k}"] = log_odds[:, k]
     return frame
 
 
@@ -188,7 +191,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
     model, result, cut = best.model, best.result, best.cut
     test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
-    test_probs = predict_proba(model, test_inputs, batch_size=256, device=device, cut=cut)
+    test_probs = predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut)
     test_labels = data.test.labels.numpy()
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
@@ -222,7 +225,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     }
     store.write_run(
         run_id, config=run_config, metrics=metrics, history=history,
-        predictions={"val": _predictions_frame(data.val.labels, result.val_probs),
+        predictions={"val": _predictions_frame(data.val.labels, result.val_log_odds),
                      "test": _predictions_frame(data.test.labels, test_probs)},
     )
     return metrics
@@ -250,16 +253,32 @@ def _precompute_features(prepared: PreparedStudy, specs: list[RunSpec], features
 
 
 def resolve_workers(execution: ExecutionConfig, device: torch.device) -> int:
-    """The number of parallel run processes: ``workers``, where "auto" is 1 (on CUDA: one process per GPU, and
-    tunedepth uses one GPU; on CPU: measured fastest on 2 cores, see docs/benchmarks.md)."""
-    return 1 if execution.workers == "auto" else int(execution.workers)
+    """The number of parallel run processes: ``execution.workers``, where "auto" is one process per GPU on CUDA
+    and 1 on the CPU (measured faster than 2 processes x 1 thread on 2 cores; see docs/benchmarks.md)."""
+    if execution.workers != "auto":
+        return int(execution.workers)
+    return max(1, torch.cuda.device_count()) if device.type == "cuda" else 1
+
+
+def worker_gpu(worker_index: int, n_gpus: int) -> int | None:
+    """The GPU a worker process uses: workers take the GPUs in turn; None without CUDA.
+
+    Example:
+        >>> [worker_gpu(i, 2) for i in range(3)], worker_gpu(0, 0)
+        ([0, 1, 0], None)
+    """
+    return worker_index % n_gpus if n_gpus else None
 
 
 def _threads(execution: ExecutionConfig, workers: int) -> int:
     return execution.num_threads or max(1, (os.cpu_count() or 1) // workers)
 
 
-def _set_cpu_numerics(threads: int) -> None:
+def _set_numerics(threads: int, device: torch.device) -> None:
+    if device.type == "cuda":
+        # Let cuDNN pick the fastest convolution algorithms for the (fixed) input sizes; this makes CUDA runs
+        # non-deterministic at the level of rounding (see docs/benchmarks.md).
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(threads)
     # Denormal floats appear while training (tiny activations and gradients) and slow CPU
     # kernels by up to 10x (measured: EfficientNet-Lite0 at 64 px fell from 200 to 16 img/s
@@ -280,9 +299,17 @@ def _feature_store(config: StudyConfig, cache_dir: Path, *, shared: bool) -> Fea
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Path, plugin: str) -> None:
+def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Path, plugin: str,
+                 counter: Any) -> None:
     importlib.import_module(plugin)  # registers the architecture when a plug-in module defines it
-    _set_cpu_numerics(threads)
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    device = resolve_device(config.execution.device)
+    gpu = worker_gpu(index, torch.cuda.device_count()) if device.type == "cuda" else None
+    if gpu is not None:
+        torch.cuda.set_device(gpu)
+    _set_numerics(threads, device)
     prepared = prepare_study(config, out_dir)
     _WORKER.update(prepared=prepared, store=StudyStore(out_dir),
                    features=_feature_store(config, cache_dir, shared=True))
@@ -330,7 +357,7 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
     pending = [i for i, finished in enumerate(done) if not finished]
     workers = max(1, min(workers, len(pending)))
     cache_dir = out_dir / ".feature-cache"
-    _set_cpu_numerics(_threads(execution, 1 if workers == 1 else workers))
+    _set_numerics(_threads(execution, 1), resolve_device(execution.device))  # this process: all cores
     features = _feature_store(config, cache_dir, shared=workers > 1)
     try:
         if features is not None:
@@ -360,7 +387,7 @@ def _run_parallel(prepared: PreparedStudy, pending: list[int], out_dir: Path, ca
     threads = _threads(config.execution, workers)
     logger.info("running %d runs in %d processes x %d threads", len(pending), workers, threads)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(config, out_dir, threads, cache_dir, plugin)) as pool:
+                             initargs=(config, out_dir, threads, cache_dir, plugin, context.Value("i", 0))) as pool:
         futures = {pool.submit(_worker_run, i): i for i in pending}
         for future in as_completed(futures):
             metrics = future.result()

@@ -8,6 +8,7 @@ from tunedepth.training.loop import (
     StoppingRule,
     TrainingDivergedError,
     TrainResult,
+    predict_log_odds,
     predict_proba,
     train_model,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "TrainResult",
     "TrainingDivergedError",
     "cache_cut",
+    "predict_log_odds",
     "predict_proba",
     "train_model",
 ]

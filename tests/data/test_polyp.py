@@ -1,0 +1,238 @@
+"""Tests of tunedepth.data.polyp: polyp labelling and the Kvasir-SEG / CVC-ClinicDB loaders."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tunedepth.data import PolypFrames, label_polyps, load_cvc_clinicdb, load_kvasir_seg
+from tunedepth.errors import DataError
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def _frame(h: int, w: int, value: int) -> np.ndarray:
+    rng = np.random.default_rng(value)
+    return np.clip(value + rng.integers(-5, 6, size=(h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def _mask(h: int, w: int, box: tuple[int, int, int, int], value: int = 255) -> np.ndarray:
+    m = np.zeros((h, w), np.uint8)
+    r0, r1, c0, c1 = box
+    m[r0:r1, c0:c1] = value
+    return m
+
+
+@pytest.fixture
+def kvasir(tmp_path: Path) -> Path:
+    root = tmp_path / "kvasir"
+    _save(root / "images" / "b.png", _frame(20, 30, 100))
+    _save(root / "masks" / "b.png", _mask(20, 30, (2, 12, 3, 13)))
+    _save(root / "images" / "a.png", _frame(24, 16, 150))
+    m = _mask(24, 16, (0, 10, 0, 10))
+    m[15:20, 10:15] = 127  # below the default threshold of 128
+    m[20:24, 0:4] = 128  # at the threshold: polyp
+    _save(root / "masks" / "a.png", m)
+    return root
+
+
+def test_label_polyps_uses_8_connectivity_and_min_area():
+    m = np.zeros((6, 8), bool)
+    m[0:2, 0:2] = True  # 4 px
+    m[2, 2] = True  # touches the square diagonally: same component under 8-connectivity (5 px in all)
+    m[4:6, 5:8] = True  # 6 px
+    m[0, 7] = True  # 1 px
+    labels = label_polyps(m, min_area_px=1)
+    assert labels.dtype == np.int32
+    assert labels.max() == 3
+    assert labels[2, 2] == labels[0, 0] == 1  # raster order of first pixels: square, single pixel, bar
+    assert labels[0, 7] == 2 and labels[4, 5] == 3
+    # min_area_px keeps components of exactly that size and drops smaller ones, relabelling 1..n
+    assert label_polyps(m, min_area_px=5).max() == 2
+    kept = label_polyps(m, min_area_px=6)
+    assert kept.max() == 1 and kept[4, 5] == 1 and kept[0, 0] == 0
+    assert label_polyps(np.zeros((3, 3), bool)).max() == 0
+
+
+@pytest.mark.parametrize(
+    ("mask", "kwargs", "match"),
+    [
+        (np.zeros((3, 3), np.uint8), {}, "2-D bool array"),
+        (np.zeros((3, 3, 1), bool), {}, "2-D bool array"),
+        (np.zeros((3, 3), bool), {"min_area_px": 0}, "min_area_px"),
+    ],
+    ids=["uint8", "3-d", "zero-area"],
+)
+def test_label_polyps_rejects_bad_input(mask, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        label_polyps(mask, **kwargs)
+
+
+def test_load_kvasir_seg_reads_pairs_and_thresholds(kvasir):
+    frames = load_kvasir_seg(kvasir)
+    assert frames.name == "kvasir-seg"
+    assert frames.frame_ids == ("a", "b") and frames.group_ids == ("a", "b")
+    assert frames.boxes is None
+    assert [img.shape for img in frames.images] == [(24, 16, 3), (20, 30, 3)]
+    mask = frames.masks[0]
+    assert mask.dtype == np.bool_ and int(mask.sum()) == 100 + 16  # the square and the 128 block, not the 127 one
+    assert not mask[15:20, 10:15].any()
+    assert int(frames.masks[1].sum()) == 100
+    assert not frames.images[0].flags.writeable and not mask.flags.writeable
+    assert int(load_kvasir_seg(kvasir, mask_threshold=127).masks[0].sum()) == 100 + 16 + 25
+
+
+def test_load_kvasir_seg_reads_jpeg_masks(tmp_path):
+    root = tmp_path / "k"
+    _save(root / "images" / "x.jpg", _frame(40, 40, 90))
+    _save(root / "masks" / "x.jpg", np.stack([_mask(40, 40, (10, 30, 10, 30))] * 3, axis=2))
+    mask = load_kvasir_seg(root).masks[0]
+    # JPEG blurs the edge; the interior and the far background are unambiguous
+    assert mask[12:28, 12:28].all() and not mask[:8].any() and not mask[32:].any()
+
+
+def test_load_kvasir_seg_selects_frames_in_order(kvasir):
+    frames = load_kvasir_seg(kvasir, frame_ids=["b", "a"])
+    assert frames.frame_ids == ("b", "a")
+    with pytest.raises(DataError, match=r"Frame id 'aa' is not an image .* Did you mean 'a'"):
+        load_kvasir_seg(kvasir, frame_ids=["aa"])
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        load_kvasir_seg(kvasir, frame_ids=[])
+
+
+def test_load_kvasir_seg_reads_boxes(kvasir):
+    table = {
+        "a": {"height": 24, "width": 16, "bbox": [{"label": "polyp", "xmin": 0, "ymin": 0, "xmax": 10, "ymax": 10}]},
+        "b": {"height": 20, "width": 30, "bbox": [{"label": "polyp", "xmin": 3, "ymin": 2, "xmax": 13, "ymax": 12},
+                                                  {"label": "polyp", "xmin": 20, "ymin": 1, "xmax": 25, "ymax": 5}]},
+    }
+    (kvasir / "kavsir_bboxes.json").write_text(json.dumps(table))
+    frames = load_kvasir_seg(kvasir)
+    assert frames.boxes is not None
+    assert frames.boxes[0].tolist() == [[0, 0, 10, 10]]
+    assert frames.boxes[1].tolist() == [[3, 2, 13, 12], [20, 1, 25, 5]]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", "could not be read as JSON"),
+        (json.dumps({"b": {"height": 20, "width": 30, "bbox": []}}), "no valid entry for image 'a'"),
+        (json.dumps({"a": {"height": 16, "width": 24, "bbox": []}, "b": {"height": 20, "width": 30, "bbox": []}}),
+         r"gives image 'a' as 24x16 but the image is 16x24"),
+    ],
+    ids=["malformed", "missing-entry", "size-mismatch"],
+)
+def test_load_kvasir_seg_rejects_bad_boxes(kvasir, content, match):
+    (kvasir / "kavsir_bboxes.json").write_text(content)
+    with pytest.raises(DataError, match=match):
+        load_kvasir_seg(kvasir)
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("breakage", "match"),
+    [
+        (lambda r: (r / "masks" / "a.png").unlink(), r"Image .*a\.png has no mask: expected .*masks/a\.png"),
+        (lambda r: (r / "images" / "a.png").unlink(), r"Mask .*masks/a\.png has no image"),
+        (lambda r: _save(r / "masks" / "a.png", np.zeros((24, 17), np.uint8)),
+         r"Mask .*a\.png is 17x24 but its image a\.png is 16x24"),
+        (lambda r: _truncate(r / "images" / "b.png"), r"Image file .*b\.png could not be read"),
+        (lambda r: _save(r / "images" / "a.png", np.zeros((24, 16), np.uint8)), r"a\.png is grayscale"),
+        (lambda r: [p.unlink() for p in (r / "images").iterdir()] and [p.unlink() for p in (r / "masks").iterdir()],
+         "holds no image file"),
+        (lambda r: [p.unlink() for p in (r / "masks").iterdir()] and (r / "masks").rmdir(), "has no masks/ sub-folder"),
+        (lambda r: _save(r / "images" / "a.jpg", _frame(24, 16, 150)), r"two images named 'a' \(a\.jpg and a\.png\)"),
+    ],
+    ids=["image-without-mask", "mask-without-image", "size-mismatch", "truncated", "grayscale", "empty",
+         "no-masks-folder", "duplicate-stem"],
+)
+def test_load_kvasir_seg_rejects_bad_folders(kvasir, breakage, match):
+    breakage(kvasir)
+    with pytest.raises(DataError, match=match):
+        load_kvasir_seg(kvasir)
+
+
+def test_loaders_reject_missing_root_and_bad_threshold(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_kvasir_seg(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="does not exist"):
+        load_cvc_clinicdb(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="mask_threshold"):
+        load_cvc_clinicdb(tmp_path, mask_threshold=0)
+
+
+@pytest.fixture
+def cvc(tmp_path: Path) -> Path:
+    # Frames 1, 2, 3, 10 show scene one (the gap 3 -> 10 is inside it), frames 11-14 scene two.
+    root = tmp_path / "cvc"
+    for n, value in ((1, 60), (2, 60), (3, 60), (10, 60), (11, 200), (12, 200), (13, 200), (14, 200)):
+        _save(root / "images" / f"{n}.png", _frame(18, 24, value))
+        _save(root / "masks" / f"{n}.png", _mask(18, 24, (2, 8, 2, 8)))
+    return root
+
+
+def test_load_cvc_clinicdb_orders_by_number_and_groups_by_video(cvc):
+    frames = load_cvc_clinicdb(cvc)
+    assert frames.name == "cvc-clinicdb"
+    assert frames.frame_ids == ("1", "2", "3", "10", "11", "12", "13", "14")  # numeric, not string, order
+    assert frames.group_ids == ("video01",) * 4 + ("video02",) * 4
+    assert all(int(m.sum()) == 36 for m in frames.masks)
+
+
+def test_load_cvc_clinicdb_rejects_names_that_are_not_numbers(cvc):
+    _save(cvc / "images" / "x1.png", _frame(18, 24, 5))
+    _save(cvc / "masks" / "x1.png", _mask(18, 24, (0, 1, 0, 1)))
+    with pytest.raises(DataError, match=r"x1\.png is not named by its frame number"):
+        load_cvc_clinicdb(cvc)
+
+
+def test_polyp_frames_validates_and_subsets():
+    img = np.zeros((4, 5, 3), np.uint8)
+    m = np.zeros((4, 5), bool)
+    frames = PolypFrames("toy", (img, img), (m, m), ("a", "b"), ("g1", "g2"))
+    sub = frames.subset([1])
+    assert len(sub) == 1 and sub.frame_ids == ("b",) and sub.group_ids == ("g2",) and sub.images[0] is img
+    with pytest.raises(DataError, match=r"has 2 images but \{'group_ids': 1\}"):
+        dataclasses.replace(frames, group_ids=("g1",))
+    with pytest.raises(DataError, match="repeated frame ids"):
+        dataclasses.replace(frames, frame_ids=("a", "a"))
+    with pytest.raises(DataError, match=r"mask 'a' must be bool of shape \(4, 5\)"):
+        dataclasses.replace(frames, masks=(np.zeros((4, 5), np.uint8), m))
+    with pytest.raises(DataError, match=r"image 'b' must be uint8 of shape \(height, width, 3\)"):
+        dataclasses.replace(frames, images=(img, np.zeros((4, 5), np.uint8)))
+
+
+# Measured: the 1000 Kvasir-SEG masks hold 1206 8-connected components, 1063 of them with >= 50 px.
+KVASIR_POLYPS = 1063
+
+
+@pytest.mark.slow
+def test_real_kvasir_seg(data_dir):
+    frames = load_kvasir_seg(data_dir / "kvasir-seg")
+    assert len(frames) == 1000 and frames.boxes is not None
+    assert len({img.shape for img in frames.images}) == 333  # PROVENANCE.md: 333 distinct sizes
+    n_polyps = [int(label_polyps(m).max()) for m in frames.masks]
+    assert min(n_polyps) == 1  # every image shows a polyp
+    assert sum(n_polyps) == KVASIR_POLYPS
+    assert sum(int(label_polyps(m, min_area_px=1).max()) for m in frames.masks) == 1206
+
+
+def test_real_cvc_clinicdb(data_dir):
+    frames = load_cvc_clinicdb(data_dir / "cvc-clinicdb-pranet-train550")
+    assert len(frames) == 550 and frames.frame_ids[0] == "1" and frames.frame_ids[-1] == "612"
+    assert {img.shape for img in frames.images} == {(288, 384, 3)}
+    assert all(m.any() for m in frames.masks)  # PROVENANCE.md: every mask is non-empty
+    assert "14" not in frames.frame_ids and "575" not in frames.frame_ids  # two of the 62 missing frames
