@@ -99,3 +99,13 @@ def test_auto_workers_is_one_on_cpu_and_one_per_gpu_on_cuda(monkeypatch):
     monkeypatch.setattr(runner_module.torch.cuda, "device_count", lambda: 4)
     assert resolve_workers(ExecutionConfig(), cuda) == 4
     assert [worker_gpu(i, 4) for i in range(6)] == [0, 1, 2, 3, 0, 1]
+
+
+def test_a_run_on_the_whole_split_uses_the_cached_features_without_a_copy():
+    from tunedepth.study.runner import _rows
+
+    features = runner_module.torch.arange(12.0).reshape(4, 3)
+    assert _rows(features, runner_module.torch.arange(4)) is features
+    subset = _rows(features, runner_module.torch.tensor([2, 0]))
+    assert subset.tolist() == [[6.0, 7.0, 8.0], [0.0, 1.0, 2.0]]
+    assert _rows(features, runner_module.torch.tensor([1, 0, 2, 3]))[0].tolist() == [3.0, 4.0, 5.0]

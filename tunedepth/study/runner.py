@@ -139,6 +139,14 @@ def _cache_decision(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec,
     return cache_cut(model)
 
 
+def _rows(features: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``features[index]``, without a copy when ``index`` is every row in order (a run on the whole split): at the
+    demo's shallowest cut that copy is 600 MB."""
+    if index.numel() == features.shape[0] and torch.equal(index, torch.arange(features.shape[0])):
+        return features
+    return features[index]
+
+
 def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, train_index: torch.Tensor,
                       class_weights: torch.Tensor | None, device: torch.device, progress: StudyProgress | None,
                       features: FeatureStore | None) -> tuple[list[_Trial], str]:
@@ -151,7 +159,7 @@ def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, t
         cut, reason = _cache_decision(prepared, model, spec, features)
         cached = None
         if cut and features is not None:
-            cached = CachedInputs(cut, features.get(model, cut, data.train.images)[train_index],
+            cached = CachedInputs(cut, _rows(features.get(model, cut, data.train.images), train_index),
                                   features.get(model, cut, data.val.images))
         policy = LrPolicy(
             optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
