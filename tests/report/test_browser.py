@@ -87,7 +87,7 @@ def test_report_renders_every_figure_and_table_in_a_real_browser(toy_study, brow
 
 
 def test_report_screenshot_is_a_drawn_page(toy_study, browser, tmp_path):
-    # The README's screenshot is made the same way (see docs/report.md); this checks the command works.
+    # The README's screenshot (docs/images/report-demo.png) is made the same way; this checks the command works.
     report = write_report(toy_study)
     shot = tmp_path / "report.png"
     result = _run_browser(browser, ["--window-size=1200,1600", f"--screenshot={shot}", report.as_uri()],
