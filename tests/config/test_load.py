@@ -91,7 +91,7 @@ def test_config_is_frozen_and_dump_round_trips():
     assert parse_study(dump_resolved(cfg), base_dir=Path(".")) == cfg
 
 
-@pytest.mark.parametrize("name", ["demo.toml", "full.toml", "demo_lr_sweep.toml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("*.toml")))
 def test_examples_validate(name):
     path = Path(__file__).parents[2] / "examples" / name
     cfg = load_study(path)

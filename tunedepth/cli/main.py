@@ -12,6 +12,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -23,6 +24,7 @@ from tunedepth.errors import TunedepthError
 from tunedepth.report import write_report
 from tunedepth.study import (
     ANALYSIS_FILES,
+    DEPTH_RULES,
     RunSpec,
     StudyAnalysis,
     StudyProgress,
@@ -45,11 +47,8 @@ _err = Console(stderr=True)
 DEFAULT_OUT = Path("tunedepth-out")
 
 
-class DepthRule(enum.StrEnum):
-    """The recommendation's walk (see tunedepth.study.recommend)."""
-
-    lookahead = "lookahead"
-    stepwise = "stepwise"
+# The recommendation's walks, as a choice for typer; built from the library's list so the two cannot drift.
+DepthRule = enum.StrEnum("DepthRule", {rule: rule for rule in DEPTH_RULES})  # type: ignore[misc]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -92,10 +91,12 @@ class _RichProgress(StudyProgress):
 
     def run_ended(self, spec: RunSpec, metrics: dict[str, Any]) -> None:
         self.progress.advance(self.study_task)
+        froc = "".join(f", sens@{key.split('_')[3]} FP/frame {value:.3f}" for key, value in metrics.items()
+                       if key.startswith("test_sensitivity_at_"))
         self.progress.console.print(
             f"{spec.label:>16} @ {spec.train_fraction:<5g} seed {spec.seed}: test AUC {metrics['test_auc']:.4f} "
             f"(val {metrics['val_auc']:.4f}, best epoch {metrics['best_epoch']}, "
-            f"{metrics['train_seconds']:.0f} s)"
+            f"{metrics['train_seconds']:.0f} s){froc}", markup=False, highlight=False, soft_wrap=True,
         )
 
 
@@ -116,6 +117,23 @@ def _summary_table(summary: StudySummary) -> Table:
     return table
 
 
+def _froc_summary_table(froc: pd.DataFrame) -> Table:
+    """Test sensitivity per regime (rows) at each training fraction and FP/frame target (columns), mean over seeds."""
+    table = Table(title="detection: test sensitivity at FP per frame (rows: regime)")
+    columns = sorted({(f, t) for f, t in zip(froc["train_fraction"], froc["fps_per_frame"], strict=True)},
+                     key=lambda c: (-c[0], c[1]))
+    table.add_column("regime")
+    for f, t in columns:
+        table.add_column(f"{f:g} @ {t:g}", justify="right")
+    for label in froc.drop_duplicates("label").sort_values("depth", na_position="first")["label"]:
+        cells = []
+        for f, t in columns:
+            sel = froc[(froc["label"] == label) & (froc["train_fraction"] == f) & (froc["fps_per_frame"] == t)]
+            cells.append("-" if sel.empty else f"{sel['sensitivity'].mean():.3f}")
+        table.add_row(label, *cells)
+    return table
+
+
 def _run(study_file: Path, out: Path | None) -> None:
     config = load_study(study_file)
     out_dir = out if out is not None else DEFAULT_OUT / config.name
@@ -130,6 +148,8 @@ def _run(study_file: Path, out: Path | None) -> None:
     _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped} already finished.")
     _out.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
     analysis = analyze_study(summary.out_dir)
+    if analysis.froc is not None:
+        _out.print(_froc_summary_table(analysis.froc))
     _print_analysis(analysis)
     _print_report(write_report(summary.out_dir, analysis=analysis))
 
@@ -142,8 +162,8 @@ def _print_analysis(analysis: StudyAnalysis) -> None:
     _out.print("Recommendation (depth chosen on validation, scored on test):")
     for sentence in analysis.sentences:
         _out.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
-    _out.print(f"Tables: {', '.join(ANALYSIS_FILES)} in {analysis.study_dir}", markup=False, highlight=False,
-               soft_wrap=True)
+    files = ANALYSIS_FILES + (("froc.csv",) if analysis.froc is not None else ())
+    _out.print(f"Tables: {', '.join(files)} in {analysis.study_dir}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

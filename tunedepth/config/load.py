@@ -87,7 +87,7 @@ def parse_study(raw: dict[str, Any], *, base_dir: Path, source: str = "<study>")
 def _resolve_paths(config: StudyConfig, base_dir: Path) -> StudyConfig:
     data, model = config.data, config.model
     updates: dict[str, Any] = {}
-    for field in ("path", "root"):
+    for field in ("path", "root", "test_root"):
         value = getattr(data, field, None)
         if value is not None and not Path(value).is_absolute():
             updates[field] = (base_dir / value).resolve()

@@ -16,11 +16,13 @@ __all__ = [
     "AnalysisConfig",
     "CsvManifestDataConfig",
     "DataConfig",
+    "DetectionConfig",
     "ExecutionConfig",
     "GridConfig",
     "ImageFolderDataConfig",
     "MedmnistDataConfig",
     "ModelConfig",
+    "PolypDataConfig",
     "StudyConfig",
     "TrainingConfig",
 ]
@@ -96,9 +98,110 @@ class CsvManifestDataConfig(_SeededSplit):
     source: Literal["csv_manifest"]
 
 
+class PolypDataConfig(_Frozen):
+    """Colonoscopy frames with polyp masks, for ``task = "detection"``: Kvasir-SEG (each image its own group, a
+    seeded image-level split) or CVC-ClinicDB (split by the videos derived from the frames; see
+    :mod:`tunedepth.data.video_segments`)."""
+
+    source: Literal["kvasir_seg", "cvc_clinicdb"]
+    root: Path | None = Field(
+        default=None,
+        description=(
+            "The data set folder (images/ and masks/). Default: $TUNEDEPTH_DATA_DIR/kvasir-seg or "
+            "$TUNEDEPTH_DATA_DIR/cvc-clinicdb-pranet-train550. Not part of run ids."
+        ),
+    )
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square patches fed to the network, in pixels (paper: 227, implied)."
+    )
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.1, description="Share of the frames (whole groups) held out for validation."
+    )
+    test_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.2,
+        description="Share of the frames (whole groups) held out for testing; 0 exactly when test_source is set.",
+    )
+    split_seed: int = Field(default=0, description="Seed of the frame split and of the training patch draw.")
+    max_frames: Annotated[int, Field(ge=3)] | None = Field(
+        default=None, description="Use only the first max_frames frames in file order (quick trials, tests)."
+    )
+    skip_bad_frames: bool = Field(
+        default=False,
+        description=(
+            "Skip frames that cannot be used (missing or unreadable file, mask size mismatch, mask without polyp) "
+            "and list them in the study folder, instead of refusing the data set."
+        ),
+    )
+    test_source: Literal["kvasir_seg", "cvc_clinicdb"] | None = Field(
+        default=None,
+        description="Cross-data-set mode: test on every frame of this other data set (train and validate on source).",
+    )
+    test_root: Path | None = Field(default=None, description="Folder of test_source (default as for root).")
+
+    @model_validator(mode="after")
+    def _split_is_consistent(self) -> PolypDataConfig:
+        if self.test_source is None and self.test_root is not None:
+            raise ValueError("'test_root' is only read in cross-data-set mode; set test_source too, or remove it.")
+        if self.test_source is not None:
+            if self.test_source == self.source:
+                raise ValueError(f"test_source must be the other data set than source; both are {self.source!r}.")
+            if self.test_fraction != 0:
+                raise ValueError(
+                    f"with test_source = {self.test_source!r} the test split is that data set; set test_fraction = 0 "
+                    f"(got {self.test_fraction})."
+                )
+        elif self.test_fraction == 0:
+            raise ValueError("test_fraction = 0 leaves no test frames; give a share in (0, 1) or set test_source.")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 to leave training frames; got {self.val_fraction} + "
+                f"{self.test_fraction}."
+            )
+        return self
+
+
 DataConfig = Annotated[
-    MedmnistDataConfig | ImageFolderDataConfig | CsvManifestDataConfig, Field(discriminator="source")
+    MedmnistDataConfig | ImageFolderDataConfig | CsvManifestDataConfig | PolypDataConfig,
+    Field(discriminator="source"),
 ]
+
+
+class DetectionConfig(_Frozen):
+    """Candidates and patches of ``task = "detection"`` (paper section II-A; paper-protocol.md section 1.3)."""
+
+    max_candidates: Annotated[int, Field(ge=1)] = Field(
+        default=50, description="Most candidates per frame from the handcrafted generator (tunedepth.data.candidates)."
+    )
+    min_polyp_area_px: Annotated[int, Field(ge=1)] = Field(
+        default=50, description="Smallest mask component counted as a polyp, in pixels."
+    )
+    scales: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        default=(1.0, 1.2, 1.5), min_length=1, description="Box enlargements of a candidate's patches (paper)."
+    )
+    shift_fraction: Annotated[float, Field(ge=0, lt=0.5)] = Field(
+        default=0.1,
+        description="Translations by this share of the box left, right, up and down, plus the centre (paper: 10%); "
+        "0 = centre only.",
+    )
+    orientations: Annotated[int, Field(ge=1, le=8)] = Field(
+        default=8, description="Mirror/rotation copies of each patch, the first n of the 8 (paper: 8)."
+    )
+    train_patches: Annotated[int, Field(ge=2)] = Field(
+        default=100_000,
+        description="Size of the stratified training patch set at train_fraction 1 (half positive; paper: 100,000).",
+    )
+    test_views: Literal["all", "scales"] = Field(
+        default="all",
+        description="Patches averaged per candidate at validation and test: 'all' views (paper) or one centred, "
+        "unrotated patch per scale.",
+    )
+
+    @field_validator("scales")
+    @classmethod
+    def _scales_unique(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"scales must be unique; got {list(v)}")
+        return v
 
 
 class ModelConfig(_Frozen):
@@ -281,6 +384,11 @@ class AnalysisConfig(_Frozen):
         default=2000, description="Bootstrap resamples of a one-seed sensitivity interval."
     )
     bootstrap_seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seed of that bootstrap.")
+    fps_targets: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        default=(0.01, 0.1, 1.0),
+        min_length=1,
+        description="False positives per frame at which detection sensitivity is reported (task = 'detection').",
+    )
     depth_rule: Literal["lookahead", "stepwise"] = Field(
         default="lookahead",
         description=(
@@ -291,11 +399,11 @@ class AnalysisConfig(_Frozen):
         ),
     )
 
-    @field_validator("fpr_targets")
+    @field_validator("fpr_targets", "fps_targets")
     @classmethod
     def _fpr_unique(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if len(set(v)) != len(v):
-            raise ValueError(f"false-positive rates must be unique; got {list(v)}")
+            raise ValueError(f"operating points must be unique; got {list(v)}")
         return v
 
 
@@ -303,12 +411,37 @@ class StudyConfig(_Frozen):
     """A whole study: data, model, grid and training settings."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Study name; default output folder.")
-    task: Literal["classification"] = Field(
-        default="classification", description="Task form; detection and segmentation come in later versions."
+    task: Literal["classification", "detection"] = Field(
+        default="classification",
+        description=(
+            "'classification': one label per image. 'detection': polyp candidates in colonoscopy frames, "
+            "classified from patches and scored by FROC (data.source kvasir_seg or cvc_clinicdb)."
+        ),
     )
     data: DataConfig
     model: ModelConfig
     grid: GridConfig
     training: TrainingConfig = TrainingConfig()
+    detection: DetectionConfig | None = Field(
+        default=None, description="Candidates and patches; only with task = 'detection' (default settings if absent)."
+    )
     execution: ExecutionConfig = ExecutionConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+
+    @model_validator(mode="after")
+    def _task_fits_data(self) -> StudyConfig:
+        polyp = isinstance(self.data, PolypDataConfig)
+        if self.task == "detection" and not polyp:
+            raise ValueError(
+                f"task = 'detection' needs data.source 'kvasir_seg' or 'cvc_clinicdb'; got {self.data.source!r}."
+            )
+        if self.task != "detection" and polyp:
+            raise ValueError(f"data.source {self.data.source!r} is a detection data set; set task = 'detection'.")
+        if self.task != "detection" and self.detection is not None:
+            raise ValueError("the [detection] table is only read with task = 'detection'; remove it or set the task.")
+        return self
+
+    @property
+    def detection_settings(self) -> DetectionConfig:
+        """The [detection] table, or its defaults when the study file has none."""
+        return self.detection if self.detection is not None else DetectionConfig()

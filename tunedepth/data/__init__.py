@@ -15,10 +15,19 @@ from tunedepth.data.candidates import (
 )
 from tunedepth.data.catalog import DatasetListing, list_datasets
 from tunedepth.data.dataset import DatasetSplits, ImageSet
+from tunedepth.data.detection import (
+    CandidateSet,
+    PatchSet,
+    evaluation_patches,
+    find_candidates,
+    training_patches,
+)
+from tunedepth.data.patches import PATCH_ORIENTATIONS, PatchViews, cut_patches, orient_patch, patch_views
 from tunedepth.data.polyp import (
     MASK_THRESHOLD,
     MIN_POLYP_AREA_PX,
     PolypFrames,
+    SkippedFrame,
     label_polyps,
     load_cvc_clinicdb,
     load_kvasir_seg,
@@ -66,14 +75,19 @@ __all__ = [
     "MASK_THRESHOLD",
     "MEDMNIST_INFO",
     "MIN_POLYP_AREA_PX",
+    "PATCH_ORIENTATIONS",
     "CandidateRecall",
+    "CandidateSet",
     "Candidates",
     "DataSource",
     "DatasetListing",
     "DatasetSplits",
     "ImageSet",
     "MedmnistInfo",
+    "PatchSet",
+    "PatchViews",
     "PolypFrames",
+    "SkippedFrame",
     "SplitIndices",
     "VideoSegments",
     "augment_batch",
@@ -84,6 +98,9 @@ __all__ = [
     "check_no_leakage",
     "check_split_fractions",
     "class_weights",
+    "cut_patches",
+    "evaluation_patches",
+    "find_candidates",
     "find_medmnist_file",
     "frame_thumbnails",
     "generate_candidates",
@@ -96,10 +113,13 @@ __all__ = [
     "load_kvasir_seg",
     "load_medmnist",
     "normalize",
+    "orient_patch",
+    "patch_views",
     "prepare_images",
     "segment_videos",
     "split_by_video",
     "split_image_set",
     "split_indices",
     "train_subset_indices",
+    "training_patches",
 ]

@@ -84,7 +84,7 @@ class Candidates:
 
     @property
     def centres(self) -> np.ndarray:
-        """Box centres of shape (n_candidates, 2) as (x, y), as :mod:`tunedepth.evaluation.froc` expects."""
+        """Box centres of shape (n_candidates, 2) as (x, y), as :func:`tunedepth.evaluation.match_candidates` takes."""
         return np.c_[(self.boxes[:, 0] + self.boxes[:, 2]) / 2, (self.boxes[:, 1] + self.boxes[:, 3]) / 2]
 
 
@@ -251,8 +251,8 @@ def candidate_recall(
 ) -> CandidateRecall:
     """Share of polyps with at least one candidate centre inside, and candidates per frame.
 
-    A centre (x, y) lies in pixel ``(floor(y), floor(x))``, as in :mod:`tunedepth.evaluation.froc`; polyps are the
-    components of :func:`tunedepth.data.polyp.label_polyps`. Several centres on one polyp count once.
+    A centre (x, y) lies in pixel ``(floor(y), floor(x))``, the hit rule of :mod:`tunedepth.evaluation.candidate_hits`;
+    polyps are the components of :func:`tunedepth.data.polyp.label_polyps`. Several centres on one polyp count once.
 
     Measured with :func:`generate_candidates` defaults on all 1000 Kvasir-SEG images (min_area_px 50): recall
     0.9755 (1037 of 1063 polyps) at 48.4 candidates per frame, 50 at most

@@ -13,6 +13,12 @@ videos, which are not available):
 A polyp is an 8-connected component of a frame's mask with at least ``min_area_px`` pixels
 (:func:`label_polyps`). Smaller components are treated as annotation noise: the JPEG masks of Kvasir-SEG carry
 compression speckles around the polyp edge that survive thresholding.
+
+A bad frame is an image without mask or a mask without image, a mask of another size than its image, an unreadable
+or truncated file, a grayscale image, a mask without polyp (every frame of both data sets shows one), an invalid
+Kvasir-SEG box-file entry, or a CVC-ClinicDB file not named by its frame number. The loaders raise
+:class:`~tunedepth.errors.DataError` naming its file or, with ``skip_bad_frames=True``, log a warning, leave the frame
+out and list it in :attr:`PolypFrames.skipped`. Problems of the whole data set always raise.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -35,6 +42,7 @@ __all__ = [
     "MASK_THRESHOLD",
     "MIN_POLYP_AREA_PX",
     "PolypFrames",
+    "SkippedFrame",
     "label_polyps",
     "load_cvc_clinicdb",
     "load_kvasir_seg",
@@ -50,6 +58,21 @@ MIN_POLYP_AREA_PX = 50
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
+_SKIP_HINT = "To skip such frames instead, pass skip_bad_frames=True."
+
+
+@dataclass(frozen=True)
+class SkippedFrame:
+    """A frame that a loader left out because of ``skip_bad_frames=True``.
+
+    Attributes:
+        path: the frame's image file (its mask file when the image is missing); ``path.stem`` is the frame id.
+        reason: the one-line message, naming the file at fault, that ``skip_bad_frames=False`` raises.
+    """
+
+    path: Path
+    reason: str
+
 
 @dataclass(frozen=True, eq=False)
 class PolypFrames:
@@ -64,6 +87,8 @@ class PolypFrames:
             (the video for CVC-ClinicDB, the image itself for Kvasir-SEG).
         boxes: reference boxes per frame as int arrays of shape (n_boxes, 4) holding (x0, y0, x1, y1), or None
             when the data set ships none.
+        skipped: the bad frames the load left out (``skip_bad_frames=True``), in the order found; empty otherwise.
+            It describes the load, so :meth:`subset` keeps it unchanged.
     """
 
     name: str
@@ -72,6 +97,7 @@ class PolypFrames:
     frame_ids: tuple[str, ...]
     group_ids: tuple[str, ...]
     boxes: tuple[np.ndarray, ...] | None = None
+    skipped: tuple[SkippedFrame, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -99,7 +125,7 @@ class PolypFrames:
         return len(self.images)
 
     def subset(self, indices: Sequence[int]) -> PolypFrames:
-        """A new PolypFrames with the given rows, in the given order (arrays are shared, not copied)."""
+        """A new PolypFrames with the given rows, in the given order (arrays shared, not copied; ``skipped`` kept)."""
         idx = [int(i) for i in indices]
         return PolypFrames(
             name=self.name,
@@ -108,6 +134,7 @@ class PolypFrames:
             frame_ids=tuple(self.frame_ids[i] for i in idx),
             group_ids=tuple(self.group_ids[i] for i in idx),
             boxes=None if self.boxes is None else tuple(self.boxes[i] for i in idx),
+            skipped=self.skipped,
         )
 
 
@@ -148,12 +175,44 @@ def label_polyps(mask: np.ndarray, *, min_area_px: int = MIN_POLYP_AREA_PX) -> n
     return new_ids[labels]
 
 
-def _check_threshold(mask_threshold: int, func: str) -> None:
+def _check_options(func: str, mask_threshold: int, min_area_px: int, skip_bad_frames: bool) -> None:
     is_int = not isinstance(mask_threshold, bool) and isinstance(mask_threshold, (int, np.integer))
     if not (is_int and 1 <= mask_threshold <= 255):
         raise ValueError(
             f"The 'mask_threshold' parameter of {func} must be an int in [1, 255]; got {mask_threshold!r}."
         )
+    if isinstance(min_area_px, bool) or not isinstance(min_area_px, (int, np.integer)) or min_area_px < 1:
+        raise ValueError(f"The 'min_area_px' parameter of {func} must be an int >= 1; got {min_area_px!r}.")
+    if not isinstance(skip_bad_frames, bool):
+        raise TypeError(f"The 'skip_bad_frames' parameter of {func} must be True or False; got {skip_bad_frames!r}.")
+
+
+class _BadFrames:
+    """The per-frame problems of one load: raised at the first one, or logged and collected when skipping."""
+
+    def __init__(self, data_set: str, skip: bool) -> None:
+        self.data_set, self.skip = data_set, skip
+        self.found: list[SkippedFrame] = []
+
+    def add(self, path: Path, reason: str, cause: BaseException | None = None) -> None:
+        if not self.skip:
+            raise DataError(f"{reason} {_SKIP_HINT}") from cause
+        logger.warning("Skipping %s frame %s: %s", self.data_set, path.name, reason)
+        self.found.append(SkippedFrame(path=path, reason=reason))
+
+    def check_any_left(self, n_frames: int, root: Path) -> None:
+        if n_frames == 0 and self.found:
+            raise DataError(
+                f"Every {self.data_set} frame read from {root} is bad ({len(self.found)} skipped), so there is "
+                f"nothing to study; the first: {self.found[0].reason} Fix the data or point 'root' at a good copy."
+            )
+
+
+class _Frame(NamedTuple):
+    frame_id: str
+    image_path: Path
+    image: np.ndarray
+    mask: np.ndarray
 
 
 def _layout(root: Path, data_set: str) -> tuple[Path, Path]:
@@ -182,32 +241,34 @@ def _image_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def _pair_files(images_dir: Path, masks_dir: Path, data_set: str) -> list[tuple[str, Path, Path]]:
+def _pair_files(images_dir: Path, masks_dir: Path, bad: _BadFrames) -> list[tuple[str, Path, Path]]:
     images = _image_files(images_dir)
     masks = {p.name: p for p in _image_files(masks_dir).values()}
     if not images:
         raise DataError(
-            f"The {data_set} folder {images_dir} holds no image file ({', '.join(IMAGE_SUFFIXES)}); the data set is "
-            "empty."
+            f"The {bad.data_set} folder {images_dir} holds no image file ({', '.join(IMAGE_SUFFIXES)}); the data set "
+            "is empty."
         )
     pairs = []
     for stem, path in images.items():
         mask = masks.pop(path.name, None)
         if mask is None:
-            raise DataError(
-                f"Image {path} has no mask: expected {masks_dir / path.name}. Add the mask or remove the image."
-            )
-        pairs.append((stem, path, mask))
-    if masks:
-        extra = sorted(masks)[0]
-        raise DataError(
+            msg = f"Image {path} has no mask: expected {masks_dir / path.name}. Add the mask or remove the image."
+            bad.add(path, msg)
+        else:
+            pairs.append((stem, path, mask))
+    for extra in sorted(masks):
+        bad.add(
+            masks[extra],
             f"Mask {masks_dir / extra} has no image: expected {images_dir / extra} ({len(masks)} unpaired mask(s)). "
-            "Add the image or remove the mask."
+            "Add the image or remove the mask.",
         )
     return pairs
 
 
-def _read_pair(image_path: Path, mask_path: Path, mask_threshold: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(
+    image_path: Path, mask_path: Path, mask_threshold: int, min_area_px: int, data_set: str
+) -> tuple[np.ndarray, np.ndarray]:
     image = read_image_file(image_path)
     if image.ndim != 3:
         raise DataError(f"Image {image_path} is grayscale; colonoscopy frames must be colour (RGB) images.")
@@ -219,43 +280,98 @@ def _read_pair(image_path: Path, mask_path: Path, mask_threshold: int) -> tuple[
             f"Mask {mask_path} is {grey.shape[1]}x{grey.shape[0]} but its image {image_path.name} is "
             f"{image.shape[1]}x{image.shape[0]} (width x height); they must match pixel for pixel."
         )
-    image.setflags(write=False)
     mask = grey >= mask_threshold
+    if mask.sum() < min_area_px or label_polyps(mask, min_area_px=min_area_px).max() == 0:
+        raise DataError(
+            f"Mask {mask_path} has no polyp (no 8-connected component of at least {min_area_px} px with grey value "
+            f">= {mask_threshold}) but every {data_set} frame shows one; fix the mask or remove the frame."
+        )
+    image.setflags(write=False)
     mask.setflags(write=False)
     return image, mask
 
 
-def _read_kvasir_boxes(path: Path, frames: Sequence[tuple[str, np.ndarray]]) -> tuple[np.ndarray, ...]:
+def _read_frames(
+    pairs: Sequence[tuple[str, Path, Path]], mask_threshold: int, min_area_px: int, bad: _BadFrames
+) -> list[_Frame]:
+    frames = []
+    for stem, image_path, mask_path in pairs:
+        try:
+            frames.append(_Frame(stem, image_path, *_read_pair(image_path, mask_path, mask_threshold, min_area_px,
+                                                               bad.data_set)))
+        except DataError as exc:  # only this frame's files are read here
+            bad.add(image_path, str(exc), exc)
+    return frames
+
+
+def _box_entry(table: dict[str, object], path: Path, fid: str, image: np.ndarray) -> np.ndarray:
+    entry = table.get(fid)
+    try:
+        height, width = int(entry["height"]), int(entry["width"])  # type: ignore[index]
+        boxes = np.array(
+            [[b["xmin"], b["ymin"], b["xmax"], b["ymax"]] for b in entry["bbox"]],  # type: ignore[index]
+            dtype=np.int64,
+        ).reshape(-1, 4)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"Box file {path} has no valid entry for image {fid!r} (expected height, width and bbox with xmin, ymin, "
+            f"xmax, ymax; {type(exc).__name__}: {exc})."
+        ) from exc
+    if (height, width) != image.shape[:2]:
+        raise DataError(
+            f"Box file {path} gives image {fid!r} as {width}x{height} but the image is {image.shape[1]}x"
+            f"{image.shape[0]} (width x height); the boxes belong to another image."
+        )
+    boxes.setflags(write=False)
+    return boxes
+
+
+def _attach_kvasir_boxes(
+    path: Path, frames: Sequence[_Frame], bad: _BadFrames
+) -> tuple[list[_Frame], tuple[np.ndarray, ...]]:
     try:
         table = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"Box file {path} could not be read as JSON ({exc}); replace it or delete it.") from exc
-    out = []
-    for fid, image in frames:
-        entry = table.get(fid) if isinstance(table, dict) else None
+    if not isinstance(table, dict):
+        raise DataError(f"Box file {path} holds a JSON {type(table).__name__}, not an object of image ids; replace it.")
+    kept, boxes = [], []
+    for frame in frames:
         try:
-            height, width = int(entry["height"]), int(entry["width"])  # type: ignore[index]
-            boxes = np.array(
-                [[b["xmin"], b["ymin"], b["xmax"], b["ymax"]] for b in entry["bbox"]],  # type: ignore[index]
-                dtype=np.int64,
-            ).reshape(-1, 4)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(
-                f"Box file {path} has no valid entry for image {fid!r} (expected height, width and bbox with xmin, "
-                f"ymin, xmax, ymax; {type(exc).__name__}: {exc})."
-            ) from exc
-        if (height, width) != image.shape[:2]:
-            raise DataError(
-                f"Box file {path} gives image {fid!r} as {width}x{height} but the image is "
-                f"{image.shape[1]}x{image.shape[0]} (width x height); the boxes belong to another image."
-            )
-        boxes.setflags(write=False)
-        out.append(boxes)
-    return tuple(out)
+            boxes.append(_box_entry(table, path, frame.frame_id, frame.image))
+            kept.append(frame)
+        except DataError as exc:
+            bad.add(frame.image_path, str(exc), exc)
+    return kept, tuple(boxes)
+
+
+def _select(
+    pairs: list[tuple[str, Path, Path]], frame_ids: Sequence[str], images_dir: Path, bad: _BadFrames
+) -> list[tuple[str, Path, Path]]:
+    if isinstance(frame_ids, str) or len(frame_ids) == 0:
+        raise ValueError(
+            "The 'frame_ids' parameter of load_kvasir_seg must be a non-empty sequence of image ids, or None to "
+            f"read every image; got {frame_ids!r}."
+        )
+    by_id = {stem: (stem, image, mask) for stem, image, mask in pairs}
+    skipped = {s.path.stem for s in bad.found}
+    missing = [f for f in frame_ids if f not in by_id and f not in skipped]
+    if missing:
+        guess = difflib.get_close_matches(missing[0], list(by_id), n=1)
+        hint = f" Did you mean {guess[0]!r}?" if guess else ""
+        raise DataError(f"Frame id {missing[0]!r} is not an image in {images_dir} ({len(missing)} unknown).{hint}")
+    requested = set(frame_ids)
+    bad.found = [s for s in bad.found if s.path.stem in requested]  # skipped lists only frames of this load
+    return [by_id[f] for f in frame_ids if f in by_id]
 
 
 def load_kvasir_seg(
-    root: Path, *, mask_threshold: int = MASK_THRESHOLD, frame_ids: Sequence[str] | None = None
+    root: Path,
+    *,
+    mask_threshold: int = MASK_THRESHOLD,
+    frame_ids: Sequence[str] | None = None,
+    min_area_px: int = MIN_POLYP_AREA_PX,
+    skip_bad_frames: bool = False,
 ) -> PolypFrames:
     """Read Kvasir-SEG: ``images/<id>.jpg``, ``masks/<id>.jpg`` and, when present, ``kavsir_bboxes.json``.
 
@@ -264,101 +380,114 @@ def load_kvasir_seg(
         mask_threshold: grey value (mean over the mask's channels) from which a mask pixel is polyp, in [1, 255].
             Default 128: the JPEG masks are white on black with grey edges.
         frame_ids: image ids (file stems) to read, in this order; None reads every image in file-name order.
+        min_area_px: smallest mask component that is a polyp (see :func:`label_polyps`), in pixels. Default 50.
+        skip_bad_frames: leave bad frames (module docstring) out, with a warning, instead of raising. Default False.
 
     Returns:
         The frames, named "kvasir-seg"; each frame is its own group. ``boxes`` holds the official boxes when the
-        json file exists, else None.
+        json file exists, else None. ``skipped`` lists the bad frames left out (of ``frame_ids`` when given).
 
     Raises:
-        DataError: if a folder is missing, the data set is empty, an image has no mask (or a mask no image), a
-            mask's size differs from its image's, a file is unreadable or truncated, an image is grayscale, the box
-            file is invalid, or a requested frame id does not exist.
-        ValueError: if ``mask_threshold`` is not an int in [1, 255] or ``frame_ids`` is empty.
+        DataError: naming the file, for a bad frame unless ``skip_bad_frames``; always for a missing folder, an
+            empty data set, two images of one name, a box file that is not a JSON object, an unknown frame id, or
+            when every frame is bad.
+        ValueError: if ``mask_threshold`` is not an int in [1, 255], ``min_area_px`` not an int >= 1, or
+            ``frame_ids`` is empty.
+        TypeError: if ``skip_bad_frames`` is not a bool.
 
     Example:
-        >>> frames = load_kvasir_seg(Path("data/kvasir-seg"))  # doctest: +SKIP
-        >>> len(frames), frames.images[0].shape  # doctest: +SKIP
-        (1000, (529, 622, 3))
+        >>> frames = load_kvasir_seg(Path("data/kvasir-seg"), skip_bad_frames=True)  # doctest: +SKIP
+        >>> len(frames), frames.images[0].shape, frames.skipped  # doctest: +SKIP
+        (1000, (529, 622, 3), ())
     """
-    _check_threshold(mask_threshold, "load_kvasir_seg")
+    _check_options("load_kvasir_seg", mask_threshold, min_area_px, skip_bad_frames)
     images_dir, masks_dir = _layout(root, "Kvasir-SEG")
-    pairs = _pair_files(images_dir, masks_dir, "Kvasir-SEG")
+    bad = _BadFrames("Kvasir-SEG", skip_bad_frames)
+    pairs = _pair_files(images_dir, masks_dir, bad)
     if frame_ids is not None:
-        pairs = _select(pairs, frame_ids, images_dir)
-    frames = [(stem, *_read_pair(image, mask, mask_threshold)) for stem, image, mask in pairs]
+        pairs = _select(pairs, frame_ids, images_dir, bad)
+    frames = _read_frames(pairs, mask_threshold, min_area_px, bad)
     box_file = Path(root).expanduser() / "kavsir_bboxes.json"
-    boxes = _read_kvasir_boxes(box_file, [(f, img) for f, img, _ in frames]) if box_file.is_file() else None
-    ids = tuple(f for f, _, _ in frames)
-    logger.info("Read %d Kvasir-SEG frames from %s (boxes: %s)", len(ids), root, "yes" if boxes else "no")
+    boxes = None
+    if box_file.is_file():
+        frames, boxes = _attach_kvasir_boxes(box_file, frames, bad)
+    bad.check_any_left(len(frames), root)
+    ids = tuple(f.frame_id for f in frames)
+    n_bad = len(bad.found)
+    logger.info("Read %d Kvasir-SEG frames from %s (boxes: %s, %d skipped)", len(ids), root, boxes is not None, n_bad)
     return PolypFrames(
         name="kvasir-seg",
-        images=tuple(img for _, img, _ in frames),
-        masks=tuple(m for _, _, m in frames),
+        images=tuple(f.image for f in frames),
+        masks=tuple(f.mask for f in frames),
         frame_ids=ids,
         group_ids=ids,
         boxes=boxes,
+        skipped=tuple(bad.found),
     )
 
 
-def _select(
-    pairs: list[tuple[str, Path, Path]], frame_ids: Sequence[str], images_dir: Path
-) -> list[tuple[str, Path, Path]]:
-    if isinstance(frame_ids, str) or len(frame_ids) == 0:
-        raise ValueError(
-            "The 'frame_ids' parameter of load_kvasir_seg must be a non-empty sequence of image ids, or None to "
-            f"read every image; got {frame_ids!r}."
+def _numbered(pairs: list[tuple[str, Path, Path]], bad: _BadFrames) -> list[tuple[str, Path, Path]]:
+    misnamed = [image for stem, image, _ in pairs if not stem.isdigit()]
+    for image in misnamed:
+        bad.add(
+            image,
+            f"CVC-ClinicDB file {image} is not named by its frame number (e.g. 12.png); {len(misnamed)} such "
+            "file(s). Rename them or remove them.",
         )
-    by_id = {stem: (stem, image, mask) for stem, image, mask in pairs}
-    missing = [f for f in frame_ids if f not in by_id]
-    if missing:
-        guess = difflib.get_close_matches(missing[0], list(by_id), n=1)
-        hint = f" Did you mean {guess[0]!r}?" if guess else ""
-        raise DataError(f"Frame id {missing[0]!r} is not an image in {images_dir} ({len(missing)} unknown).{hint}")
-    return [by_id[f] for f in frame_ids]
+    return sorted((p for p in pairs if p[0].isdigit()), key=lambda p: int(p[0]))
 
 
-def load_cvc_clinicdb(root: Path, *, mask_threshold: int = MASK_THRESHOLD) -> PolypFrames:
+def load_cvc_clinicdb(
+    root: Path,
+    *,
+    mask_threshold: int = MASK_THRESHOLD,
+    min_area_px: int = MIN_POLYP_AREA_PX,
+    skip_bad_frames: bool = False,
+) -> PolypFrames:
     """Read CVC-ClinicDB frames ``images/<n>.png`` and masks ``masks/<n>.png``, grouped by derived video.
 
     Frames are ordered by frame number n (gaps are allowed: the PraNet training copy lacks 62 of 612). Group ids
     are the video ids from :func:`tunedepth.data.video_segments.segment_videos` with its documented defaults; to
-    use other settings, call it on ``frames.images`` and replace the groups with ``dataclasses.replace``.
+    use other settings, call it on ``frames.images`` and replace the groups with ``dataclasses.replace``. The
+    videos are derived from the frames that remain: a skipped frame becomes one more gap in the numbering.
 
     Args:
         root: the CVC-ClinicDB folder.
         mask_threshold: grey value from which a mask pixel is polyp, in [1, 255]. Default 128 (masks are 0/255).
+        min_area_px: mask components of fewer pixels are noise, not polyps (:func:`label_polyps`). Default 50.
+        skip_bad_frames: True logs each bad frame (module docstring) and leaves it out; False raises. Default False.
 
     Returns:
-        The frames, named "cvc-clinicdb"; ``frame_ids`` are the frame numbers as strings; ``boxes`` is None.
+        The frames, named "cvc-clinicdb"; ``frame_ids`` are the frame numbers as strings; ``boxes`` is None;
+        ``skipped`` lists the bad frames left out.
 
     Raises:
-        DataError: if a folder is missing, the data set is empty, a file name is not a frame number, an image has
-            no mask (or a mask no image), sizes differ, a file is unreadable or truncated, or an image is grayscale.
-        ValueError: if ``mask_threshold`` is not an int in [1, 255].
+        DataError: naming the file, for a bad frame unless ``skip_bad_frames``; always for a missing folder, an
+            empty data set, two images of one name, or when every frame is bad.
+        ValueError: if ``mask_threshold`` is not an int in [1, 255] or ``min_area_px`` not an int >= 1.
+        TypeError: if ``skip_bad_frames`` is not a bool.
 
     Example:
         >>> frames = load_cvc_clinicdb(Path("data/cvc-clinicdb-pranet-train550"))  # doctest: +SKIP
         >>> len(frames), frames.frame_ids[:3], frames.group_ids[0]  # doctest: +SKIP
         (550, ('1', '2', '3'), 'video01')
     """
-    _check_threshold(mask_threshold, "load_cvc_clinicdb")
+    _check_options("load_cvc_clinicdb", mask_threshold, min_area_px, skip_bad_frames)
     images_dir, masks_dir = _layout(root, "CVC-ClinicDB")
-    pairs = _pair_files(images_dir, masks_dir, "CVC-ClinicDB")
-    bad = [image for stem, image, _ in pairs if not stem.isdigit()]
-    if bad:
-        raise DataError(
-            f"CVC-ClinicDB file {bad[0]} is not named by its frame number (e.g. 12.png); {len(bad)} such file(s). "
-            "Rename them or remove them."
-        )
-    pairs.sort(key=lambda p: int(p[0]))
-    frames = [_read_pair(image, mask, mask_threshold) for _, image, mask in pairs]
-    numbers = [int(stem) for stem, _, _ in pairs]
-    segments = segment_videos([img for img, _ in frames], numbers)
-    logger.info("Read %d CVC-ClinicDB frames from %s in %d derived videos", len(frames), root, segments.n_videos)
+    bad = _BadFrames("CVC-ClinicDB", skip_bad_frames)
+    pairs = _numbered(_pair_files(images_dir, masks_dir, bad), bad)
+    frames = _read_frames(pairs, mask_threshold, min_area_px, bad)
+    bad.check_any_left(len(frames), root)
+    numbers = [int(f.frame_id) for f in frames]
+    segments = segment_videos([f.image for f in frames], numbers)
+    n_videos, n_bad = segments.n_videos, len(bad.found)
+    logger.info("Read %d CVC-ClinicDB frames from %s: %d derived videos, %d skipped", len(numbers), root, n_videos,
+                n_bad)
     return PolypFrames(
         name="cvc-clinicdb",
-        images=tuple(img for img, _ in frames),
-        masks=tuple(m for _, m in frames),
+        images=tuple(f.image for f in frames),
+        masks=tuple(f.mask for f in frames),
         frame_ids=tuple(str(n) for n in numbers),
         group_ids=segments.video_ids,
+        skipped=tuple(bad.found),
     )

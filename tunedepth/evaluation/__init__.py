@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tunedepth.evaluation.candidate_hits import CandidateHits, candidate_hits_from_table, match_candidates
 from tunedepth.evaluation.delong import (
     AucInterval,
     PairedAucTest,
@@ -14,9 +15,11 @@ from tunedepth.evaluation.froc import (
     DEFAULT_FPS_TARGETS,
     FrameLevelScores,
     FrocCurve,
+    FrocSensitivityDifference,
     FrocSensitivityInterval,
     frame_level_scores,
     froc_curve,
+    paired_sensitivity_difference,
     sensitivity_at_fps,
     sensitivity_at_fps_ci,
 )
@@ -35,8 +38,10 @@ __all__ = [
     "DEFAULT_FPR_TARGETS",
     "DEFAULT_FPS_TARGETS",
     "AucInterval",
+    "CandidateHits",
     "FrameLevelScores",
     "FrocCurve",
+    "FrocSensitivityDifference",
     "FrocSensitivityInterval",
     "MeanInterval",
     "PairedAucTest",
@@ -45,10 +50,13 @@ __all__ = [
     "SensitivityInterval",
     "accuracy_score",
     "auc_ci",
+    "candidate_hits_from_table",
     "delong_test",
     "frame_level_scores",
     "froc_curve",
     "holm_adjust",
+    "match_candidates",
+    "paired_sensitivity_difference",
     "roc_auc_ci",
     "roc_auc_delong_test",
     "roc_auc_score",

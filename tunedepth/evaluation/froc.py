@@ -5,15 +5,13 @@ IEEE TMI 35(5):1299-1312, 2016, Fig. 2; statistics at 0.01 and 0.001 FP/frame, T
 analysis goes back to Chakraborty, "Maximum likelihood analysis of free-response receiver operating characteristic
 (FROC) data", Med. Phys. 16(4):561-568, 1989.
 
-Definitions (per frame; a frame is one 2-D image):
+The statistics take a :class:`~tunedepth.evaluation.candidate_hits.CandidateHits`, which records for every frame
+which candidate hits which polyp (the hit rule is defined in :mod:`tunedepth.evaluation.candidate_hits`); build
+it from label images with :func:`~tunedepth.evaluation.candidate_hits.match_candidates` or from a per-candidate
+table with :func:`~tunedepth.evaluation.candidate_hits.candidate_hits_from_table`.
 
-* The polyps of a frame are the distinct positive values of its label image (0 is background), for example the
-  connected components from :func:`tunedepth.data.polyp.label_polyps`.
-* A candidate is a point ``(x, y)`` in pixel coordinates (x = column, y = row; pixel ``(r, c)`` covers
-  ``[c, c + 1) x [r, r + 1)``) with a score; for a box ``(x0, y0, x1, y1)`` pass its centre
-  ``((x0 + x1) / 2, (y0 + y1) / 2)``. The candidate *hits* the polyp whose label is at pixel
-  ``(floor(y), floor(x))``; a centre exactly on the border between two polyps therefore lies in exactly one of
-  them (the one to the right / below).
+Definitions:
+
 * At threshold t the candidates with score >= t are accepted. A polyp is detected when an accepted candidate hits
   it; several hits on one polyp count once (Bandos et al., "Area under the free-response ROC curve (FROC) and a
   related summary index", Biometrics 65(1):247-256, 2009: one true positive per lesion). Every accepted candidate
@@ -41,12 +39,14 @@ Notes:
       this frame contain a polyp?") use :func:`frame_level_scores` with an ROC analysis.
     * Bootstrap intervals resample frames with replacement (Efron & Tibshirani, "An Introduction to the
       Bootstrap", 1993, ch. 13, percentile interval), which keeps a frame's polyps and false positives together.
+      A paired comparison of two detectors on the same frames gives both the same resampled frames; its p-value
+      is a percentile-bootstrap test (ch. 16), see :func:`paired_sensitivity_difference`.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,14 +55,17 @@ import numpy.typing as npt
 
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.evaluation._inputs import check_confidence
+from tunedepth.evaluation.candidate_hits import CandidateHits
 
 __all__ = [
     "DEFAULT_FPS_TARGETS",
     "FrameLevelScores",
     "FrocCurve",
+    "FrocSensitivityDifference",
     "FrocSensitivityInterval",
     "frame_level_scores",
     "froc_curve",
+    "paired_sensitivity_difference",
     "sensitivity_at_fps",
     "sensitivity_at_fps_ci",
 ]
@@ -120,75 +123,35 @@ class FrocSensitivityInterval:
     confidence: float
 
 
-class _Hits(NamedTuple):
-    """Per-candidate and per-polyp outcomes of all frames (frame indices refer to the input order)."""
+@dataclass(frozen=True)
+class FrocSensitivityDifference:
+    """Difference of two detectors' sensitivities at one false-positive-per-frame target, on the same frames.
 
-    fp_scores: np.ndarray  # scores of candidates on background
-    fp_frames: np.ndarray
-    polyp_scores: np.ndarray  # best score hitting each polyp; -inf when none hits it
-    polyp_frames: np.ndarray
-    all_scores: np.ndarray
-    n_frames: int
+    Attributes:
+        fps_per_frame_target: the target r (false positives per frame), >= 0.
+        difference: sensitivity of detector a minus that of detector b at fps_per_frame <= r, in [-1, 1].
+        low: lower bound of the paired frame-bootstrap percentile interval of the difference.
+        high: upper bound of that interval.
+        p_value: two-sided bootstrap p-value of "equal sensitivities", in [0, 1] (see
+            :func:`paired_sensitivity_difference`).
+        confidence: the interval's confidence level.
+    """
+
+    fps_per_frame_target: float
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    confidence: float
 
 
-def _as_frame_inputs(
-    centres: Sequence[npt.ArrayLike],
-    scores: Sequence[npt.ArrayLike],
-    label_images: Sequence[npt.ArrayLike],
-    func: str,
-) -> _Hits:
-    if not (len(centres) == len(scores) == len(label_images)):
-        raise ValueError(
-            f"{func} needs one entry per frame in 'centres', 'scores' and 'label_images'; got {len(centres)}, "
-            f"{len(scores)} and {len(label_images)} frames."
+def _check_hits(hits: CandidateHits, name: str, func: str) -> None:
+    if not isinstance(hits, CandidateHits):
+        raise TypeError(
+            f"The '{name}' parameter of {func} must be a CandidateHits from match_candidates or "
+            f"candidate_hits_from_table; got {type(hits).__name__}. From label images, pass "
+            "match_candidates(centres, scores, label_images)."
         )
-    if len(label_images) == 0:
-        raise ValueError(f"{func} needs at least one frame; got 0. Pass the label image of every evaluated frame.")
-    fp_s, fp_f, pol_s, pol_f, every = [], [], [], [], []
-    for f, (c_raw, s_raw, lab_raw) in enumerate(zip(centres, scores, label_images, strict=True)):
-        lab = np.asarray(lab_raw)
-        if lab.ndim != 2 or lab.dtype.kind not in "biu":
-            raise ValueError(
-                f"The 'label_images' parameter of {func} must hold 2-D integer label images (0 = background); "
-                f"frame {f} has dtype {lab.dtype} and shape {lab.shape}."
-            )
-        s = np.asarray(s_raw, dtype=float).reshape(-1)
-        c = np.asarray(c_raw, dtype=float)
-        if c.size == 0 and s.size == 0:
-            c = c.reshape(0, 2)
-        if c.ndim != 2 or c.shape != (s.size, 2):
-            raise ValueError(
-                f"{func}: frame {f} needs 'centres' of shape (n_candidates, 2) as (x, y) and 'scores' of shape "
-                f"(n_candidates,); got centres {c.shape} and scores {s.shape}."
-            )
-        if not (np.isfinite(s).all() and np.isfinite(c).all()):
-            raise ValueError(f"{func}: frame {f} has NaN or infinite centres or scores; check the detector output.")
-        h, w = lab.shape
-        inside = (c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)
-        if not inside.all():
-            bad = c[~inside][0].tolist()
-            raise ValueError(
-                f"{func}: frame {f} has {int((~inside).sum())} candidate centre(s) outside its {h}x{w} label image, "
-                f"e.g. (x, y) = {bad}. Centres are (column, row) pixel coordinates in [0, width) x [0, height)."
-            )
-        hit = lab[np.floor(c[:, 1]).astype(np.intp), np.floor(c[:, 0]).astype(np.intp)]
-        on_background = hit == 0
-        fp_s.append(s[on_background])
-        fp_f.append(np.full(int(on_background.sum()), f, dtype=np.intp))
-        polyps = np.unique(lab)
-        polyps = polyps[polyps != 0]
-        best = np.full(polyps.size, -np.inf)
-        for i, p in enumerate(polyps):
-            mine = s[hit == p]
-            if mine.size:
-                best[i] = mine.max()
-        pol_s.append(best)
-        pol_f.append(np.full(polyps.size, f, dtype=np.intp))
-        every.append(s)
-    return _Hits(
-        np.concatenate(fp_s), np.concatenate(fp_f), np.concatenate(pol_s), np.concatenate(pol_f),
-        np.concatenate(every), len(label_images),
-    )
 
 
 def _warn_no_polyps(func: str, n_frames: int) -> None:
@@ -209,37 +172,69 @@ def _check_targets(fps_targets: tuple[float, ...], func: str) -> np.ndarray:
     return t
 
 
-def froc_curve(
-    centres: Sequence[npt.ArrayLike],
-    scores: Sequence[npt.ArrayLike],
-    label_images: Sequence[npt.ArrayLike],
-) -> FrocCurve:
+def _check_bootstrap_options(confidence: float, n_boot: int, seed: int, func: str) -> tuple[float, int, int]:
+    conf = check_confidence(confidence, func)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"The 'n_boot' parameter of {func} must be a positive int, for example 2000; got {n_boot!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"The 'seed' parameter of {func} must be a non-negative int; got {seed!r}.")
+    return conf, int(n_boot), int(seed)
+
+
+def _warn_too_few_frames(func: str, n_frames: int) -> None:
+    warnings.warn(
+        f"{func}: a frame bootstrap needs at least 2 frames; got {n_frames}. The estimates are returned, the "
+        "intervals are NaN.",
+        UndefinedMetricWarning,
+        stacklevel=3,
+    )
+
+
+def _warn_resamples_without_polyps(func: str, empty: int, n_boot: int) -> None:
+    if empty:
+        warnings.warn(
+            f"{func}: {empty} of {n_boot} bootstrap resamples contain no polyp and were left out of the "
+            "interval; use more frames with polyps.",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+
+
+def _resampled_frame_weights(n_frames: int, n_boot: int, seed: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (first row, weights of shape (n_rows, n_frames)): how often each resample drew each frame."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_boot, _CHUNK):
+        b = min(_CHUNK, n_boot - start)
+        draws = rng.integers(0, n_frames, size=(b, n_frames))
+        flat = (np.arange(b)[:, None] * n_frames + draws).ravel()
+        yield start, np.bincount(flat, minlength=b * n_frames).reshape(b, n_frames).astype(float)
+
+
+def froc_curve(hits: CandidateHits) -> FrocCurve:
     """FROC curve over every distinct candidate score (see the module docstring for the definitions).
 
     Args:
-        centres: per frame, candidate centres of shape (n_candidates, 2) as (x, y) pixel coordinates.
-        scores: per frame, candidate scores of shape (n_candidates,); higher means more polyp-like.
-        label_images: per frame, an integer label image of shape (height, width); 0 is background and each
-            positive value one polyp.
+        hits: the candidates' hits, from :func:`~tunedepth.evaluation.candidate_hits.match_candidates` or
+            :func:`~tunedepth.evaluation.candidate_hits.candidate_hits_from_table`.
 
     Returns:
         The curve, starting at threshold +inf (0 FP/frame, sensitivity 0). Sensitivity is NaN, with an
         :class:`~tunedepth.errors.UndefinedMetricWarning`, when no frame contains a polyp.
 
     Raises:
-        ValueError: if the per-frame lists differ in length or are empty, a label image is not a 2-D integer
-            array, shapes disagree, values are not finite or a centre lies outside its image.
+        TypeError: if hits is not a CandidateHits.
 
     Example:
         One frame with one polyp (label 1 in the left half) and two candidates: .9 on background, .5 on the polyp.
 
+        >>> from tunedepth.evaluation import match_candidates
         >>> lab = np.zeros((4, 4), int); lab[:, :2] = 1
-        >>> c = froc_curve([[(3.5, 0.5), (0.5, 0.5)]], [[.9, .5]], [lab])
+        >>> c = froc_curve(match_candidates([[(3.5, 0.5), (0.5, 0.5)]], [[.9, .5]], [lab]))
         >>> c.fps_per_frame.tolist(), c.sensitivity.tolist(), c.thresholds.tolist()
         ([0.0, 1.0, 1.0], [0.0, 0.0, 1.0], [inf, 0.9, 0.5])
     """
     func = "froc_curve"
-    hits = _as_frame_inputs(centres, scores, label_images, func)
+    _check_hits(hits, "hits", func)
     thresholds = np.r_[np.inf, np.unique(hits.all_scores)[::-1]]
     fp_sorted = np.sort(hits.fp_scores)
     # counts of scores >= t, via the number of sorted scores strictly below t
@@ -254,19 +249,12 @@ def froc_curve(
     return FrocCurve(fps.astype(float), sensitivity.astype(float), thresholds)
 
 
-def sensitivity_at_fps(
-    centres: Sequence[npt.ArrayLike],
-    scores: Sequence[npt.ArrayLike],
-    label_images: Sequence[npt.ArrayLike],
-    *,
-    fps_targets: tuple[float, ...] = DEFAULT_FPS_TARGETS,
-) -> np.ndarray:
+def sensitivity_at_fps(hits: CandidateHits, *, fps_targets: tuple[float, ...] = DEFAULT_FPS_TARGETS) -> np.ndarray:
     """Best sensitivity with at most the target false positives per frame (step rule, no interpolation).
 
     Args:
-        centres: per frame, candidate centres of shape (n_candidates, 2) as (x, y) pixel coordinates.
-        scores: per frame, candidate scores of shape (n_candidates,).
-        label_images: per frame, an integer label image of shape (height, width), 0 = background.
+        hits: the candidates' hits, from :func:`~tunedepth.evaluation.candidate_hits.match_candidates` or
+            :func:`~tunedepth.evaluation.candidate_hits.candidate_hits_from_table`.
         fps_targets: false-positive-per-frame rates, each >= 0. Default (0.01, 0.1, 1).
 
     Returns:
@@ -274,28 +262,31 @@ def sensitivity_at_fps(
         when no frame contains a polyp.
 
     Raises:
-        ValueError: as :func:`froc_curve`, and if a target is negative or not finite.
+        TypeError: if hits is not a CandidateHits.
+        ValueError: if a target is negative or not finite, or there is no target.
 
     Example:
         Ten frames, each with one polyp hit by a candidate of score i / 10 and one background candidate of score
         i / 10 - 0.05 (i = 1..10). At 0.1 FP/frame one false positive is allowed: the threshold .9 accepts the
         background candidate .95 and detects the polyps scored .9 and 1.0.
 
-        >>> lab = np.zeros((2, 2), int); lab[0, 0] = 1
-        >>> cen = [[(0.5, 0.5), (1.5, 1.5)]] * 10
-        >>> sc = [[i / 10, i / 10 - .05] for i in range(1, 11)]
-        >>> sensitivity_at_fps(cen, sc, [lab] * 10, fps_targets=(0.0, 0.1, 0.5)).tolist()
+        >>> from tunedepth.evaluation import candidate_hits_from_table
+        >>> frame, polyp = np.repeat(np.arange(10), 2), np.tile([1, 0], 10)
+        >>> sc = [s for i in range(1, 11) for s in (i / 10, i / 10 - .05)]
+        >>> hits = candidate_hits_from_table(frame, polyp, sc, np.ones(10, int))
+        >>> sensitivity_at_fps(hits, fps_targets=(0.0, 0.1, 0.5)).tolist()
         [0.1, 0.2, 0.6]
     """
     func = "sensitivity_at_fps"
+    _check_hits(hits, "hits", func)
     targets = _check_targets(fps_targets, func)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        curve = froc_curve(centres, scores, label_images)
+        curve = froc_curve(hits)
     if np.isnan(curve.sensitivity).all():
-        _warn_no_polyps(func, len(label_images))
+        _warn_no_polyps(func, hits.n_frames)
         return np.full(targets.size, _NAN)
-    n_frames = len(label_images)
+    n_frames = hits.n_frames
     fp_counts = np.rint(curve.fps_per_frame * n_frames)
     allowed = np.floor(targets * n_frames + _SLACK)
     # both curve columns are non-decreasing, so the best feasible point is the last one within the budget
@@ -303,7 +294,7 @@ def sensitivity_at_fps(
     return curve.sensitivity[last]
 
 
-def _bootstrap_sensitivities(hits: _Hits, allowed: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _bootstrap_sensitivities(hits: CandidateHits, allowed: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sensitivity at each allowed false-positive count for frame weights of shape (n_rows, n_frames).
 
     A row's weight of a frame is how often the resample drew it. With ``v*`` the highest background score whose
@@ -341,9 +332,7 @@ def _bootstrap_sensitivities(hits: _Hits, allowed: np.ndarray, weights: np.ndarr
 
 
 def sensitivity_at_fps_ci(
-    centres: Sequence[npt.ArrayLike],
-    scores: Sequence[npt.ArrayLike],
-    label_images: Sequence[npt.ArrayLike],
+    hits: CandidateHits,
     *,
     fps_targets: tuple[float, ...] = DEFAULT_FPS_TARGETS,
     confidence: float = 0.95,
@@ -357,9 +346,8 @@ def sensitivity_at_fps_ci(
     that says how many.
 
     Args:
-        centres: per frame, candidate centres of shape (n_candidates, 2) as (x, y) pixel coordinates.
-        scores: per frame, candidate scores of shape (n_candidates,).
-        label_images: per frame, an integer label image of shape (height, width), 0 = background.
+        hits: the candidates' hits, from :func:`~tunedepth.evaluation.candidate_hits.match_candidates` or
+            :func:`~tunedepth.evaluation.candidate_hits.candidate_hits_from_table`.
         fps_targets: false-positive-per-frame rates, each >= 0. Default (0.01, 0.1, 1).
         confidence: level of the two-sided percentile interval, in (0, 1).
         n_boot: number of bootstrap resamples (default 2000).
@@ -370,64 +358,142 @@ def sensitivity_at_fps_ci(
         when no frame contains a polyp; the interval is NaN (with a warning) for fewer than 2 frames.
 
     Raises:
+        TypeError: if hits is not a CandidateHits.
         ValueError: as :func:`sensitivity_at_fps`, and if confidence is not in (0, 1), n_boot is not a positive
             int or seed is not a non-negative int.
 
     Example:
+        >>> from tunedepth.evaluation import match_candidates
         >>> rng = np.random.default_rng(0)
         >>> lab = np.zeros((8, 8), int); lab[:4, :4] = 1
         >>> cen = [[(1.0, 1.0), (6.0, 6.0)]] * 40
         >>> sc = [[rng.normal(1, 1), rng.normal(0, 1)] for _ in range(40)]
-        >>> [r.low <= r.sensitivity <= r.high for r in sensitivity_at_fps_ci(cen, sc, [lab] * 40, n_boot=200)]
+        >>> hits = match_candidates(cen, sc, [lab] * 40)
+        >>> [r.low <= r.sensitivity <= r.high for r in sensitivity_at_fps_ci(hits, n_boot=200)]
         [True, True, True]
     """
     func = "sensitivity_at_fps_ci"
+    _check_hits(hits, "hits", func)
     targets = _check_targets(fps_targets, func)
-    conf = check_confidence(confidence, func)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"The 'n_boot' parameter of {func} must be a positive int, for example 2000; got {n_boot!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"The 'seed' parameter of {func} must be a non-negative int; got {seed!r}.")
-    hits = _as_frame_inputs(centres, scores, label_images, func)
+    conf, n_boot, seed = _check_bootstrap_options(confidence, n_boot, seed, func)
     n = hits.n_frames
-    nan_result = tuple(FrocSensitivityInterval(float(t), _NAN, _NAN, _NAN, conf) for t in targets)
     if hits.polyp_scores.size == 0:
         _warn_no_polyps(func, n)
-        return nan_result
+        return tuple(FrocSensitivityInterval(float(t), _NAN, _NAN, _NAN, conf) for t in targets)
     allowed = np.floor(targets * n + _SLACK)
     estimate = _bootstrap_sensitivities(hits, allowed, np.ones((1, n)))[0]
     low = np.full(targets.size, _NAN)
     high = np.full(targets.size, _NAN)
     if n < 2:
-        warnings.warn(
-            f"{func}: a frame bootstrap needs at least 2 frames; got {n}. The estimates are returned, the intervals "
-            "are NaN.",
-            UndefinedMetricWarning,
-            stacklevel=2,
-        )
+        _warn_too_few_frames(func, n)
     else:
-        rng = np.random.default_rng(int(seed))
-        boot = np.empty((int(n_boot), targets.size))
-        for start in range(0, int(n_boot), _CHUNK):
-            b = min(_CHUNK, int(n_boot) - start)
-            draws = rng.integers(0, n, size=(b, n))
-            flat = (np.arange(b)[:, None] * n + draws).ravel()
-            weights = np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
-            boot[start : start + b] = _bootstrap_sensitivities(hits, allowed, weights)
+        boot = np.empty((n_boot, targets.size))
+        for start, weights in _resampled_frame_weights(n, n_boot, seed):
+            boot[start : start + weights.shape[0]] = _bootstrap_sensitivities(hits, allowed, weights)
         empty = int(np.isnan(boot[:, 0]).sum())
-        if empty:
-            warnings.warn(
-                f"{func}: {empty} of {n_boot} bootstrap resamples contain no polyp and were left out of the "
-                "interval; use more frames with polyps.",
-                UndefinedMetricWarning,
-                stacklevel=2,
-            )
-        if empty < int(n_boot):
+        _warn_resamples_without_polyps(func, empty, n_boot)
+        if empty < n_boot:
             alpha = 1 - conf
             low, high = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     return tuple(
         FrocSensitivityInterval(float(t), float(e), float(lo), float(hi), conf)
         for t, e, lo, hi in zip(targets, estimate, low, high, strict=True)
+    )
+
+
+def paired_sensitivity_difference(
+    hits_a: CandidateHits,
+    hits_b: CandidateHits,
+    *,
+    fps_targets: tuple[float, ...] = DEFAULT_FPS_TARGETS,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[FrocSensitivityDifference, ...]:
+    """Difference of two detectors' sensitivities on the same frames, with a paired frame-bootstrap test.
+
+    Each resample draws n_frames frames with replacement and gives both detectors the same frame weights, so a
+    frame's polyps and both detectors' false positives on it stay together. The difference is
+    ``sensitivity_at_fps(hits_a) - sensitivity_at_fps(hits_b)`` at each target.
+
+    Args:
+        hits_a: the hits of detector a, from :func:`~tunedepth.evaluation.candidate_hits.match_candidates` or
+            :func:`~tunedepth.evaluation.candidate_hits.candidate_hits_from_table`.
+        hits_b: the hits of detector b on the same frames and polyps (same n_frames and polyp_frames).
+        fps_targets: false-positive-per-frame rates, each >= 0. Default (0.01, 0.1, 1).
+        confidence: level of the two-sided percentile interval of the difference, in (0, 1).
+        n_boot: number of bootstrap resamples (default 2000); p-values below 2 / n_boot are not resolved.
+        seed: seed of the resampling generator (``numpy.random.default_rng``); same seed, same result.
+
+    Returns:
+        One :class:`FrocSensitivityDifference` per target, in the order given. Everything is NaN (with an
+        :class:`~tunedepth.errors.UndefinedMetricWarning`) when no frame contains a polyp; the interval and
+        p-value are NaN (with a warning) for fewer than 2 frames. Resamples without any polyp are left out of the
+        interval and the p-value, with a warning that says how many.
+
+    Raises:
+        TypeError: if hits_a or hits_b is not a CandidateHits.
+        ValueError: if hits_a and hits_b differ in n_frames or polyp_frames, and as
+            :func:`sensitivity_at_fps_ci` for the options.
+
+    Notes:
+        The p-value is a percentile-bootstrap test (Efron & Tibshirani, "An Introduction to the Bootstrap", 1993,
+        ch. 16): with d* the n kept resampled differences and c the number on the
+        rarer side of 0 (``min(#{d* <= 0}, #{d* >= 0})``), ``p = min(1, 2 (1 + c) / (n + 1))``, as in
+        :func:`~tunedepth.evaluation.operating_points.sensitivity_at_fpr_test`; so p is never 0 and the smallest
+        p-value is 2 / (n + 1). Identical detectors give difference 0, interval [0, 0] and p = 1.
+
+    Example:
+        Detector a scores every polyp .9 and its background candidate .1; detector b swaps the two in 5 of 10
+        frames. At 0.5 FP/frame (5 false positives) a detects all 10 polyps and b the 5 it scores .9.
+
+        >>> from tunedepth.evaluation import candidate_hits_from_table
+        >>> frame, polyp = np.repeat(np.arange(10), 2), np.tile([1, 0], 10)
+        >>> a = candidate_hits_from_table(frame, polyp, np.tile([.9, .1], 10), np.ones(10, int))
+        >>> b = candidate_hits_from_table(frame, polyp, np.r_[np.tile([.1, .9], 5), np.tile([.9, .1], 5)],
+        ...                               np.ones(10, int))
+        >>> (r,) = paired_sensitivity_difference(a, b, fps_targets=(0.5,), n_boot=500)
+        >>> r.difference, r.low > 0, r.p_value < 0.05
+        (0.5, True, True)
+    """
+    func = "paired_sensitivity_difference"
+    _check_hits(hits_a, "hits_a", func)
+    _check_hits(hits_b, "hits_b", func)
+    targets = _check_targets(fps_targets, func)
+    conf, n_boot, seed = _check_bootstrap_options(confidence, n_boot, seed, func)
+    if hits_a.n_frames != hits_b.n_frames or not np.array_equal(hits_a.polyp_frames, hits_b.polyp_frames):
+        raise ValueError(
+            f"{func} compares two detectors on the same frames: 'hits_a' and 'hits_b' need the same n_frames and "
+            f"polyp_frames; got {hits_a.n_frames} and {hits_b.n_frames} frames with {hits_a.polyp_frames.size} and "
+            f"{hits_b.polyp_frames.size} polyps. Build both from the same label images or n_polyps_per_frame."
+        )
+    n = hits_a.n_frames
+    if hits_a.polyp_scores.size == 0:
+        _warn_no_polyps(func, n)
+        return tuple(FrocSensitivityDifference(float(t), _NAN, _NAN, _NAN, _NAN, conf) for t in targets)
+    allowed = np.floor(targets * n + _SLACK)
+    ones = np.ones((1, n))
+    estimate = (_bootstrap_sensitivities(hits_a, allowed, ones) - _bootstrap_sensitivities(hits_b, allowed, ones))[0]
+    low, high, p_value = (np.full(targets.size, _NAN) for _ in range(3))
+    if n < 2:
+        _warn_too_few_frames(func, n)
+    else:
+        boot = np.empty((n_boot, targets.size))
+        for start, w in _resampled_frame_weights(n, n_boot, seed):
+            # same weights for both detectors: this is what makes the bootstrap paired
+            boot_a = _bootstrap_sensitivities(hits_a, allowed, w)
+            boot[start : start + w.shape[0]] = boot_a - _bootstrap_sensitivities(hits_b, allowed, w)
+        # a resample without polyps is NaN in every column for both detectors (same polyp_frames)
+        kept = boot[~np.isnan(boot[:, 0])]
+        _warn_resamples_without_polyps(func, n_boot - kept.shape[0], n_boot)
+        if kept.shape[0]:
+            alpha = 1 - conf
+            low, high = np.quantile(kept, [alpha / 2, 1 - alpha / 2], axis=0)
+            rarer = np.minimum((kept <= 0).sum(axis=0), (kept >= 0).sum(axis=0))
+            p_value = np.minimum(1.0, 2.0 * (1 + rarer) / (kept.shape[0] + 1))
+    return tuple(
+        FrocSensitivityDifference(float(t), float(d), float(lo), float(hi), float(p), conf)
+        for t, d, lo, hi, p in zip(targets, estimate, low, high, p_value, strict=True)
     )
 
 

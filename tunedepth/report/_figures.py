@@ -19,12 +19,13 @@ from matplotlib.figure import Figure
 from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
+    plot_froc_curves,
     plot_pvalue_heatmap,
     plot_roc_curves,
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
-from tunedepth.study import FinishedRun, FinishedStudy, StudyAnalysis
+from tunedepth.study import FinishedRun, FinishedStudy, StudyAnalysis, froc_curves
 
 __all__ = ["EmbeddedFigure", "build_figures"]
 
@@ -34,7 +35,7 @@ class EmbeddedFigure:
     """One figure of the report.
 
     Attributes:
-        kind: "score_vs_depth", "convergence", "roc", "pvalue_heatmap" or "score_vs_fraction".
+        kind: "score_vs_depth", "convergence", "roc", "froc", "pvalue_heatmap" or "score_vs_fraction".
         title: the caption shown above the image.
         train_fraction: the fraction it shows, or None for a figure across fractions.
         png_base64: the PNG file, base64-encoded (ASCII).
@@ -102,6 +103,13 @@ def _roc(study: FinishedStudy, fraction: float, notes: list[str]) -> EmbeddedFig
     return _embed("roc", title, fraction, plot_roc_curves(study.test_labels, scores))
 
 
+def _froc(study: FinishedStudy, fraction: float) -> EmbeddedFigure | None:
+    seed = min(r.seed for r in study.runs if r.train_fraction == fraction)
+    curves = froc_curves(study, train_fraction=fraction, seed=seed)
+    title = f"FROC curves on the test frames (seed {seed}), {fraction * 100:g}% of the training data"
+    return _embed("froc", title, fraction, plot_froc_curves(curves)) if curves else None
+
+
 def _deepest_label(scores: pd.DataFrame) -> str | None:
     finetune = scores[scores["regime"] != "scratch"]
     if finetune.empty:
@@ -127,8 +135,9 @@ def _score_vs_fraction(analysis: StudyAnalysis, notes: list[str]) -> EmbeddedFig
 def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[EmbeddedFigure, ...], tuple[str, ...]]:
     """Every figure of the report, and a note for each figure left out.
 
-    Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, Holm-adjusted p-value
-    heatmap; then test AUC vs training fraction for scratch, the deepest depth run and the recommended depth.
+    Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, FROC curves (detection
+    studies), Holm-adjusted p-value heatmap; then test AUC vs training fraction for scratch, the deepest depth run
+    and the recommended depth.
 
     Args:
         study: the finished study (:func:`~tunedepth.study.load_finished_study`).
@@ -147,6 +156,8 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
                                   plot_score_vs_depth(analysis.scores, train_fraction=fraction)))
         figures.append(_convergence(study, fraction, notes))
         figures.append(_roc(study, fraction, notes))
+        if analysis.froc is not None:
+            figures.append(_froc(study, fraction))
         sig = analysis.significance
         if np.isclose(sig["train_fraction"].to_numpy(dtype=float), fraction).any():
             figures.append(_embed("pvalue_heatmap", f"Holm-adjusted p-values between regimes, {at}", fraction,

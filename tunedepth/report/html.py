@@ -69,6 +69,7 @@ def _table(frame: pd.DataFrame, table_id: str, title: str, caption: str) -> dict
 def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any]:
     data = study_config.get("data", {})
     model = study_config.get("model", {})
+    detection = _detection_summary(study.root)
     if data.get("source") == "medmnist":
         dataset = (f"medmnist: {data.get('flag', '?')} ({data.get('size', '?')} px, resized to "
                    f"{data.get('image_size', '?')} px)")
@@ -97,9 +98,27 @@ def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any
         ("Weights sha256", sha), ("tunedepth version (runs)", ", ".join(versions) or "unknown"),
         ("tunedepth version (report)", tunedepth.__version__), ("Finished runs", str(len(study.runs))),
     ]
+    if detection:
+        fields.append(("Detection (frames, polyps, candidates)", detection))
     fields.append(("Uncertainty", _uncertainty(study)))
     name = str(study_config.get("name", study.root.name))
     return {"name": name, "fields": fields, "config": json.dumps(study_config, indent=2, sort_keys=True)}
+
+
+def _detection_summary(root: Path) -> str:
+    """Frames, polyps and candidate recall per split of a detection study; "" for other studies."""
+    path = root / "detection" / "summary.json"
+    if not path.is_file():
+        return ""
+    summary = _read_json(path)
+    parts = [f"{split}: {s['frames']} frames, {s['polyps']} polyps, {s['candidates_per_frame']:.1f} candidates per "
+             f"frame (recall {s['candidate_recall']:.3f}), {s['patches']} patches"
+             for split, s in summary.items() if split in ("train", "val", "test")]
+    parts.append(f"{summary.get('views_per_evaluated_candidate', '?')} patches averaged per candidate")
+    skipped = summary.get("skipped_frames") or []
+    if skipped:
+        parts.append(f"{len(skipped)} frame(s) skipped, listed in detection/summary.json")
+    return "; ".join(parts)
 
 
 def _uncertainty(study: FinishedStudy) -> str:
@@ -184,6 +203,12 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
                "Per training fraction: the recommended depth, its test AUC and comparison with scratch, and every "
                "validation comparison the walk made (validation_steps)."),
     ]
+    if analysis.froc is not None:
+        tables.insert(1, _table(
+            analysis.froc, "froc", "Detection: sensitivity at false positives per frame",
+            "Per run: test sensitivity at each FP/frame target with its frame-bootstrap interval, and the paired "
+            "frame-bootstrap difference from scratch (same fraction and seed) with its p-value, Holm-adjusted over "
+            "the regimes at each target. Cases of the other tables are candidates."))
     html = _template().render(
         header=_header(study, _read_json(study.root / "study.json")), alpha=settings.alpha,
         rule=_RULE_TEXT[settings.depth_rule], sentences=analysis.sentences, tables=tables, figures=figures,

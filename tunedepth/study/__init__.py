@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from tunedepth.study.analysis import ANALYSIS_FILES, StudyAnalysis, analyze_study
 from tunedepth.study.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
+from tunedepth.study.detection import (
+    DETECTION_CLASS_NAMES,
+    DetectionData,
+    candidate_hits,
+    candidate_log_odds,
+    load_polyp_frames,
+    prepare_detection,
+    write_detection_tables,
+)
 from tunedepth.study.finished import FinishedRun, FinishedStudy, Split, load_finished_study
+from tunedepth.study.froc_table import FROC_COLUMNS, froc_curves, froc_table
 from tunedepth.study.grid import RunSpec, expand_grid, hashed_config, resolve_depth, run_id
 from tunedepth.study.prepare import PreparedStudy, load_data, prepare_study
 from tunedepth.study.recommend import (
@@ -23,11 +33,14 @@ from tunedepth.study.store import RESULT_COLUMNS, StudyStore, frame_to_csv
 
 __all__ = [
     "ANALYSIS_FILES",
+    "DETECTION_CLASS_NAMES",
     "DEPTH_RULES",
+    "FROC_COLUMNS",
     "RECOMMENDATION_COLUMNS",
     "RESULT_COLUMNS",
     "SIGNIFICANCE_COLUMNS",
     "DepthRecommendation",
+    "DetectionData",
     "FinishedRun",
     "FinishedStudy",
     "PreparedStudy",
@@ -38,15 +51,21 @@ __all__ = [
     "StudyAnalysis",
     "StudyProgress",
     "StudyStore",
-    "WalkStep",
     "StudySummary",
+    "WalkStep",
     "analyze_study",
+    "candidate_hits",
+    "candidate_log_odds",
     "compare_regimes",
     "expand_grid",
     "frame_to_csv",
+    "froc_curves",
+    "froc_table",
     "hashed_config",
     "load_data",
     "load_finished_study",
+    "load_polyp_frames",
+    "prepare_detection",
     "prepare_study",
     "recommend_depths",
     "recommendation_table",
@@ -59,4 +78,5 @@ __all__ = [
     "score_table",
     "sensitivity_column",
     "significance_table",
+    "write_detection_tables",
 ]

@@ -7,6 +7,8 @@
 * ``significance.csv``: every pair of regimes per fraction, Holm-adjusted (:func:`~tunedepth.study.significance_table`);
 * ``recommendation.csv`` and ``recommendation.txt``: the recommended depth per fraction, chosen on validation,
   with one sentence each (:func:`~tunedepth.study.recommend_depths`);
+* ``froc.csv`` (detection studies only): each run's test sensitivity at fixed false positives per frame, and its
+  paired difference from scratch (:func:`~tunedepth.study.froc_table`);
 * ``analysis.json``: the settings used (alpha, depth rule, confidence, FPR targets, bootstrap size and seed) and
   the tunedepth version, so every number can be reproduced.
 
@@ -31,6 +33,7 @@ from tunedepth.config import AnalysisConfig
 from tunedepth.errors import ConfigError
 from tunedepth.study._checks import check_alpha
 from tunedepth.study.finished import load_finished_study
+from tunedepth.study.froc_table import froc_table
 from tunedepth.study.recommend import DepthRecommendation, recommend_depths, recommendation_table
 from tunedepth.study.scores import score_table
 from tunedepth.study.significance import significance_table
@@ -54,6 +57,7 @@ class StudyAnalysis:
         significance: the significance table (see :func:`~tunedepth.study.significance_table`).
         recommendations: one recommendation per training fraction, largest first.
         settings: the analysis settings used (alpha, depth rule, confidence, FPR targets, bootstrap).
+        froc: for a detection study, the FROC table (see :func:`~tunedepth.study.froc_table`); else None.
     """
 
     study_dir: Path
@@ -61,11 +65,21 @@ class StudyAnalysis:
     significance: pd.DataFrame
     recommendations: tuple[DepthRecommendation, ...]
     settings: AnalysisConfig
+    froc: pd.DataFrame | None = None
 
     @property
     def sentences(self) -> tuple[str, ...]:
         """The verdict per training fraction, one sentence each, largest fraction first."""
         return tuple(rec.sentence for rec in self.recommendations)
+
+
+def _study_file(study_dir: Path) -> dict[str, Any]:
+    path = Path(study_dir) / "study.json"
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        stored: dict[str, Any] = json.load(fh)
+    return stored
 
 
 def _settings(study_dir: Path, overrides: dict[str, Any]) -> AnalysisConfig:
@@ -83,11 +97,7 @@ def _settings(study_dir: Path, overrides: dict[str, Any]) -> AnalysisConfig:
         name = ".".join(str(part) for part in error["loc"])
         raise ConfigError(f"The {name!r} parameter of analyze_study is invalid: {error['msg']}; got "
                           f"{overrides.get(str(error['loc'][0]))!r}.") from None
-    stored: dict[str, Any] = {}
-    path = Path(study_dir) / "study.json"
-    if path.is_file():
-        with open(path, encoding="utf-8") as fh:
-            stored = json.load(fh).get("analysis") or {}
+    stored = _study_file(study_dir).get("analysis") or {}
     return AnalysisConfig.model_validate({**stored, **overrides})
 
 
@@ -140,16 +150,21 @@ def analyze_study(
                                        depth_rule=settings.depth_rule)
     recommendation = recommendation_table(recommendations)
     root = study.root
+    froc = None
+    if _study_file(root).get("task") == "detection":
+        froc = froc_table(study, fps_targets=settings.fps_targets, confidence=settings.confidence,
+                          n_boot=settings.n_boot, bootstrap_seed=settings.bootstrap_seed)
+        atomic_write_text(root / "froc.csv", frame_to_csv(froc))
     atomic_write_text(root / "scores.csv", frame_to_csv(scores))
     atomic_write_text(root / "significance.csv", frame_to_csv(significance))
     atomic_write_text(root / "recommendation.csv", frame_to_csv(recommendation))
     atomic_write_text(root / "recommendation.txt", "".join(f"{rec.sentence}\n" for rec in recommendations))
     atomic_write_json(root / "analysis.json", {
         **settings.model_dump(mode="json"), "tunedepth_version": tunedepth.__version__,
-        "n_runs": len(study.runs), "files": list(ANALYSIS_FILES),
+        "n_runs": len(study.runs), "files": list(ANALYSIS_FILES) + (["froc.csv"] if froc is not None else []),
     })
     n_noted = sum(int((frame["note"] != "").sum()) for frame in (scores, significance, recommendation))
     if n_noted:
         logger.warning("study %s: %d table rows note undefined statistics or skipped runs (see their 'note' "
                        "column)", root, n_noted)
-    return StudyAnalysis(root, scores, significance, recommendations, settings)
+    return StudyAnalysis(root, scores, significance, recommendations, settings, froc)

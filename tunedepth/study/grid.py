@@ -126,16 +126,19 @@ def run_id(config: StudyConfig, spec: RunSpec, *, weights_sha256: str | None) ->
 
 def hashed_config(config: StudyConfig, spec: RunSpec, *, weights_sha256: str | None) -> dict[str, Any]:
     """The part of the configuration that a run's result depends on (what ``run_id`` hashes)."""
-    # The MedMNIST file is MD5-verified, so where it lives does not change the result.
-    data = config.data.model_dump(mode="json", exclude={"root", "mirror_url"})
+    # The MedMNIST file is MD5-verified; a polyp folder's location is not hashed either (its content is the user's).
+    data = config.data.model_dump(mode="json", exclude={"root", "mirror_url", "test_root"})
     training = config.training.model_dump(mode="json")
     model: dict[str, Any] = {"architecture": config.model.architecture}
     if spec.regime == "finetune":
         model |= {"weights": config.model.weights, "weights_sha256": weights_sha256}
-    return {
+    hashed: dict[str, Any] = {
         "task": config.task,
         "data": data,
         "model": model,
         "training": training,
         "run": {"regime": spec.regime, "depth": spec.depth, "train_fraction": spec.train_fraction, "seed": spec.seed},
     }
+    if config.task == "detection":
+        hashed["detection"] = config.detection_settings.model_dump(mode="json")
+    return hashed

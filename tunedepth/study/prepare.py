@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
-from tunedepth.config import DataConfig, StudyConfig
+from tunedepth.config import DataConfig, PolypDataConfig, StudyConfig
 from tunedepth.data import DATA_SOURCES, DatasetSplits, check_no_leakage
 from tunedepth.errors import ConfigError, DataError
 from tunedepth.models import ResolvedWeights, get_architecture, resolve_weights
+from tunedepth.study.detection import DetectionData, prepare_detection
 from tunedepth.study.grid import RunSpec, expand_grid, run_id
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ __all__ = ["PreparedStudy", "load_data", "prepare_study", "resolve_device"]
 
 @dataclass(frozen=True)
 class PreparedStudy:
-    """A validated study, ready to run."""
+    """A validated study, ready to run (``detection``: the candidates behind the patch sets of a detection
+    study, None for classification)."""
 
     config: StudyConfig
     data: DatasetSplits
@@ -33,10 +35,18 @@ class PreparedStudy:
     run_ids: tuple[str, ...]
     weights: ResolvedWeights | None
     group_names: tuple[str, ...]
+    detection: DetectionData | None = None
 
 
 def load_data(data: DataConfig) -> DatasetSplits:
-    """Load the data set named by a data config (the config -> loader boundary)."""
+    """Load the classification data set named by a data config (the config -> loader boundary).
+
+    Raises:
+        ConfigError: for a detection data set (polyp frames), which :func:`prepare_detection` loads.
+    """
+    if isinstance(data, PolypDataConfig):
+        raise ConfigError(f"data.source {data.source!r} holds polyp frames for task = 'detection', not labelled "
+                          "images; a detection study loads it with tunedepth.study.prepare_detection.")
     source = DATA_SOURCES.get(data.source)
     kwargs = data.model_dump(exclude={"source", "balance"})
     return source.load(**kwargs)
@@ -92,10 +102,14 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     weights = None
     if "finetune" in config.grid.regimes:
         weights = resolve_weights(arch.name, weights=config.model.weights, checkpoint_path=config.model.checkpoint)
-    data = load_data(config.data)
+    detection = None
+    if isinstance(config.data, PolypDataConfig):
+        data, detection = prepare_detection(config.data, config.detection_settings)
+    else:
+        data = load_data(config.data)
     _check_classes(data)
     check_no_leakage(data)
     sha = None if weights is None else weights.sha256
     ids = tuple(run_id(config, spec, weights_sha256=sha if spec.regime == "finetune" else None) for spec in runs)
     logger.info("study %s: %d runs on %s (%s split)", config.name, len(runs), data.name, data.split_origin)
-    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names)
+    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names, detection)

@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,9 +25,15 @@ import torch
 from tunedepth._seeding import seed_everything
 from tunedepth.config import ExecutionConfig, StudyConfig, dump_resolved
 from tunedepth.data import ImageSet, balance_indices, class_weights, train_subset_indices
-from tunedepth.evaluation import accuracy_score, roc_auc_score
+from tunedepth.evaluation import (
+    accuracy_score,
+    candidate_hits_from_table,
+    roc_auc_score,
+    sensitivity_at_fps,
+)
 from tunedepth.models import GroupedModel, build_model, get_architecture
 from tunedepth.study._provenance import provenance
+from tunedepth.study.detection import candidate_log_odds, write_detection_tables
 from tunedepth.study.grid import RunSpec, hashed_config
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
 from tunedepth.study.store import StudyStore
@@ -89,9 +96,12 @@ def _predictions_frame(labels: torch.Tensor, log_odds: np.ndarray) -> pd.DataFra
 
 def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, torch.Tensor | None, torch.Tensor]:
     train = prepared.data.train
+    if prepared.detection is not None:  # patches of a nested subset of the training frame groups
+        index = torch.from_numpy(prepared.detection.train_rows(spec.train_fraction, seed=spec.seed))
+        return train.subset(index), None, index
     labels = train.labels.numpy()
     idx = train_subset_indices(labels, spec.train_fraction, seed=spec.seed)
-    balance = prepared.config.data.balance
+    balance = getattr(prepared.config.data, "balance", "none")
     if balance == "downsample":
         idx = balance_indices(labels, idx, policy="downsample", seed=spec.seed)
     index = torch.from_numpy(idx)
@@ -100,6 +110,44 @@ def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, tor
     if balance == "weighted_loss":
         weights = torch.as_tensor(class_weights(subset.labels.numpy(), prepared.data.n_classes), dtype=torch.float32)
     return subset, weights, index
+
+
+def _case_log_odds(prepared: PreparedStudy, log_odds: np.ndarray) -> np.ndarray:
+    """Per-case log-odds: the rows themselves for classification; per candidate (mean patch probability) for
+    detection, as columns (background, polyp)."""
+    if prepared.detection is None:
+        return log_odds
+    polyp = candidate_log_odds(log_odds[:, 1], prepared.detection.n_eval_views)
+    return np.c_[-polyp, polyp]
+
+
+def _val_score(prepared: PreparedStudy) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The validation score that stops training and picks the lr: ROC AUC of the cases (candidates, for detection)."""
+    if prepared.detection is None:
+        return roc_auc_score
+    labels = prepared.detection.candidates["val"].labels
+    return lambda _patch_labels, log_odds: roc_auc_score(labels, _case_log_odds(prepared, log_odds))
+
+
+def _case_labels(prepared: PreparedStudy, split: str) -> torch.Tensor:
+    if prepared.detection is None:
+        images: ImageSet = getattr(prepared.data, split)
+        return images.labels
+    return torch.from_numpy(prepared.detection.candidates[split].labels)
+
+
+def _detection_metrics(prepared: PreparedStudy, test_log_odds: np.ndarray) -> dict[str, Any]:
+    """FROC sensitivity of the test candidates at each ``analysis.fps_targets`` (empty for classification)."""
+    if prepared.detection is None:
+        return {}
+    targets = prepared.config.analysis.fps_targets
+    cands = prepared.detection.candidates["test"]
+    hits = candidate_hits_from_table(cands.frame_index, cands.polyp_index, test_log_odds[:, 1], cands.n_polyps)
+    sens = sensitivity_at_fps(hits, fps_targets=targets)
+    out: dict[str, Any] = {f"test_sensitivity_at_{t:g}_fps": float(v) for t, v in zip(targets, sens, strict=True)}
+    out |= {"n_test_frames": len(cands.frames), "n_test_polyps": int(cands.n_polyps.sum()),
+            "test_candidate_recall": cands.recall}
+    return out
 
 
 @dataclass(frozen=True)
@@ -168,7 +216,8 @@ def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, t
         result = train_model(
             model, train=train, val=data.val, regime=spec.regime, policy=policy,
             stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
-            seed=spec.seed, device=device, val_score=roc_auc_score, augment=tc.augment, class_weights=class_weights,
+            seed=spec.seed, device=device, val_score=_val_score(prepared), augment=tc.augment,
+            class_weights=class_weights,
             on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)), cached=cached,
         )
         trials.append(_Trial(lr, result, model, cut))
@@ -199,21 +248,23 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
     model, result, cut = best.model, best.result, best.cut
     test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
-    test_probs = predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut)
-    test_labels = data.test.labels.numpy()
+    test_probs = _case_log_odds(
+        prepared, predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut))
+    test_labels = _case_labels(prepared, "test").numpy()
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
         "train_fraction": spec.train_fraction, "seed": spec.seed, "n_train": len(train), "lr": best.lr,
         "val_auc": result.best_val_score, "test_auc": roc_auc_score(test_labels, test_probs),
         "test_acc": accuracy_score(test_labels, test_probs), "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run, "train_seconds": sum(t.result.train_seconds for t in trials),
-        "n_val": len(data.val), "n_test": len(data.test), "cached_groups": cut,
+        "n_val": len(_case_labels(prepared, "val")), "n_test": len(test_labels), "cached_groups": cut,
         "lr_trials": [{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
                        "epochs_run": t.result.epochs_run} for t in trials],
         "feature_cache": {
             "used": bool(cut), "cached_groups": list(model.group_names[:cut]),
             "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason,
         },
+        **_detection_metrics(prepared, test_probs),
     }
     history = pd.concat(
         [pd.DataFrame([asdict(rec) for rec in t.result.history]).assign(base_lr=t.lr) for t in trials],
@@ -233,8 +284,9 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     }
     store.write_run(
         run_id, config=run_config, metrics=metrics, history=history,
-        predictions={"val": _predictions_frame(data.val.labels, result.val_log_odds),
-                     "test": _predictions_frame(data.test.labels, test_probs)},
+        predictions={"val": _predictions_frame(_case_labels(prepared, "val"),
+                                               _case_log_odds(prepared, result.val_log_odds)),
+                     "test": _predictions_frame(_case_labels(prepared, "test"), test_probs)},
     )
     return metrics
 
@@ -355,6 +407,8 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
     workers = resolve_workers(execution, resolve_device(execution.device))
     store = StudyStore(out_dir)
     store.create(dump_resolved(config))
+    if prepared.detection is not None:
+        write_detection_tables(prepared.detection, out_dir / "detection")
     done = [store.is_complete(rid) for rid in prepared.run_ids]
     if progress is not None:
         progress.study_started(len(prepared.runs), sum(done))

@@ -1,0 +1,181 @@
+"""task = "detection": a toy polyp study end to end (frames -> candidates -> patches -> runs -> FROC), candidate
+scores as the mean patch probability, training subsets by frame group, and the config checks."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tunedepth.config import parse_study
+from tunedepth.errors import ConfigError
+from tunedepth.evaluation import sensitivity_at_fps
+from tunedepth.study import analyze_study, candidate_hits, candidate_log_odds, prepare_study, run_study
+
+
+def _write_kvasir_like(root: Path, n: int = 30, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    yy, xx = np.mgrid[:60, :80]
+    for i in range(n):
+        image = np.clip(rng.normal((200, 160, 150), 8, size=(60, 80, 3)), 0, 255).astype(np.uint8)
+        cy, cx, r = rng.integers(14, 46), rng.integers(14, 66), rng.integers(7, 12)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
+        image[disc] = (150, 40, 50)
+        Image.fromarray(image).save(root / "images" / f"frame{i:03d}.png")
+        Image.fromarray((disc * 255).astype(np.uint8)).save(root / "masks" / f"frame{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def detection_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
+    root = _write_kvasir_like(tmp_path / "kvasir")
+    return copy.deepcopy({
+        "name": "toy-detection",
+        "task": "detection",
+        "data": {"source": "kvasir_seg", "root": str(root), "image_size": 16, "val_fraction": 0.2,
+                 "test_fraction": 0.3},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["scratch", "finetune"], "depths": [1, 4], "train_fractions": [1.0, 0.5], "seeds": [0]},
+        "detection": {"max_candidates": 6, "min_polyp_area_px": 20, "scales": [1.0, 1.5], "orientations": 2,
+                      "train_patches": 200, "test_views": "scales"},
+        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2},
+        "analysis": {"n_boot": 200},
+        "execution": {"num_threads": 1},
+    })
+
+
+def test_toy_detection_study_end_to_end(detection_raw: dict[str, Any], tmp_path: Path) -> None:
+    config = parse_study(detection_raw, base_dir=tmp_path)
+    out = tmp_path / "out"
+    summary = run_study(config, out)
+    results = summary.results
+    assert len(results) == 6 and summary.n_executed == 6
+    # frames split by group: 21 / 6 / 9 of 30 (Kvasir: each frame its own group)
+    frames = pd.read_csv(out / "detection" / "frames.csv")
+    assert frames.groupby("split").size().to_dict() == {"test": 9, "train": 15, "val": 6}
+    assert set(frames["n_polyps"]) == {1}
+    cands = pd.read_csv(out / "detection" / "candidates_test.csv")
+    assert (results["n_test"] == len(cands)).all()
+    assert (results["n_test_frames"] == 9).all() and (results["n_test_polyps"] == 9).all()
+    # 50% of the training frames -> about half the training patches, a subset of the 100% ones
+    n_train = results.groupby("train_fraction")["n_train"].max()
+    assert 0.3 * n_train[1.0] < n_train[0.5] < 0.7 * n_train[1.0]
+    # the stored FROC operating points are recomputed from the study folder's tables
+    for row in results.itertuples():
+        scores = pd.read_csv(out / "runs" / row.run_id / "predictions_test.csv")["log_odds_1"].to_numpy()
+        expected = sensitivity_at_fps(candidate_hits(out, "test", scores), fps_targets=(0.01, 0.1, 1.0))
+        got = [results.loc[results["run_id"] == row.run_id, f"test_sensitivity_at_{t:g}_fps"].item()
+               for t in (0.01, 0.1, 1.0)]
+        np.testing.assert_allclose(got, expected)
+    analysis = analyze_study(out)
+    assert analysis.froc is not None and (out / "froc.csv").is_file()
+    froc = analysis.froc
+    assert len(froc) == 6 * 3
+    scratch = froc[froc["label"] == "scratch"]
+    assert scratch["vs_scratch_p"].isna().all()
+    finetune = froc[froc["label"] != "scratch"]
+    assert finetune["vs_scratch_p"].between(0, 1).all()
+    assert (finetune["vs_scratch_p_holm"] >= finetune["vs_scratch_p"]).all()
+    summary_json = json.loads((out / "detection" / "summary.json").read_text())
+    assert summary_json["test"]["frames"] == 9 and summary_json["views_per_evaluated_candidate"] == 2
+
+
+def test_fraction_subsets_whole_frame_groups(detection_raw: dict[str, Any], tmp_path: Path) -> None:
+    prepared = prepare_study(parse_study(detection_raw, base_dir=tmp_path), tmp_path / "out")
+    det = prepared.detection
+    assert det is not None
+    half = det.train_rows(0.5, seed=0)
+    full = det.train_rows(1.0, seed=0)
+    assert np.isin(half, full).all() and len(full) == len(prepared.data.train)
+    train = det.candidates["train"]
+    frames_used = set(train.frame_index[det.patches["train"].candidate[half]].tolist())
+    # every patch of a chosen frame is in, none of the others
+    for f in range(len(train.frames)):
+        rows = np.flatnonzero(train.frame_index[det.patches["train"].candidate] == f)
+        assert np.isin(rows, half).all() == (f in frames_used)
+        assert np.isin(rows, half).any() == (f in frames_used)
+    assert len(frames_used) == 8  # ceil(0.5 * 15)
+
+
+def test_candidate_score_is_the_log_odds_of_the_mean_probability() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 3, size=(7, 4))
+    p = 1 / (1 + np.exp(-z))
+    mean = p.mean(axis=1)
+    np.testing.assert_allclose(candidate_log_odds(z.ravel(), 4), np.log(mean / (1 - mean)), rtol=1e-10)
+    # far beyond float saturation the order is kept: 1 - p rounds to 0 for both, the log-odds differ
+    big = candidate_log_odds(np.array([60.0, 60.0, 70.0, 70.0]), 2)
+    assert big[1] > big[0] > 59
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"task": "classification"}, "detection data set; set task"),
+    ({"data": {"source": "kvasir_seg", "image_size": 16, "test_source": "kvasir_seg", "test_fraction": 0}},
+     "other data set"),
+    ({"data": {"source": "kvasir_seg", "image_size": 16, "test_source": "cvc_clinicdb"}}, "test_fraction = 0"),
+    ({"data": {"source": "kvasir_seg", "image_size": 16, "test_fraction": 0}}, "leaves no test frames"),
+    ({"data": {"source": "kvasir_seg", "image_size": 16, "test_root": "x"}}, "test_root"),
+    ({"detection": {"scales": [1.0, 1.0]}}, "unique"),
+    ({"detection": {"orientations": 9}}, "orientations"),
+    ({"detection": {"unknown": 1}}, "unknown"),
+], ids=["polyp-data-needs-detection", "test-source-same", "cross-needs-test-fraction-0", "no-test",
+        "test-root-alone", "repeated-scales", "orientations-9", "unknown-key"])
+def test_bad_detection_configs_are_refused(detection_raw: dict[str, Any], tmp_path: Path, change: dict[str, Any],
+                                           match: str) -> None:
+    raw = {**detection_raw, **change}
+    with pytest.raises(ConfigError, match=match):
+        parse_study(raw, base_dir=tmp_path)
+
+
+def test_detection_needs_a_polyp_data_set(study_raw: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="task = 'detection' needs data.source"):
+        parse_study({**study_raw, "task": "detection"}, base_dir=tmp_path)
+
+
+def test_a_detection_table_needs_the_detection_task(study_raw: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[detection\] table is only read"):
+        parse_study({**study_raw, "detection": {"max_candidates": 5}}, base_dir=tmp_path)
+
+
+def test_missing_data_folder_names_the_parameter(detection_raw: dict[str, Any], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = copy.deepcopy(detection_raw)
+    del raw["data"]["root"]
+    monkeypatch.delenv("TUNEDEPTH_DATA_DIR", raising=False)
+    with pytest.raises(ConfigError, match="data.root is not set and TUNEDEPTH_DATA_DIR is unset"):
+        prepare_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
+
+
+def test_real_kvasir_seg_detection_study(data_dir: Path, tmp_path: Path) -> None:
+    """60 real Kvasir-SEG frames, ImageNet EfficientNet-Lite0 with only its head trained on 32-px patches: the
+    whole pipeline on real data in about a minute. Measured when written: candidate AUC 0.937 on the 12 test
+    frames, sensitivity 0.833 at every target; a detector no better than chance gives AUC near 0.5."""
+    raw = {
+        "name": "kvasir-smoke", "task": "detection",
+        "data": {"source": "kvasir_seg", "root": str(data_dir / "kvasir-seg"), "image_size": 32, "max_frames": 60,
+                 "val_fraction": 0.2, "test_fraction": 0.2},
+        "model": {"architecture": "efficientnet_lite0", "weights": "imagenet"},
+        "grid": {"regimes": ["finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]},
+        "detection": {"max_candidates": 10, "train_patches": 400, "test_views": "scales"},
+        "training": {"lr": 0.003, "batch_size": 32, "max_epochs": 3, "patience": 2},
+        "analysis": {"n_boot": 200},
+    }
+    out = tmp_path / "out"
+    results = run_study(parse_study(raw, base_dir=tmp_path), out).results
+    summary = json.loads((out / "detection" / "summary.json").read_text())
+    assert summary["test"]["frames"] == 12 and summary["test"]["candidates_per_frame"] == 10
+    assert summary["test"]["candidate_recall"] >= 0.8
+    row = results.iloc[0]
+    assert row["test_auc"] > 0.8
+    assert row["test_sensitivity_at_1_fps"] >= 0.5
+    froc = analyze_study(out).froc
+    assert froc is not None and froc["sensitivity"].tolist() == pytest.approx(
+        [row[f"test_sensitivity_at_{t:g}_fps"] for t in (0.01, 0.1, 1.0)])
