@@ -251,7 +251,7 @@ def datasets() -> None:
             task = f"{row.task} (not supported yet)"
         else:
             task = row.task
-        local = ", ".join(f"{size} px: {path}" for size, path in row.local_files) or "-"
+        local = ", ".join(f"{size} px: {path}" if size else str(path) for size, path in row.local_files) or "-"
         table.add_row(row.source, row.name, task, "-" if row.n_classes is None else str(row.n_classes), local)
     _out.print(table)
 

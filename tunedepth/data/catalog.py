@@ -8,9 +8,11 @@ when it is loaded (hashing every large file here would be slow).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunedepth.data.polyp import POLYP_DATA_FOLDERS
 from tunedepth.data.sources import DATA_SOURCES
 from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MEDMNIST_SIZES
 from tunedepth.data.sources.medmnist import find_medmnist_file
@@ -28,10 +30,11 @@ class DatasetListing:
         source: registry key of the data source, e.g. "medmnist".
         name: the data set ("pneumoniamnist") or, for user-data sources, the source name.
         description: one line.
-        task: MedMNIST task ("binary-class", ...), or "user data".
+        task: MedMNIST task ("binary-class", ...), "user data", or "detection" (polyp frames with masks).
         n_classes: number of classes, or None for user-data sources.
         supported: False where the source cannot read it yet (multi-label chestmnist).
-        local_files: (image size, path) of each file found locally; empty for user-data sources.
+        local_files: (image size, path) of each file found locally; empty for user-data sources; (0, folder) for a
+            detection data set whose default folder exists (its frames vary in size).
     """
 
     source: str
@@ -54,11 +57,12 @@ def list_datasets(
             ``~/.cache/tunedepth``.
 
     Returns:
-        One entry per user-data source (sorted by name), then one per MedMNIST flag (sorted).
+        One entry per user-data source (sorted by name), then the detection data sets (Kvasir-SEG,
+        CVC-ClinicDB; found under ``$TUNEDEPTH_DATA_DIR``), then one per MedMNIST flag (sorted).
 
     Example:
-        >>> [d.name for d in list_datasets(root=Path("/nonexistent"))][:4]
-        ['csv_manifest', 'image_folder', 'bloodmnist', 'breastmnist']
+        >>> [d.name for d in list_datasets(root=Path("/nonexistent"))][:5]
+        ['csv_manifest', 'image_folder', 'cvc_clinicdb', 'kvasir_seg', 'bloodmnist']
     """
     listings = [
         DatasetListing(
@@ -73,6 +77,14 @@ def list_datasets(
         for name in DATA_SOURCES.names()
         if name != "medmnist"
     ]
+    data_dir = os.environ.get("TUNEDEPTH_DATA_DIR")
+    for source, description in (("cvc_clinicdb", "CVC-ClinicDB colonoscopy frames with polyp masks, split by video"),
+                                ("kvasir_seg", "Kvasir-SEG colonoscopy images with polyp masks (and boxes)")):
+        folder = Path(data_dir) / POLYP_DATA_FOLDERS[source] if data_dir else None
+        exists = folder is not None and (folder / "images").is_dir()
+        listings.append(DatasetListing(source=source, name=source, description=description, task="detection",
+                                       n_classes=None, supported=True,
+                                       local_files=((0, folder),) if folder is not None and exists else ()))
     for flag in sorted(MEDMNIST_INFO):
         info = MEDMNIST_INFO[flag]
         found = []

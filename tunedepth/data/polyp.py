@@ -40,6 +40,7 @@ from tunedepth.errors import DataError
 
 __all__ = [
     "MASK_THRESHOLD",
+    "POLYP_DATA_FOLDERS",
     "MIN_POLYP_AREA_PX",
     "PolypFrames",
     "SkippedFrame",
@@ -49,6 +50,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+POLYP_DATA_FOLDERS = {"kvasir_seg": "kvasir-seg", "cvc_clinicdb": "cvc-clinicdb-pranet-train550"}
+"""Detection data source -> its default folder name under ``$TUNEDEPTH_DATA_DIR`` (as in ``../shared/data``)."""
 
 MASK_THRESHOLD = 128
 """Mask pixels whose grey value (mean over channels) is at least this are polyp; JPEG masks need a threshold."""

@@ -32,6 +32,7 @@ from scipy.special import logsumexp
 from tunedepth._io import atomic_write_json, atomic_write_text
 from tunedepth.config import DetectionConfig, PolypDataConfig
 from tunedepth.data import (
+    POLYP_DATA_FOLDERS,
     CandidateSet,
     DatasetSplits,
     PatchSet,
@@ -63,7 +64,6 @@ __all__ = [
 
 DETECTION_CLASS_NAMES = ("background", "polyp")
 
-_FOLDERS = {"kvasir_seg": "kvasir-seg", "cvc_clinicdb": "cvc-clinicdb-pranet-train550"}
 _LOADERS = {"kvasir_seg": load_kvasir_seg, "cvc_clinicdb": load_cvc_clinicdb}
 
 
@@ -74,9 +74,10 @@ def _root(source: str, root: Path | None, parameter: str) -> Path:
     if not data_dir:
         raise ConfigError(
             f"data.{parameter} is not set and TUNEDEPTH_DATA_DIR is unset; point data.{parameter} at the {source} "
-            f"folder (images/ and masks/) or set TUNEDEPTH_DATA_DIR to the folder holding {_FOLDERS[source]}/."
+            f"folder (images/ and masks/) or set TUNEDEPTH_DATA_DIR to the folder holding "
+            f"{POLYP_DATA_FOLDERS[source]}/."
         )
-    return Path(data_dir) / _FOLDERS[source]
+    return Path(data_dir) / POLYP_DATA_FOLDERS[source]
 
 
 def load_polyp_frames(data: PolypDataConfig, *, min_area_px: int) -> tuple[PolypFrames, PolypFrames | None]:
