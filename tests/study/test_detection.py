@@ -19,7 +19,7 @@ from tunedepth.evaluation import sensitivity_at_fps
 from tunedepth.study import analyze_study, candidate_hits, candidate_log_odds, prepare_study, run_study
 
 
-def _write_kvasir_like(root: Path, n: int = 30, seed: int = 0) -> Path:
+def _write_kvasir_like(root: Path, n: int = 30, seed: int = 0, *, numbered: bool = False) -> Path:
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
@@ -29,8 +29,9 @@ def _write_kvasir_like(root: Path, n: int = 30, seed: int = 0) -> Path:
         cy, cx, r = rng.integers(14, 46), rng.integers(14, 66), rng.integers(7, 12)
         disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
         image[disc] = (150, 40, 50)
-        Image.fromarray(image).save(root / "images" / f"frame{i:03d}.png")
-        Image.fromarray((disc * 255).astype(np.uint8)).save(root / "masks" / f"frame{i:03d}.png")
+        name = f"{i + 1}.png" if numbered else f"frame{i:03d}.png"  # CVC-ClinicDB names frames by number
+        Image.fromarray(image).save(root / "images" / name)
+        Image.fromarray((disc * 255).astype(np.uint8)).save(root / "masks" / name)
     return root
 
 
@@ -86,6 +87,22 @@ def test_toy_detection_study_end_to_end(detection_raw: dict[str, Any], tmp_path:
     assert (finetune["vs_scratch_p_holm"] >= finetune["vs_scratch_p"]).all()
     summary_json = json.loads((out / "detection" / "summary.json").read_text())
     assert summary_json["test"]["frames"] == 9 and summary_json["views_per_evaluated_candidate"] == 2
+
+
+def test_cross_data_set_mode_tests_on_every_frame_of_the_other(detection_raw: dict[str, Any],
+                                                                 tmp_path: Path) -> None:
+    raw = copy.deepcopy(detection_raw)
+    cvc = _write_kvasir_like(tmp_path / "cvc", n=12, seed=1, numbered=True)
+    raw["data"] |= {"test_fraction": 0, "test_source": "cvc_clinicdb", "test_root": str(cvc)}
+    prepared = prepare_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
+    det = prepared.detection
+    assert det is not None
+    assert det.candidates["test"].frames.name == "cvc-clinicdb" and len(det.candidates["test"].frames) == 12
+    assert len(det.candidates["train"].frames) + len(det.candidates["val"].frames) == 30
+    assert len(det.candidates["val"].frames) == 6  # 20% of the 30 Kvasir-like frames
+    assert prepared.data.name == "kvasir-seg->cvc-clinicdb"
+    test_ids = set(prepared.data.test.patient_ids or ())
+    assert all(g.startswith("cvc-clinicdb/") for g in test_ids)
 
 
 def test_fraction_subsets_whole_frame_groups(detection_raw: dict[str, Any], tmp_path: Path) -> None:
