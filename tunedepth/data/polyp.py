@@ -62,7 +62,7 @@ MIN_POLYP_AREA_PX = 50
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
-_SKIP_HINT = "To skip such frames instead, pass skip_bad_frames=True."
+_SKIP_HINT = "To skip such frames instead, set skip_bad_frames (data.skip_bad_frames = true in a study file)."
 
 
 @dataclass(frozen=True)
