@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-_HINT = r".* set skip_bad_frames \(data\.skip_bad_frames = true in a study file\)\.$"
 from PIL import Image
 
 from tunedepth.data import PolypFrames, SkippedFrame, label_polyps, load_cvc_clinicdb, load_kvasir_seg
 from tunedepth.errors import DataError
+
+_HINT = r".* set skip_bad_frames \(data\.skip_bad_frames = true in a study file\)\.$"
 
 
 def _save(path: Path, array: np.ndarray) -> None:
