@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from PIL import Image
 
 from tunedepth.data import PolypFrames, SkippedFrame, label_polyps, load_cvc_clinicdb, load_kvasir_seg
