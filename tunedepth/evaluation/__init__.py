@@ -32,12 +32,21 @@ from tunedepth.evaluation.operating_points import (
     sensitivity_at_fpr_test,
 )
 from tunedepth.evaluation.roc import accuracy_score, roc_auc_score
+from tunedepth.evaluation.segmentation import (
+    BoundaryDistance,
+    dice_score,
+    hausdorff95_boundary_error,
+    iou_score,
+    layered_boundary_error,
+    mean_boundary_error,
+)
 from tunedepth.evaluation.stats import MeanInterval, PairedMeanTest, holm_adjust, seed_mean_ci, seed_paired_test
 
 __all__ = [
     "DEFAULT_FPR_TARGETS",
     "DEFAULT_FPS_TARGETS",
     "AucInterval",
+    "BoundaryDistance",
     "CandidateHits",
     "FrameLevelScores",
     "FrocCurve",
@@ -52,10 +61,15 @@ __all__ = [
     "auc_ci",
     "candidate_hits_from_table",
     "delong_test",
+    "dice_score",
     "frame_level_scores",
     "froc_curve",
+    "hausdorff95_boundary_error",
     "holm_adjust",
+    "iou_score",
+    "layered_boundary_error",
     "match_candidates",
+    "mean_boundary_error",
     "paired_sensitivity_difference",
     "roc_auc_ci",
     "roc_auc_delong_test",
