@@ -6,6 +6,15 @@ Every public name is imported explicitly below and listed in ``__all__``.
 from __future__ import annotations
 
 from tunedepth.data.augment import augment_batch
+from tunedepth.data.boundaries import (
+    LAYERED_BOUNDARY_NAMES,
+    LayeredBoundaries,
+    PixelSample,
+    closed_boundary,
+    layered_label_image,
+    read_layered_annotation,
+    sample_boundary_pixels,
+)
 from tunedepth.data.candidates import (
     DEFAULT_WINDOW_FRACTIONS,
     CandidateRecall,
@@ -13,6 +22,7 @@ from tunedepth.data.candidates import (
     candidate_recall,
     generate_candidates,
 )
+from tunedepth.data.carotid import CAROTID_DATA_FOLDER, CAROTID_IMAGE_FOLDER, CAROTID_MASK_FOLDER, load_carotid
 from tunedepth.data.catalog import DatasetListing, list_datasets
 from tunedepth.data.dataset import DatasetSplits, ImageSet
 from tunedepth.data.detection import (
@@ -34,6 +44,7 @@ from tunedepth.data.polyp import (
     load_kvasir_seg,
 )
 from tunedepth.data.preprocess import check_image_size, normalize, prepare_images
+from tunedepth.data.segmentation_frames import SegmentationFrames
 from tunedepth.data.sources import (
     DATA_SOURCES,
     DataSource,
@@ -67,12 +78,16 @@ from tunedepth.data.video_segments import (
 )
 
 __all__ = [
+    "CAROTID_DATA_FOLDER",
+    "CAROTID_IMAGE_FOLDER",
+    "CAROTID_MASK_FOLDER",
     "DATA_SOURCES",
     "DEFAULT_MIN_SEGMENT_FRAMES",
     "DEFAULT_OUTLIER_Z",
     "DEFAULT_THUMBNAIL_SIZE",
     "DEFAULT_WINDOW",
     "DEFAULT_WINDOW_FRACTIONS",
+    "LAYERED_BOUNDARY_NAMES",
     "MASK_THRESHOLD",
     "MEDMNIST_INFO",
     "MIN_POLYP_AREA_PX",
@@ -85,10 +100,13 @@ __all__ = [
     "DatasetListing",
     "DatasetSplits",
     "ImageSet",
+    "LayeredBoundaries",
     "MedmnistInfo",
     "PatchSet",
     "PatchViews",
+    "PixelSample",
     "PolypFrames",
+    "SegmentationFrames",
     "SkippedFrame",
     "SplitIndices",
     "VideoSegments",
@@ -100,6 +118,7 @@ __all__ = [
     "check_no_leakage",
     "check_split_fractions",
     "class_weights",
+    "closed_boundary",
     "cut_patches",
     "evaluation_patches",
     "find_candidates",
@@ -108,7 +127,9 @@ __all__ = [
     "generate_candidates",
     "get_medmnist_info",
     "label_polyps",
+    "layered_label_image",
     "list_datasets",
+    "load_carotid",
     "load_csv_manifest",
     "load_cvc_clinicdb",
     "load_image_folder",
@@ -118,6 +139,8 @@ __all__ = [
     "orient_patch",
     "patch_views",
     "prepare_images",
+    "read_layered_annotation",
+    "sample_boundary_pixels",
     "segment_videos",
     "split_by_video",
     "split_image_set",
