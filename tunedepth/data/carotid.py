@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 # The per-frame bookkeeping (pairing by file name, raise-or-skip) is the polyp loaders'; shared, not copied.
-from tunedepth.data.polyp import _BadFrames, _pair_files
+from tunedepth.data._frame_files import _BadFrames, _pair_files
 from tunedepth.data.segmentation_frames import SegmentationFrames
 from tunedepth.data.sources._image_file import read_image_file
 from tunedepth.errors import DataError

@@ -34,7 +34,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from tunedepth.data.sources._image_file import IMAGE_SUFFIXES, read_image_file
+from tunedepth.data._frame_files import SkippedFrame, _BadFrames, _pair_files
+from tunedepth.data.sources._image_file import read_image_file
 from tunedepth.data.video_segments import segment_videos
 from tunedepth.errors import DataError
 
@@ -61,22 +62,6 @@ MIN_POLYP_AREA_PX = 50
 """Mask components smaller than this many pixels are annotation noise, not polyps."""
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-
-_SKIP_HINT = "To skip such frames instead, set skip_bad_frames (data.skip_bad_frames = true in a study file)."
-
-
-@dataclass(frozen=True)
-class SkippedFrame:
-    """A frame that a loader left out because of ``skip_bad_frames=True``.
-
-    Attributes:
-        path: the frame's image file (its mask file when the image is missing); ``path.stem`` is the frame id.
-        reason: the one-line message, naming the file at fault, that ``skip_bad_frames=False`` raises.
-    """
-
-    path: Path
-    reason: str
-
 
 @dataclass(frozen=True, eq=False)
 class PolypFrames:
@@ -191,27 +176,6 @@ def _check_options(func: str, mask_threshold: int, min_area_px: int, skip_bad_fr
         raise TypeError(f"The 'skip_bad_frames' parameter of {func} must be True or False; got {skip_bad_frames!r}.")
 
 
-class _BadFrames:
-    """The per-frame problems of one load: raised at the first one, or logged and collected when skipping."""
-
-    def __init__(self, data_set: str, skip: bool) -> None:
-        self.data_set, self.skip = data_set, skip
-        self.found: list[SkippedFrame] = []
-
-    def add(self, path: Path, reason: str, cause: BaseException | None = None) -> None:
-        if not self.skip:
-            raise DataError(f"{reason} {_SKIP_HINT}") from cause
-        logger.warning("Skipping %s frame %s: %s", self.data_set, path.name, reason)
-        self.found.append(SkippedFrame(path=path, reason=reason))
-
-    def check_any_left(self, n_frames: int, root: Path) -> None:
-        if n_frames == 0 and self.found:
-            raise DataError(
-                f"Every {self.data_set} frame read from {root} is bad ({len(self.found)} skipped), so there is "
-                f"nothing to study; the first: {self.found[0].reason} Fix the data or point 'root' at a good copy."
-            )
-
-
 class _Frame(NamedTuple):
     frame_id: str
     image_path: Path
@@ -231,43 +195,6 @@ def _layout(root: Path, data_set: str) -> tuple[Path, Path]:
                 "matching file names."
             )
     return folders
-
-
-def _image_files(folder: Path) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES:
-            if p.stem in files:
-                raise DataError(
-                    f"Folder {folder} holds two images named {p.stem!r} ({files[p.stem].name} and {p.name}); keep one."
-                )
-            files[p.stem] = p
-    return files
-
-
-def _pair_files(images_dir: Path, masks_dir: Path, bad: _BadFrames) -> list[tuple[str, Path, Path]]:
-    images = _image_files(images_dir)
-    masks = {p.name: p for p in _image_files(masks_dir).values()}
-    if not images:
-        raise DataError(
-            f"The {bad.data_set} folder {images_dir} holds no image file ({', '.join(IMAGE_SUFFIXES)}); the data set "
-            "is empty."
-        )
-    pairs = []
-    for stem, path in images.items():
-        mask = masks.pop(path.name, None)
-        if mask is None:
-            msg = f"Image {path} has no mask: expected {masks_dir / path.name}. Add the mask or remove the image."
-            bad.add(path, msg)
-        else:
-            pairs.append((stem, path, mask))
-    for extra in sorted(masks):
-        bad.add(
-            masks[extra],
-            f"Mask {masks_dir / extra} has no image: expected {images_dir / extra} ({len(masks)} unpaired mask(s)). "
-            "Add the image or remove the mask.",
-        )
-    return pairs
 
 
 def _read_pair(
