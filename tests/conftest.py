@@ -190,3 +190,38 @@ def synthetic_study(tmp_path: Path) -> Any:
                                      test_labels=test_labels)
 
     return make
+
+
+def write_kvasir_like(root: Path, n: int = 30, seed: int = 0, *, numbered: bool = False) -> Path:
+    """A Kvasir-SEG-like folder: pale noisy frames with one dark-red disc (the polyp) each, and its mask."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    yy, xx = np.mgrid[:60, :80]
+    for i in range(n):
+        image = np.clip(rng.normal((200, 160, 150), 8, size=(60, 80, 3)), 0, 255).astype(np.uint8)
+        cy, cx, r = rng.integers(14, 46), rng.integers(14, 66), rng.integers(7, 12)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
+        image[disc] = (150, 40, 50)
+        name = f"{i + 1}.png" if numbered else f"frame{i:03d}.png"  # CVC-ClinicDB names frames by number
+        Image.fromarray(image).save(root / "images" / name)
+        Image.fromarray((disc * 255).astype(np.uint8)).save(root / "masks" / name)
+    return root
+
+
+@pytest.fixture
+def detection_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
+    root = write_kvasir_like(tmp_path / "kvasir")
+    return copy.deepcopy({
+        "name": "toy-detection",
+        "task": "detection",
+        "data": {"source": "kvasir_seg", "root": str(root), "image_size": 16, "val_fraction": 0.2,
+                 "test_fraction": 0.3},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["scratch", "finetune"], "depths": [1, 4], "train_fractions": [1.0, 0.5], "seeds": [0]},
+        "detection": {"max_candidates": 6, "min_polyp_area_px": 20, "scales": [1.0, 1.5], "orientations": 2,
+                      "train_patches": 200, "test_views": "scales"},
+        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2},
+        "analysis": {"n_boot": 200},
+        "execution": {"num_threads": 1},
+    })

@@ -140,3 +140,16 @@ def test_header_names_a_medmnist_data_set_by_its_flag(synthetic_study):
     (root / "study.json").write_text(json.dumps(config))
     page = _parse(write_report(root))
     assert "medmnist: pneumoniamnist (28 px, resized to 64 px)" in page.header_text
+
+
+def test_detection_report_shows_froc_table_figures_and_candidate_summary(detection_raw, tmp_path):
+    from tunedepth.config import parse_study
+    from tunedepth.study import run_study
+
+    out = tmp_path / "out"
+    run_study(parse_study(detection_raw, base_dir=tmp_path), out)
+    html = write_report(out).read_text()
+    assert "Detection: sensitivity at false positives per frame" in html
+    assert html.count('alt="FROC curves on the test frames') == 2  # one figure per training fraction
+    assert "Detection (frames, polyps, candidates)" in html
+    assert html.index("train: 15 frames") < html.index("val: 6 frames") < html.index("test: 9 frames")

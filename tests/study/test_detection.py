@@ -11,46 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
+from tests.conftest import write_kvasir_like
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError
 from tunedepth.evaluation import sensitivity_at_fps
 from tunedepth.study import analyze_study, candidate_hits, candidate_log_odds, prepare_study, run_study
-
-
-def _write_kvasir_like(root: Path, n: int = 30, seed: int = 0, *, numbered: bool = False) -> Path:
-    rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    yy, xx = np.mgrid[:60, :80]
-    for i in range(n):
-        image = np.clip(rng.normal((200, 160, 150), 8, size=(60, 80, 3)), 0, 255).astype(np.uint8)
-        cy, cx, r = rng.integers(14, 46), rng.integers(14, 66), rng.integers(7, 12)
-        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
-        image[disc] = (150, 40, 50)
-        name = f"{i + 1}.png" if numbered else f"frame{i:03d}.png"  # CVC-ClinicDB names frames by number
-        Image.fromarray(image).save(root / "images" / name)
-        Image.fromarray((disc * 255).astype(np.uint8)).save(root / "masks" / name)
-    return root
-
-
-@pytest.fixture
-def detection_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
-    root = _write_kvasir_like(tmp_path / "kvasir")
-    return copy.deepcopy({
-        "name": "toy-detection",
-        "task": "detection",
-        "data": {"source": "kvasir_seg", "root": str(root), "image_size": 16, "val_fraction": 0.2,
-                 "test_fraction": 0.3},
-        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
-        "grid": {"regimes": ["scratch", "finetune"], "depths": [1, 4], "train_fractions": [1.0, 0.5], "seeds": [0]},
-        "detection": {"max_candidates": 6, "min_polyp_area_px": 20, "scales": [1.0, 1.5], "orientations": 2,
-                      "train_patches": 200, "test_views": "scales"},
-        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2},
-        "analysis": {"n_boot": 200},
-        "execution": {"num_threads": 1},
-    })
 
 
 def test_toy_detection_study_end_to_end(detection_raw: dict[str, Any], tmp_path: Path) -> None:
@@ -92,7 +58,7 @@ def test_toy_detection_study_end_to_end(detection_raw: dict[str, Any], tmp_path:
 def test_cross_data_set_mode_tests_on_every_frame_of_the_other(detection_raw: dict[str, Any],
                                                                  tmp_path: Path) -> None:
     raw = copy.deepcopy(detection_raw)
-    cvc = _write_kvasir_like(tmp_path / "cvc", n=12, seed=1, numbered=True)
+    cvc = write_kvasir_like(tmp_path / "cvc", n=12, seed=1, numbered=True)
     raw["data"] |= {"test_fraction": 0, "test_source": "cvc_clinicdb", "test_root": str(cvc)}
     prepared = prepare_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
     det = prepared.detection

@@ -113,7 +113,7 @@ def _detection_summary(root: Path) -> str:
     summary = _read_json(path)
     parts = [f"{split}: {s['frames']} frames, {s['polyps']} polyps, {s['candidates_per_frame']:.1f} candidates per "
              f"frame (recall {s['candidate_recall']:.3f}), {s['patches']} patches"
-             for split, s in summary.items() if split in ("train", "val", "test")]
+             for split, s in ((k, summary[k]) for k in ("train", "val", "test") if k in summary)]
     parts.append(f"{summary.get('views_per_evaluated_candidate', '?')} patches averaged per candidate")
     skipped = summary.get("skipped_frames") or []
     if skipped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tunedepth.training.dense import cut_pixel_patches, dense_class_probabilities, patch_centres
 from tunedepth.training.features import CachedInputs, CacheDtype, FeatureStore, cache_cut
 from tunedepth.training.loop import (
     EpochRecord,
@@ -22,6 +23,9 @@ __all__ = [
     "TrainResult",
     "TrainingDivergedError",
     "cache_cut",
+    "cut_pixel_patches",
+    "dense_class_probabilities",
+    "patch_centres",
     "predict_log_odds",
     "predict_proba",
     "train_model",
