@@ -100,7 +100,7 @@ def test_candidate_score_is_the_log_odds_of_the_mean_probability() -> None:
 
 
 @pytest.mark.parametrize(("change", "match"), [
-    ({"task": "classification"}, "detection data set; set task"),
+    ({"task": "classification"}, "holds masks, not image labels"),
     ({"data": {"source": "kvasir_seg", "image_size": 16, "test_source": "kvasir_seg", "test_fraction": 0}},
      "other data set"),
     ({"data": {"source": "kvasir_seg", "image_size": 16, "test_source": "cvc_clinicdb"}}, "test_fraction = 0"),

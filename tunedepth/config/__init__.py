@@ -14,6 +14,8 @@ from tunedepth.config.schema import (
     MedmnistDataConfig,
     ModelConfig,
     PolypDataConfig,
+    SegmentationConfig,
+    SegmentationDataConfig,
     StudyConfig,
     TrainingConfig,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "MedmnistDataConfig",
     "ModelConfig",
     "PolypDataConfig",
+    "SegmentationConfig",
+    "SegmentationDataConfig",
     "StudyConfig",
     "TrainingConfig",
     "dump_resolved",

@@ -23,6 +23,8 @@ __all__ = [
     "MedmnistDataConfig",
     "ModelConfig",
     "PolypDataConfig",
+    "SegmentationConfig",
+    "SegmentationDataConfig",
     "StudyConfig",
     "TrainingConfig",
 ]
@@ -160,10 +162,89 @@ class PolypDataConfig(_Frozen):
         return self
 
 
+class SegmentationDataConfig(_Frozen):
+    """Images with region masks for ``task = "segmentation"``: the carotid ultrasound proxy (transverse B-mode
+    images with expert artery masks, split by acquisition sequence; see tunedepth/data/carotid.py)."""
+
+    source: Literal["carotid"]
+    root: Path | None = Field(
+        default=None,
+        description="The data set folder. Default: $TUNEDEPTH_DATA_DIR/carotid-cca-us-subset. Not part of run ids.",
+    )
+    image_size: Annotated[int, Field(ge=8, le=256)] = Field(
+        description="Side of the square pixel patches fed to the network, in pixels of the resampled image."
+    )
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.15, description="Share of the images (whole groups) held out for validation."
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.25, description="Share of the images (whole groups) held out for testing."
+    )
+    split_seed: int = Field(default=0, description="Seed of the split and of the training pixel draw.")
+    max_frames: Annotated[int, Field(ge=3)] | None = Field(
+        default=None, description="Use only the first max_frames images in file order (quick trials, tests)."
+    )
+    skip_bad_frames: bool = Field(
+        default=False, description="Skip and list unusable images (missing or unreadable file, bad mask) instead of "
+        "refusing the data set.",
+    )
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> SegmentationDataConfig:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 to leave training images; got {self.val_fraction} + "
+                f"{self.test_fraction}."
+            )
+        return self
+
+
 DataConfig = Annotated[
-    MedmnistDataConfig | ImageFolderDataConfig | CsvManifestDataConfig | PolypDataConfig,
+    MedmnistDataConfig | ImageFolderDataConfig | CsvManifestDataConfig | PolypDataConfig | SegmentationDataConfig,
     Field(discriminator="source"),
 ]
+
+
+class SegmentationConfig(_Frozen):
+    """Boundary segmentation by pixel-patch classification (``task = "segmentation"``; paper section II-D)."""
+
+    work_size_px: Annotated[int, Field(ge=32, le=2048)] = Field(
+        default=128,
+        description="Images are resampled so that their longer side has this many pixels (masks: nearest) before "
+        "patches are cut; distances are converted back to the original pixels.",
+    )
+    pixel_spacing_um: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Pixel spacing of the ORIGINAL images in micrometres; None (unknown) reports errors in pixels.",
+    )
+    pixels_per_class: Annotated[int, Field(ge=1)] = Field(
+        default=100, description="Training pixels drawn per image for the boundary and for the background."
+    )
+    near_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.5, description="Share of the background pixels drawn near the boundary (hard negatives)."
+    )
+    near_distance_px: Annotated[int, Field(ge=1)] = Field(
+        default=3, description="Largest distance of a hard background pixel to the boundary, in resampled pixels."
+    )
+    val_pixels_per_class: Annotated[int, Field(ge=1)] = Field(
+        default=50, description="Validation (and test) pixels per image and class for the AUC tables."
+    )
+    stride: Annotated[int, Field(ge=1)] = Field(
+        default=2, description="Dense inference on a stride-s grid of patch centres, bilinear in between (1 = every "
+        "pixel).",
+    )
+    roi_margin_px: Annotated[int, Field(ge=0)] = Field(
+        default=12,
+        description="Region of interest: the reference region's bounding box grown by this many resampled pixels "
+        "(the paper also segmented within a region of interest around the vessel wall).",
+    )
+    n_rays: Annotated[int, Field(ge=8)] = Field(
+        default=180, description="Rays from the region's centre along which the closed boundary is read."
+    )
+    smoothing: Annotated[float, Field(ge=0)] = Field(
+        default=2.0, description="Smoothing of the boundary read along the rays (0 = none); see "
+        "tunedepth/evaluation/boundary_extraction.py.",
+    )
 
 
 class DetectionConfig(_Frozen):
@@ -411,11 +492,13 @@ class StudyConfig(_Frozen):
     """A whole study: data, model, grid and training settings."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Study name; default output folder.")
-    task: Literal["classification", "detection"] = Field(
+    task: Literal["classification", "detection", "segmentation"] = Field(
         default="classification",
         description=(
             "'classification': one label per image. 'detection': polyp candidates in colonoscopy frames, "
-            "classified from patches and scored by FROC (data.source kvasir_seg or cvc_clinicdb)."
+            "classified from patches and scored by FROC (data.source kvasir_seg or cvc_clinicdb). 'segmentation': "
+            "boundaries by pixel-patch classification, scored by boundary distance (data.source carotid, "
+            "kvasir_seg or cvc_clinicdb)."
         ),
     )
     data: DataConfig
@@ -425,21 +508,38 @@ class StudyConfig(_Frozen):
     detection: DetectionConfig | None = Field(
         default=None, description="Candidates and patches; only with task = 'detection' (default settings if absent)."
     )
+    segmentation: SegmentationConfig | None = Field(
+        default=None, description="Pixel patches, dense inference and boundary reading; only with task = "
+        "'segmentation' (default settings if absent).",
+    )
     execution: ExecutionConfig = ExecutionConfig()
     analysis: AnalysisConfig = AnalysisConfig()
 
     @model_validator(mode="after")
     def _task_fits_data(self) -> StudyConfig:
         polyp = isinstance(self.data, PolypDataConfig)
+        masks = polyp or isinstance(self.data, SegmentationDataConfig)
         if self.task == "detection" and not polyp:
             raise ValueError(
                 f"task = 'detection' needs data.source 'kvasir_seg' or 'cvc_clinicdb'; got {self.data.source!r}."
             )
-        if self.task != "detection" and polyp:
-            raise ValueError(f"data.source {self.data.source!r} is a detection data set; set task = 'detection'.")
-        if self.task != "detection" and self.detection is not None:
-            raise ValueError("the [detection] table is only read with task = 'detection'; remove it or set the task.")
+        if self.task == "segmentation" and not masks:
+            raise ValueError(f"task = 'segmentation' needs data.source 'carotid', 'kvasir_seg' or 'cvc_clinicdb'; "
+                             f"got {self.data.source!r}.")
+        if self.task == "classification" and masks:
+            raise ValueError(f"data.source {self.data.source!r} holds masks, not image labels; set task = 'detection' "
+                             "or 'segmentation'.")
+        if self.task == "segmentation" and polyp and self.data.test_source is not None:  # type: ignore[union-attr]
+            raise ValueError("cross-data-set mode (data.test_source) is for task = 'detection' only.")
+        for table in ("detection", "segmentation"):
+            if self.task != table and getattr(self, table) is not None:
+                raise ValueError(f"the [{table}] table is only read with task = '{table}'; remove it or set the task.")
         return self
+
+    @property
+    def segmentation_settings(self) -> SegmentationConfig:
+        """The [segmentation] table, or its defaults when the study file has none."""
+        return self.segmentation if self.segmentation is not None else SegmentationConfig()
 
     @property
     def detection_settings(self) -> DetectionConfig:

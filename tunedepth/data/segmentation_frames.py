@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunedepth.data.polyp import SkippedFrame
+from tunedepth.data._frame_files import SkippedFrame
 from tunedepth.errors import DataError
 
 __all__ = ["SegmentationFrames"]

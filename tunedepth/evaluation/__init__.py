@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from tunedepth.evaluation.boundary_extraction import (
+    ClosedContour,
+    extract_closed_boundary,
+    extract_layered_boundaries,
+    extract_layered_boundary,
+)
 from tunedepth.evaluation.candidate_hits import CandidateHits, candidate_hits_from_table, match_candidates
 from tunedepth.evaluation.delong import (
     AucInterval,
@@ -48,6 +54,7 @@ __all__ = [
     "AucInterval",
     "BoundaryDistance",
     "CandidateHits",
+    "ClosedContour",
     "FrameLevelScores",
     "FrocCurve",
     "FrocSensitivityDifference",
@@ -62,6 +69,9 @@ __all__ = [
     "candidate_hits_from_table",
     "delong_test",
     "dice_score",
+    "extract_closed_boundary",
+    "extract_layered_boundaries",
+    "extract_layered_boundary",
     "frame_level_scores",
     "froc_curve",
     "hausdorff95_boundary_error",

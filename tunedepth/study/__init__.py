@@ -28,16 +28,25 @@ from tunedepth.study.recommend import (
 )
 from tunedepth.study.runner import StudyProgress, StudySummary, run_one, run_study
 from tunedepth.study.scores import score_table, sensitivity_column
+from tunedepth.study.segmentation import (
+    BOUNDARY_ERROR_COLUMNS,
+    SEGMENTATION_CLASS_NAMES,
+    SegmentationData,
+    boundary_errors,
+    prepare_segmentation,
+)
 from tunedepth.study.significance import SIGNIFICANCE_COLUMNS, significance_table
 from tunedepth.study.store import RESULT_COLUMNS, StudyStore, frame_to_csv
 
 __all__ = [
     "ANALYSIS_FILES",
-    "DETECTION_CLASS_NAMES",
+    "BOUNDARY_ERROR_COLUMNS",
     "DEPTH_RULES",
+    "DETECTION_CLASS_NAMES",
     "FROC_COLUMNS",
     "RECOMMENDATION_COLUMNS",
     "RESULT_COLUMNS",
+    "SEGMENTATION_CLASS_NAMES",
     "SIGNIFICANCE_COLUMNS",
     "DepthRecommendation",
     "DetectionData",
@@ -47,6 +56,7 @@ __all__ = [
     "RegimeComparison",
     "RegimeScore",
     "RunSpec",
+    "SegmentationData",
     "Split",
     "StudyAnalysis",
     "StudyProgress",
@@ -54,6 +64,7 @@ __all__ = [
     "StudySummary",
     "WalkStep",
     "analyze_study",
+    "boundary_errors",
     "candidate_hits",
     "candidate_log_odds",
     "compare_regimes",
@@ -66,6 +77,7 @@ __all__ = [
     "load_finished_study",
     "load_polyp_frames",
     "prepare_detection",
+    "prepare_segmentation",
     "prepare_study",
     "recommend_depths",
     "recommendation_table",

@@ -44,11 +44,11 @@ from tunedepth.data import (
     load_kvasir_seg,
     patch_views,
     split_by_video,
-    train_subset_indices,
     training_patches,
 )
 from tunedepth.errors import ConfigError, DataError, StudyFolderError
 from tunedepth.evaluation import CandidateHits, candidate_hits_from_table
+from tunedepth.study._groups import group_subset_rows
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +131,8 @@ class DetectionData:
     def train_rows(self, fraction: float, *, seed: int) -> np.ndarray:
         """Rows of the training patch set from a nested, seeded ``fraction`` of the training groups."""
         train = self.candidates["train"]
-        groups = np.asarray(train.frames.group_ids)
-        unique = np.unique(groups)
-        chosen = unique[train_subset_indices(np.zeros(unique.size, dtype=np.int64), fraction, seed=seed)]
-        frames = np.flatnonzero(np.isin(groups, chosen))
         patch_frames = train.frame_index[self.patches["train"].candidate]
-        return np.flatnonzero(np.isin(patch_frames, frames)).astype(np.int64)
+        return group_subset_rows(np.asarray(train.frames.group_ids)[patch_frames], fraction, seed=seed)
 
 
 def prepare_detection(data: PolypDataConfig, detection: DetectionConfig) -> tuple[DatasetSplits, DetectionData]:

@@ -141,4 +141,6 @@ def hashed_config(config: StudyConfig, spec: RunSpec, *, weights_sha256: str | N
     }
     if config.task == "detection":
         hashed["detection"] = config.detection_settings.model_dump(mode="json")
+    if config.task == "segmentation":
+        hashed["segmentation"] = config.segmentation_settings.model_dump(mode="json")
     return hashed

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from tunedepth.config import DataConfig, PolypDataConfig, StudyConfig
+from tunedepth.config import DataConfig, PolypDataConfig, SegmentationDataConfig, StudyConfig
 from tunedepth.data import DATA_SOURCES, DatasetSplits, check_no_leakage
 from tunedepth.errors import ConfigError, DataError
 from tunedepth.models import ResolvedWeights, get_architecture, resolve_weights
 from tunedepth.study.detection import DetectionData, prepare_detection
 from tunedepth.study.grid import RunSpec, expand_grid, run_id
+from tunedepth.study.segmentation import SegmentationData, prepare_segmentation
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ __all__ = ["PreparedStudy", "load_data", "prepare_study", "resolve_device"]
 @dataclass(frozen=True)
 class PreparedStudy:
     """A validated study, ready to run (``detection``: the candidates behind the patch sets of a detection
-    study, None for classification)."""
+    study; ``segmentation``: the images behind the pixel patches of a segmentation study; None otherwise)."""
 
     config: StudyConfig
     data: DatasetSplits
@@ -36,6 +37,7 @@ class PreparedStudy:
     weights: ResolvedWeights | None
     group_names: tuple[str, ...]
     detection: DetectionData | None = None
+    segmentation: SegmentationData | None = None
 
 
 def load_data(data: DataConfig) -> DatasetSplits:
@@ -44,9 +46,9 @@ def load_data(data: DataConfig) -> DatasetSplits:
     Raises:
         ConfigError: for a detection data set (polyp frames), which :func:`prepare_detection` loads.
     """
-    if isinstance(data, PolypDataConfig):
-        raise ConfigError(f"data.source {data.source!r} holds polyp frames for task = 'detection', not labelled "
-                          "images; a detection study loads it with tunedepth.study.prepare_detection.")
+    if isinstance(data, PolypDataConfig | SegmentationDataConfig):
+        raise ConfigError(f"data.source {data.source!r} holds images with masks for task = 'detection' or "
+                          "'segmentation', not labelled images; prepare_study loads it.")
     source = DATA_SOURCES.get(data.source)
     kwargs = data.model_dump(exclude={"source", "balance"})
     return source.load(**kwargs)
@@ -102,8 +104,11 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     weights = None
     if "finetune" in config.grid.regimes:
         weights = resolve_weights(arch.name, weights=config.model.weights, checkpoint_path=config.model.checkpoint)
-    detection = None
-    if isinstance(config.data, PolypDataConfig):
+    detection, segmentation = None, None
+    if config.task == "segmentation":
+        assert isinstance(config.data, PolypDataConfig | SegmentationDataConfig)  # the schema checks this
+        data, segmentation = prepare_segmentation(config.data, config.segmentation_settings)
+    elif isinstance(config.data, PolypDataConfig):
         data, detection = prepare_detection(config.data, config.detection_settings)
     else:
         data = load_data(config.data)
@@ -112,4 +117,4 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     sha = None if weights is None else weights.sha256
     ids = tuple(run_id(config, spec, weights_sha256=sha if spec.regime == "finetune" else None) for spec in runs)
     logger.info("study %s: %d runs on %s (%s split)", config.name, len(runs), data.name, data.split_origin)
-    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names, detection)
+    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names, detection, segmentation)

@@ -36,6 +36,7 @@ from tunedepth.study._provenance import provenance
 from tunedepth.study.detection import candidate_log_odds, write_detection_tables
 from tunedepth.study.grid import RunSpec, hashed_config
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
+from tunedepth.study.segmentation import boundary_errors
 from tunedepth.study.store import StudyStore
 from tunedepth.training import (
     CachedInputs,
@@ -96,8 +97,9 @@ def _predictions_frame(labels: torch.Tensor, log_odds: np.ndarray) -> pd.DataFra
 
 def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, torch.Tensor | None, torch.Tensor]:
     train = prepared.data.train
-    if prepared.detection is not None:  # patches of a nested subset of the training frame groups
-        index = torch.from_numpy(prepared.detection.train_rows(spec.train_fraction, seed=spec.seed))
+    task_data = prepared.detection or prepared.segmentation
+    if task_data is not None:  # patches of a nested subset of the training frame groups
+        index = torch.from_numpy(task_data.train_rows(spec.train_fraction, seed=spec.seed))
         return train.subset(index), None, index
     labels = train.labels.numpy()
     idx = train_subset_indices(labels, spec.train_fraction, seed=spec.seed)
@@ -134,6 +136,19 @@ def _case_labels(prepared: PreparedStudy, split: str) -> torch.Tensor:
         images: ImageSet = getattr(prepared.data, split)
         return images.labels
     return torch.from_numpy(prepared.detection.candidates[split].labels)
+
+
+def _segmentation_outputs(prepared: PreparedStudy, model: GroupedModel,
+                          device: torch.device) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """A segmentation run's per-image boundary errors on the test images and their means (empty otherwise)."""
+    if prepared.segmentation is None:
+        return {}, {}
+    errors = boundary_errors(model, prepared.segmentation, patch_size=prepared.config.data.image_size, device=device)
+    unit = str(errors["unit"].iloc[0]) if len(errors) else ""
+    metrics: dict[str, Any] = {f"test_{column}": float(errors[column].mean()) for column in
+               ("mean_boundary_error", "hausdorff95_boundary_error", "dice_score", "iou_score")}
+    metrics |= {"boundary_error_unit": unit, "n_test_images": len(errors)}
+    return metrics, {"boundary_errors_test": errors}
 
 
 def _detection_metrics(prepared: PreparedStudy, test_log_odds: np.ndarray) -> dict[str, Any]:
@@ -251,6 +266,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     test_probs = _case_log_odds(
         prepared, predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut))
     test_labels = _case_labels(prepared, "test").numpy()
+    task_metrics, task_tables = _segmentation_outputs(prepared, model, device)
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
         "train_fraction": spec.train_fraction, "seed": spec.seed, "n_train": len(train), "lr": best.lr,
@@ -265,6 +281,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
             "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason,
         },
         **_detection_metrics(prepared, test_probs),
+        **task_metrics,
     }
     history = pd.concat(
         [pd.DataFrame([asdict(rec) for rec in t.result.history]).assign(base_lr=t.lr) for t in trials],
@@ -287,6 +304,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         predictions={"val": _predictions_frame(_case_labels(prepared, "val"),
                                                _case_log_odds(prepared, result.val_log_odds)),
                      "test": _predictions_frame(_case_labels(prepared, "test"), test_probs)},
+        tables=task_tables,
     )
     return metrics
 

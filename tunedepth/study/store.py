@@ -79,14 +79,18 @@ class StudyStore:
         metrics: dict[str, Any],
         history: pd.DataFrame,
         predictions: dict[str, pd.DataFrame],
+        tables: dict[str, pd.DataFrame] | None = None,
     ) -> None:
-        """Write a finished run; ``metrics.json`` goes last, marking it complete."""
+        """Write a finished run; ``metrics.json`` goes last, marking it complete. ``tables`` are further per-run
+        tables, written as ``<name>.csv`` (e.g. a segmentation run's ``boundary_errors_test``)."""
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "config.json", config)
         atomic_write_text(folder / "history.csv", frame_to_csv(history))
         for split, frame in predictions.items():
             atomic_write_text(folder / f"predictions_{split}.csv", frame_to_csv(frame, float_format="%.17g"))
+        for name, table in (tables or {}).items():
+            atomic_write_text(folder / f"{name}.csv", frame_to_csv(table, float_format="%.17g"))
         atomic_write_json(folder / "metrics.json", metrics)
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
