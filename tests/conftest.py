@@ -225,3 +225,38 @@ def detection_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
         "analysis": {"n_boot": 200},
         "execution": {"num_threads": 1},
     })
+
+
+def write_carotid_like(root: Path, n_sequences: int = 6, per_sequence: int = 4, seed: int = 0) -> Path:
+    """Speckled grey frames with a dark disc (the artery) each, in the carotid data set's layout."""
+    rng = np.random.default_rng(seed)
+    (root / "US images").mkdir(parents=True)
+    (root / "Expert mask images").mkdir()
+    yy, xx = np.mgrid[:64, :60]
+    for s in range(n_sequences):
+        for k in range(per_sequence):
+            grey = np.clip(rng.normal(150, 20, size=(64, 60)), 0, 255)
+            cy, cx, r = 32 + rng.integers(-6, 7), 30 + rng.integers(-6, 7), rng.integers(9, 14)
+            disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
+            grey[disc] = np.clip(rng.normal(40, 10, size=int(disc.sum())), 0, 255)
+            name = f"2022SEQ{s}VAS_slice_{k:03d}.png"
+            Image.fromarray(np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)).save(root / "US images" / name)
+            Image.fromarray((disc * 255).astype(np.uint8)).save(root / "Expert mask images" / name)
+    return root
+
+
+@pytest.fixture
+def segmentation_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
+    root = write_carotid_like(tmp_path / "carotid")
+    return copy.deepcopy({
+        "name": "toy-segmentation",
+        "task": "segmentation",
+        "data": {"source": "carotid", "root": str(root), "image_size": 16, "val_fraction": 0.2,
+                 "test_fraction": 0.3},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["scratch", "finetune"], "depths": [4], "train_fractions": [1.0, 0.5], "seeds": [0]},
+        "segmentation": {"work_size_px": 48, "pixels_per_class": 30, "val_pixels_per_class": 10, "stride": 2,
+                         "roi_margin_px": 6, "n_rays": 36, "smoothing": 1.0},
+        "training": {"lr": 0.05, "batch_size": 32, "max_epochs": 2, "patience": 2},
+        "execution": {"num_threads": 1},
+    })

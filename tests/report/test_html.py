@@ -153,3 +153,14 @@ def test_detection_report_shows_froc_table_figures_and_candidate_summary(detecti
     assert html.count('alt="FROC curves on the test frames') == 2  # one figure per training fraction
     assert "Detection (frames, polyps, candidates)" in html
     assert html.index("train: 15 frames") < html.index("val: 6 frames") < html.index("test: 9 frames")
+
+
+def test_segmentation_report_has_box_plots_and_the_table(segmentation_raw, tmp_path):
+    from tunedepth.config import parse_study
+    from tunedepth.study import run_study
+
+    out = tmp_path / "out"
+    run_study(parse_study(segmentation_raw, base_dir=tmp_path), out)
+    html = write_report(out).read_text()
+    assert "Segmentation: boundary error on the test images" in html
+    assert html.count('alt="Boundary error per test image') == 2  # one per training fraction

@@ -3,7 +3,6 @@ inference -> closed boundary -> per-image errors), training fractions over group
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -11,46 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError
 from tunedepth.study import prepare_study, run_study
-
-
-def _write_carotid_like(root: Path, n_sequences: int = 6, per_sequence: int = 4, seed: int = 0) -> Path:
-    """Speckled grey frames with a dark disc (the artery) each, in the carotid data set's layout."""
-    rng = np.random.default_rng(seed)
-    (root / "US images").mkdir(parents=True)
-    (root / "Expert mask images").mkdir()
-    yy, xx = np.mgrid[:64, :60]
-    for s in range(n_sequences):
-        for k in range(per_sequence):
-            grey = np.clip(rng.normal(150, 20, size=(64, 60)), 0, 255)
-            cy, cx, r = 32 + rng.integers(-6, 7), 30 + rng.integers(-6, 7), rng.integers(9, 14)
-            disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
-            grey[disc] = np.clip(rng.normal(40, 10, size=int(disc.sum())), 0, 255)
-            name = f"2022SEQ{s}VAS_slice_{k:03d}.png"
-            Image.fromarray(np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)).save(root / "US images" / name)
-            Image.fromarray((disc * 255).astype(np.uint8)).save(root / "Expert mask images" / name)
-    return root
-
-
-@pytest.fixture
-def segmentation_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
-    root = _write_carotid_like(tmp_path / "carotid")
-    return copy.deepcopy({
-        "name": "toy-segmentation",
-        "task": "segmentation",
-        "data": {"source": "carotid", "root": str(root), "image_size": 16, "val_fraction": 0.2,
-                 "test_fraction": 0.3},
-        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
-        "grid": {"regimes": ["scratch", "finetune"], "depths": [4], "train_fractions": [1.0, 0.5], "seeds": [0]},
-        "segmentation": {"work_size_px": 48, "pixels_per_class": 30, "val_pixels_per_class": 10, "stride": 2,
-                         "roi_margin_px": 6, "n_rays": 36, "smoothing": 1.0},
-        "training": {"lr": 0.05, "batch_size": 32, "max_epochs": 2, "patience": 2},
-        "execution": {"num_threads": 1},
-    })
 
 
 def test_toy_segmentation_study_end_to_end(segmentation_raw: dict[str, Any], tmp_path: Path) -> None:
@@ -94,3 +57,26 @@ def test_bad_segmentation_configs_are_refused(segmentation_raw: dict[str, Any], 
                                               change: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         parse_study({**segmentation_raw, **change}, base_dir=tmp_path)
+
+
+def test_analysis_compares_each_depth_with_scratch_over_the_same_images(segmentation_raw: dict[str, Any],
+                                                                        tmp_path: Path) -> None:
+    from scipy.stats import wilcoxon
+
+    from tunedepth.study import analyze_study, load_finished_study, read_boundary_errors
+
+    out = tmp_path / "out"
+    run_study(parse_study(segmentation_raw, base_dir=tmp_path), out)
+    table = analyze_study(out).boundaries
+    assert table is not None and (out / "boundary_errors.csv").is_file()
+    assert len(table) == 4 and table.loc[table["label"] == "scratch", "vs_scratch_p"].isna().all()
+    study = load_finished_study(out)
+    for row in table[table["label"] != "scratch"].itertuples():
+        runs = {label: study.runs_of(label, train_fraction=row.train_fraction)[0] for label in ("scratch", row.label)}
+        a = read_boundary_errors(study, runs[row.label].run_id)["mean_boundary_error"].to_numpy()
+        b = read_boundary_errors(study, runs["scratch"].run_id)["mean_boundary_error"].to_numpy()
+        assert row.mean_boundary_error == pytest.approx(a.mean())
+        assert row.vs_scratch_difference == pytest.approx((a - b).mean())
+        assert row.vs_scratch_p == pytest.approx(wilcoxon(a - b).pvalue)
+        assert row.vs_scratch_p_holm == pytest.approx(row.vs_scratch_p)  # one depth per fraction: Holm = raw
+

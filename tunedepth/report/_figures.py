@@ -19,13 +19,13 @@ from matplotlib.figure import Figure
 from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
-    plot_froc_curves,
     plot_pvalue_heatmap,
     plot_roc_curves,
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
-from tunedepth.study import FinishedRun, FinishedStudy, StudyAnalysis, froc_curves
+from tunedepth.report.task_plots import plot_boundary_errors, plot_froc_curves
+from tunedepth.study import FinishedRun, FinishedStudy, StudyAnalysis, froc_curves, read_boundary_errors
 
 __all__ = ["EmbeddedFigure", "build_figures"]
 
@@ -35,7 +35,8 @@ class EmbeddedFigure:
     """One figure of the report.
 
     Attributes:
-        kind: "score_vs_depth", "convergence", "roc", "froc", "pvalue_heatmap" or "score_vs_fraction".
+        kind: "score_vs_depth", "convergence", "roc", "froc", "boundary_errors", "pvalue_heatmap" or
+            "score_vs_fraction".
         title: the caption shown above the image.
         train_fraction: the fraction it shows, or None for a figure across fractions.
         png_base64: the PNG file, base64-encoded (ASCII).
@@ -110,6 +111,22 @@ def _froc(study: FinishedStudy, fraction: float) -> EmbeddedFigure | None:
     return _embed("froc", title, fraction, plot_froc_curves(curves)) if curves else None
 
 
+def _boundary_boxes(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> EmbeddedFigure | None:
+    table = analysis.boundaries
+    if table is None:
+        return None
+    seed = min(r.seed for r in study.runs if r.train_fraction == fraction)
+    errors = {}
+    for label in study.regimes_at(fraction):
+        run = study.runs_of(label, train_fraction=fraction).get(seed)
+        if run is not None:
+            errors[label] = read_boundary_errors(study, run.run_id)["mean_boundary_error"].to_numpy(dtype=float)
+    rows = table[np.isclose(table["train_fraction"].to_numpy(dtype=float), fraction)]
+    unit = str(rows["unit"].iloc[0]) if len(rows) else "px"
+    title = f"Boundary error per test image (seed {seed}), {fraction * 100:g}% of the training data"
+    return _embed("boundary_errors", title, fraction, plot_boundary_errors(errors, unit=unit)) if errors else None
+
+
 def _deepest_label(scores: pd.DataFrame) -> str | None:
     finetune = scores[scores["regime"] != "scratch"]
     if finetune.empty:
@@ -136,8 +153,8 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
     """Every figure of the report, and a note for each figure left out.
 
     Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, FROC curves (detection
-    studies), Holm-adjusted p-value heatmap; then test AUC vs training fraction for scratch, the deepest depth run
-    and the recommended depth.
+    studies), boundary error box plots (segmentation studies), Holm-adjusted p-value heatmap; then test AUC vs
+    training fraction for scratch, the deepest depth run and the recommended depth.
 
     Args:
         study: the finished study (:func:`~tunedepth.study.load_finished_study`).
@@ -158,6 +175,7 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
         figures.append(_roc(study, fraction, notes))
         if analysis.froc is not None:
             figures.append(_froc(study, fraction))
+        figures.append(_boundary_boxes(study, analysis, fraction))
         sig = analysis.significance
         if np.isclose(sig["train_fraction"].to_numpy(dtype=float), fraction).any():
             figures.append(_embed("pvalue_heatmap", f"Holm-adjusted p-values between regimes, {at}", fraction,

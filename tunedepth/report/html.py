@@ -209,6 +209,13 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
             "Per run: test sensitivity at each FP/frame target with its frame-bootstrap interval, and the paired "
             "frame-bootstrap difference from scratch (same fraction and seed) with its p-value, Holm-adjusted over "
             "the regimes at each target. Cases of the other tables are candidates."))
+    if analysis.boundaries is not None:
+        tables.insert(1, _table(
+            analysis.boundaries, "boundary-errors", "Segmentation: boundary error on the test images",
+            "Per run: mean, SD and median over the test images of the mean boundary distance (unit column), mean "
+            "Hausdorff-95 and Dice; and the mean per-image difference from scratch (same fraction and seed; negative "
+            "= smaller error) with the Wilcoxon signed-rank p-value over images, Holm-adjusted over the depths. Cases "
+            "of the AUC tables are sampled boundary/background pixels."))
     html = _template().render(
         header=_header(study, _read_json(study.root / "study.json")), alpha=settings.alpha,
         rule=_RULE_TEXT[settings.depth_rule], sentences=analysis.sentences, tables=tables, figures=figures,

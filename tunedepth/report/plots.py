@@ -18,12 +18,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
-from tunedepth.evaluation import FrocCurve
-
 __all__ = [
     "figure_to_png_bytes",
+    "new_figure",
     "plot_convergence",
-    "plot_froc_curves",
     "plot_pvalue_heatmap",
     "plot_roc_curves",
     "plot_score_vs_depth",
@@ -34,7 +32,8 @@ _SCRATCH = "scratch"
 _FT_PREFIX = "ft:"
 
 
-def _new_figure() -> Figure:
+def new_figure() -> Figure:
+    """A new figure on its own Agg canvas, without pyplot (the size and layout every report figure uses)."""
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -104,7 +103,7 @@ def plot_score_vs_depth(scores: pd.DataFrame, *, train_fraction: float) -> Figur
     rows = _rows_at(scores, train_fraction, "plot_score_vs_depth", "scores")
     finetune = rows[rows["regime"] != _SCRATCH].sort_values("depth")
     scratch = rows[rows["regime"] == _SCRATCH]
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     depth = finetune["depth"].to_numpy(dtype=float)
     auc = finetune["test_auc"].to_numpy(dtype=float)
@@ -166,7 +165,7 @@ def plot_score_vs_fraction(
         picked = [_rows_at(scores[scores["label"] == label], fraction, "plot_score_vs_fraction", "scores")
                   for fraction, label in recommended.items()]
         series.append(("recommended", pd.concat(picked)))
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for i, (name, rows) in enumerate(series):
         rows = rows.sort_values("train_fraction")
@@ -213,7 +212,7 @@ def plot_convergence(
     if not histories:
         raise ValueError("The 'histories' parameter of plot_convergence must map at least one regime label to its "
                          "history; got an empty mapping.")
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for i, (label, history) in enumerate(histories.items()):
         _check_columns(history, ("iteration", "val_auc"), "plot_convergence", f"histories[{label!r}]")
@@ -278,7 +277,7 @@ def plot_roc_curves(labels_true: np.ndarray, scores_by_label: Mapping[str, np.nd
     if np.unique(labels_true).size < 2:
         raise ValueError("The 'labels_true' parameter of plot_roc_curves must hold at least two classes (a ROC "
                          f"curve is undefined otherwise); got classes {np.unique(labels_true).tolist()}.")
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for i, (label, scores) in enumerate(scores_by_label.items()):
         scores = np.asarray(scores, dtype=float)
@@ -297,48 +296,6 @@ def plot_roc_curves(labels_true: np.ndarray, scores_by_label: Mapping[str, np.nd
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate (sensitivity)")
     ax.set_title("ROC curves (test set)")
-    ax.legend(loc="lower right")
-    return fig
-
-
-def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float, float] = (1e-3, 10.0)) -> Figure:
-    """FROC curves of several regimes on the same frames, false positives per frame on a log x-axis (as the
-    paper's Fig. 2(a)).
-
-    Args:
-        curves: regime label -> its curve (:func:`~tunedepth.evaluation.froc_curve`).
-        fps_range: the x-axis limits, both > 0. The curve's first point (0 FP/frame) cannot be shown on a log axis.
-
-    Returns:
-        A figure with one axes; line i is the i-th regime's curve as a step function (each sensitivity holds
-        until the next threshold adds false positives).
-
-    Raises:
-        ValueError: if ``curves`` is empty or ``fps_range`` is not 0 < low < high.
-
-    Example:
-        >>> from tunedepth.evaluation import FrocCurve
-        >>> c = FrocCurve(np.array([0.0, 0.1, 1.0]), np.array([0.0, 0.5, 1.0]), np.array([np.inf, 0.9, 0.1]))
-        >>> [float(y) for y in plot_froc_curves({"scratch": c}).axes[0].lines[0].get_ydata()]
-        [0.0, 0.5, 1.0]
-    """
-    if not curves:
-        raise ValueError("The 'curves' parameter of plot_froc_curves must map at least one regime label to its FROC "
-                         "curve; got an empty mapping.")
-    low, high = fps_range
-    if not 0 < low < high:
-        raise ValueError(f"The 'fps_range' parameter of plot_froc_curves must be (low, high) with 0 < low < high; "
-                         f"got {fps_range!r}.")
-    fig = _new_figure()
-    ax = fig.add_subplot()
-    for i, (label, curve) in enumerate(curves.items()):
-        ax.step(curve.fps_per_frame, curve.sensitivity, where="post", color=f"C{i}", label=label)
-    ax.set_xscale("log")
-    ax.set_xlim(low, high)
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("false positives per frame")
-    ax.set_ylabel("sensitivity (share of polyps detected)")
-    ax.set_title("FROC curves (test frames)")
     ax.legend(loc="lower right")
     return fig
 
@@ -375,7 +332,7 @@ def plot_pvalue_heatmap(significance: pd.DataFrame, *, train_fraction: float) ->
     for a, b, p in zip(rows["label_a"], rows["label_b"], rows["p_holm"], strict=True):
         matrix[index[str(a)], index[str(b)]] = matrix[index[str(b)], index[str(a)]] = float(p)
     masked = np.ma.masked_invalid(matrix)
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     image = ax.imshow(masked, cmap="viridis_r", vmin=0.0, vmax=1.0)
     for r in range(len(order)):

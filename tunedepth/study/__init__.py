@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tunedepth.study.analysis import ANALYSIS_FILES, StudyAnalysis, analyze_study
+from tunedepth.study.boundary_table import BOUNDARY_TABLE_COLUMNS, boundary_table, read_boundary_errors
 from tunedepth.study.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
 from tunedepth.study.detection import (
     DETECTION_CLASS_NAMES,
@@ -41,6 +42,7 @@ from tunedepth.study.store import RESULT_COLUMNS, StudyStore, frame_to_csv
 __all__ = [
     "ANALYSIS_FILES",
     "BOUNDARY_ERROR_COLUMNS",
+    "BOUNDARY_TABLE_COLUMNS",
     "DEPTH_RULES",
     "DETECTION_CLASS_NAMES",
     "FROC_COLUMNS",
@@ -65,6 +67,7 @@ __all__ = [
     "WalkStep",
     "analyze_study",
     "boundary_errors",
+    "boundary_table",
     "candidate_hits",
     "candidate_log_odds",
     "compare_regimes",
@@ -79,6 +82,7 @@ __all__ = [
     "prepare_detection",
     "prepare_segmentation",
     "prepare_study",
+    "read_boundary_errors",
     "recommend_depths",
     "recommendation_table",
     "regime_phrase",

@@ -9,6 +9,8 @@
   with one sentence each (:func:`~tunedepth.study.recommend_depths`);
 * ``froc.csv`` (detection studies only): each run's test sensitivity at fixed false positives per frame, and its
   paired difference from scratch (:func:`~tunedepth.study.froc_table`);
+* ``boundary_errors.csv`` (segmentation studies only): each run's boundary errors over the test images, and the
+  paired Wilcoxon comparison of each depth with scratch (:func:`~tunedepth.study.boundary_table`);
 * ``analysis.json``: the settings used (alpha, depth rule, confidence, FPR targets, bootstrap size and seed) and
   the tunedepth version, so every number can be reproduced.
 
@@ -32,6 +34,7 @@ from tunedepth._io import atomic_write_json, atomic_write_text
 from tunedepth.config import AnalysisConfig
 from tunedepth.errors import ConfigError
 from tunedepth.study._checks import check_alpha
+from tunedepth.study.boundary_table import boundary_table
 from tunedepth.study.finished import load_finished_study
 from tunedepth.study.froc_table import froc_table
 from tunedepth.study.recommend import DepthRecommendation, recommend_depths, recommendation_table
@@ -58,6 +61,8 @@ class StudyAnalysis:
         recommendations: one recommendation per training fraction, largest first.
         settings: the analysis settings used (alpha, depth rule, confidence, FPR targets, bootstrap).
         froc: for a detection study, the FROC table (see :func:`~tunedepth.study.froc_table`); else None.
+        boundaries: for a segmentation study, the boundary error table (see :func:`~tunedepth.study.boundary_table`);
+            else None.
     """
 
     study_dir: Path
@@ -66,6 +71,7 @@ class StudyAnalysis:
     recommendations: tuple[DepthRecommendation, ...]
     settings: AnalysisConfig
     froc: pd.DataFrame | None = None
+    boundaries: pd.DataFrame | None = None
 
     @property
     def sentences(self) -> tuple[str, ...]:
@@ -150,8 +156,12 @@ def analyze_study(
                                        depth_rule=settings.depth_rule)
     recommendation = recommendation_table(recommendations)
     root = study.root
-    froc = None
-    if _study_file(root).get("task") == "detection":
+    froc, boundaries = None, None
+    task = _study_file(root).get("task")
+    if task == "segmentation":
+        boundaries = boundary_table(study)
+        atomic_write_text(root / "boundary_errors.csv", frame_to_csv(boundaries))
+    if task == "detection":
         froc = froc_table(study, fps_targets=settings.fps_targets, confidence=settings.confidence,
                           n_boot=settings.n_boot, bootstrap_seed=settings.bootstrap_seed)
         atomic_write_text(root / "froc.csv", frame_to_csv(froc))
@@ -161,10 +171,11 @@ def analyze_study(
     atomic_write_text(root / "recommendation.txt", "".join(f"{rec.sentence}\n" for rec in recommendations))
     atomic_write_json(root / "analysis.json", {
         **settings.model_dump(mode="json"), "tunedepth_version": tunedepth.__version__,
-        "n_runs": len(study.runs), "files": list(ANALYSIS_FILES) + (["froc.csv"] if froc is not None else []),
+        "n_runs": len(study.runs), "files": list(ANALYSIS_FILES) + (["froc.csv"] if froc is not None else [])
+        + (["boundary_errors.csv"] if boundaries is not None else []),
     })
     n_noted = sum(int((frame["note"] != "").sum()) for frame in (scores, significance, recommendation))
     if n_noted:
         logger.warning("study %s: %d table rows note undefined statistics or skipped runs (see their 'note' "
                        "column)", root, n_noted)
-    return StudyAnalysis(root, scores, significance, recommendations, settings, froc)
+    return StudyAnalysis(root, scores, significance, recommendations, settings, froc, boundaries)

@@ -1,0 +1,103 @@
+"""Figures of detection and segmentation studies: FROC curves, boundary errors per regime.
+
+Like :mod:`tunedepth.report.plots`, one pure function per figure, each on a new pyplot-free Figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from tunedepth.evaluation import FrocCurve
+from tunedepth.report.plots import new_figure
+
+__all__ = ["plot_boundary_errors", "plot_froc_curves"]
+
+
+def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float, float] = (1e-3, 10.0)) -> Figure:
+    """FROC curves of several regimes on the same frames, false positives per frame on a log x-axis (as the
+    paper's Fig. 2(a)).
+
+    Args:
+        curves: regime label -> its curve (:func:`~tunedepth.evaluation.froc_curve`).
+        fps_range: the x-axis limits, both > 0. The curve's first point (0 FP/frame) cannot be shown on a log axis.
+
+    Returns:
+        A figure with one axes; line i is the i-th regime's curve as a step function (each sensitivity holds
+        until the next threshold adds false positives).
+
+    Raises:
+        ValueError: if ``curves`` is empty or ``fps_range`` is not 0 < low < high.
+
+    Example:
+        >>> from tunedepth.evaluation import FrocCurve
+        >>> c = FrocCurve(np.array([0.0, 0.1, 1.0]), np.array([0.0, 0.5, 1.0]), np.array([np.inf, 0.9, 0.1]))
+        >>> [float(y) for y in plot_froc_curves({"scratch": c}).axes[0].lines[0].get_ydata()]
+        [0.0, 0.5, 1.0]
+    """
+    if not curves:
+        raise ValueError("The 'curves' parameter of plot_froc_curves must map at least one regime label to its FROC "
+                         "curve; got an empty mapping.")
+    low, high = fps_range
+    if not 0 < low < high:
+        raise ValueError(f"The 'fps_range' parameter of plot_froc_curves must be (low, high) with 0 < low < high; "
+                         f"got {fps_range!r}.")
+    fig = new_figure()
+    ax = fig.add_subplot()
+    for i, (label, curve) in enumerate(curves.items()):
+        ax.step(curve.fps_per_frame, curve.sensitivity, where="post", color=f"C{i}", label=label)
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("false positives per frame")
+    ax.set_ylabel("sensitivity (share of polyps detected)")
+    ax.set_title("FROC curves (test frames)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_boundary_errors(errors_by_label: Mapping[str, np.ndarray], *, unit: str) -> Figure:
+    """Box plots of per-image boundary errors, one box per regime, in the paper's Fig. 9 form.
+
+    Args:
+        errors_by_label: regime label -> per-image mean boundary distances of shape (n_images,) (NaN ignored).
+        unit: "px" or "um", written on the axis.
+
+    Returns:
+        A figure with one axes: box = quartiles, line = median, whiskers = Tukey's (the furthest image within 1.5
+        inter-quartile ranges of the box), points beyond them drawn singly; above each box the mean ± SD as text
+        (``ax.texts[i]`` for regime i).
+
+    Raises:
+        ValueError: if ``errors_by_label`` is empty or a regime has no finite value.
+
+    Example:
+        >>> fig = plot_boundary_errors({"scratch": np.array([1.0, 2.0, 3.0])}, unit="px")
+        >>> fig.axes[0].texts[0].get_text()
+        '2 ± 1'
+    """
+    if not errors_by_label:
+        raise ValueError("The 'errors_by_label' parameter of plot_boundary_errors must map at least one regime label "
+                         "to its per-image errors; got an empty mapping.")
+    data = []
+    for label, values in errors_by_label.items():
+        finite = np.asarray(values, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if finite.size == 0:
+            raise ValueError(f"plot_boundary_errors: regime {label!r} has no finite boundary error to draw.")
+        data.append(finite)
+    fig = new_figure()
+    ax = fig.add_subplot()
+    ax.boxplot(data, whis=1.5, tick_labels=list(errors_by_label))
+    top = max(float(d.max()) for d in data)
+    for i, d in enumerate(data, start=1):
+        sd = float(d.std(ddof=1)) if d.size > 1 else float("nan")
+        ax.text(i, top * 1.05, f"{d.mean():.3g} ± {sd:.3g}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, top * 1.15)
+    symbol = "µm" if unit == "um" else unit
+    ax.set_ylabel(f"mean boundary distance per image ({symbol})")
+    ax.set_title("Boundary error on the test images (box: quartiles; whiskers: Tukey; text: mean ± SD)")
+    ax.tick_params(axis="x", labelrotation=30)
+    return fig
