@@ -3,6 +3,7 @@ inference -> closed boundary -> per-image errors), training fractions over group
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError
@@ -80,3 +82,64 @@ def test_analysis_compares_each_depth_with_scratch_over_the_same_images(segmenta
         assert row.vs_scratch_p == pytest.approx(wilcoxon(a - b).pvalue)
         assert row.vs_scratch_p_holm == pytest.approx(row.vs_scratch_p)  # one depth per fraction: Holm = raw
 
+
+
+def _write_layered(root: Path, n_groups: int = 5, per_group: int = 3, seed: int = 0) -> Path:
+    """Longitudinal-wall-like images: dark lumen above, a bright intima-media band between two wavy interfaces,
+    mid-grey tissue below; one JSON annotation per image (the documented layered format), 50 µm pixels."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    width, height = 64, 48
+    x = np.arange(width)
+    for g in range(n_groups):
+        for k in range(per_group):
+            top = 20 + 3 * np.sin(x / 9 + rng.uniform(0, 6)) + rng.uniform(-3, 3)
+            bottom = top + rng.uniform(5, 8)
+            yy = np.arange(height)[:, None]
+            grey = np.where(yy < top, 30, np.where(yy < bottom, 200, 110)).astype(float)
+            grey = np.clip(grey + rng.normal(0, 12, size=grey.shape), 0, 255).astype(np.uint8)
+            stem = f"subject{g}_img{k}"
+            Image.fromarray(grey).save(root / "images" / f"{stem}.png")
+            doc = {"image": f"{stem}.png", "pixel_spacing_um": 50.0, "group": f"subject{g}",
+                   "boundaries": {"lumen_intima": [[float(i), float(top[i])] for i in range(0, width, 4)] +
+                                  [[width - 1.0, float(top[-1])]],
+                                  "media_adventitia": [[float(i), float(bottom[i])] for i in range(0, width, 4)] +
+                                  [[width - 1.0, float(bottom[-1])]]}}
+            (root / "annotations" / f"{stem}.json").write_text(json.dumps(doc))
+    return root
+
+
+def test_layered_boundaries_end_to_end_in_micrometres(tmp_path: Path, toy_checkpoint: Path) -> None:
+    root = _write_layered(tmp_path / "layered")
+    raw = {
+        "name": "toy-layered", "task": "segmentation",
+        "data": {"source": "layered", "root": str(root), "image_size": 16, "val_fraction": 0.2, "test_fraction": 0.4},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]},
+        "segmentation": {"work_size_px": 64, "pixels_per_class": 40, "val_pixels_per_class": 10, "stride": 2,
+                         "roi_margin_px": 4, "smoothing": 2.0},
+        "training": {"lr": 0.05, "batch_size": 32, "max_epochs": 3, "patience": 3},
+        "execution": {"num_threads": 1},
+    }
+    out = tmp_path / "out"
+    prepared = prepare_study(parse_study(raw, base_dir=tmp_path), out)
+    assert prepared.data.class_names == ("background", "lumen_intima", "media_adventitia")
+    assert set(np.unique(prepared.data.train.labels.numpy())) == {0, 1, 2}
+    results = run_study(parse_study(raw, base_dir=tmp_path), out).results
+    errors = pd.read_csv(out / "runs" / results["run_id"].iloc[0] / "boundary_errors_test.csv")
+    assert len(errors) == 6 and errors["group_id"].nunique() == 2  # 40% of 5 subjects, whole subjects
+    assert (errors["unit"] == "um").all()  # the annotations' 50 µm pixels
+    both = (errors["lumen_intima_error"] + errors["media_adventitia_error"]) / 2
+    np.testing.assert_allclose(errors["mean_boundary_error"], both)
+    assert errors["dice_score"].isna().all()
+    assert results["boundary_error_unit"].iloc[0] == "um"
+
+
+def test_layered_data_needs_a_root(segmentation_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(segmentation_raw)
+    raw["data"] = {"source": "layered", "image_size": 16}
+    with pytest.raises(ConfigError, match="needs data.root"):
+        parse_study(raw, base_dir=tmp_path)

@@ -163,13 +163,15 @@ class PolypDataConfig(_Frozen):
 
 
 class SegmentationDataConfig(_Frozen):
-    """Images with region masks for ``task = "segmentation"``: the carotid ultrasound proxy (transverse B-mode
-    images with expert artery masks, split by acquisition sequence; see tunedepth/data/carotid.py)."""
+    """Images for ``task = "segmentation"``: the carotid ultrasound proxy ('carotid': transverse B-mode images with
+    expert artery masks, split by acquisition sequence; tunedepth/data/carotid.py) or your own layered annotations
+    ('layered': images/ plus one JSON file with two interface polylines per image; tunedepth/data/layered.py)."""
 
-    source: Literal["carotid"]
+    source: Literal["carotid", "layered"]
     root: Path | None = Field(
         default=None,
-        description="The data set folder. Default: $TUNEDEPTH_DATA_DIR/carotid-cca-us-subset. Not part of run ids.",
+        description="The data set folder. Default for 'carotid': $TUNEDEPTH_DATA_DIR/carotid-cca-us-subset; "
+        "required for 'layered'. Not part of run ids.",
     )
     image_size: Annotated[int, Field(ge=8, le=256)] = Field(
         description="Side of the square pixel patches fed to the network, in pixels of the resampled image."
@@ -191,6 +193,8 @@ class SegmentationDataConfig(_Frozen):
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> SegmentationDataConfig:
+        if self.source == "layered" and self.root is None:
+            raise ValueError("data.source = 'layered' needs data.root, the folder holding images/ and annotations/.")
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError(
                 f"val_fraction + test_fraction must be < 1 to leave training images; got {self.val_fraction} + "
@@ -215,7 +219,8 @@ class SegmentationConfig(_Frozen):
     )
     pixel_spacing_um: Annotated[float, Field(gt=0)] | None = Field(
         default=None,
-        description="Pixel spacing of the ORIGINAL images in micrometres; None (unknown) reports errors in pixels.",
+        description="Pixel spacing of the ORIGINAL images in micrometres; None (unknown) reports errors in pixels, "
+        "except for layered annotations that carry their own pixel_spacing_um.",
     )
     pixels_per_class: Annotated[int, Field(ge=1)] = Field(
         default=100, description="Training pixels drawn per image for the boundary and for the background."
@@ -239,10 +244,11 @@ class SegmentationConfig(_Frozen):
         "(the paper also segmented within a region of interest around the vessel wall).",
     )
     n_rays: Annotated[int, Field(ge=8)] = Field(
-        default=180, description="Rays from the region's centre along which the closed boundary is read."
+        default=180, description="Rays from the region's centre along which a closed boundary is read."
     )
     smoothing: Annotated[float, Field(ge=0)] = Field(
-        default=2.0, description="Smoothing of the boundary read along the rays (0 = none); see "
+        default=2.0, description="Smoothing of the boundary read off the map (0 = none): sigma in rays for closed "
+        "boundaries, bandwidth in columns of a smoothing spline for layered ones; see "
         "tunedepth/evaluation/boundary_extraction.py.",
     )
 
@@ -498,7 +504,7 @@ class StudyConfig(_Frozen):
             "'classification': one label per image. 'detection': polyp candidates in colonoscopy frames, "
             "classified from patches and scored by FROC (data.source kvasir_seg or cvc_clinicdb). 'segmentation': "
             "boundaries by pixel-patch classification, scored by boundary distance (data.source carotid, "
-            "kvasir_seg or cvc_clinicdb)."
+            "layered, kvasir_seg or cvc_clinicdb)."
         ),
     )
     data: DataConfig
@@ -524,8 +530,8 @@ class StudyConfig(_Frozen):
                 f"task = 'detection' needs data.source 'kvasir_seg' or 'cvc_clinicdb'; got {self.data.source!r}."
             )
         if self.task == "segmentation" and not masks:
-            raise ValueError(f"task = 'segmentation' needs data.source 'carotid', 'kvasir_seg' or 'cvc_clinicdb'; "
-                             f"got {self.data.source!r}.")
+            raise ValueError(f"task = 'segmentation' needs data.source 'carotid', 'layered', 'kvasir_seg' or "
+                             f"'cvc_clinicdb'; got {self.data.source!r}.")
         if self.task == "classification" and masks:
             raise ValueError(f"data.source {self.data.source!r} holds masks, not image labels; set task = 'detection' "
                              "or 'segmentation'.")

@@ -32,6 +32,7 @@ from tunedepth.data.detection import (
     find_candidates,
     training_patches,
 )
+from tunedepth.data.layered import LayeredFrames, load_layered
 from tunedepth.data.patches import PATCH_ORIENTATIONS, PatchViews, cut_patches, orient_patch, patch_views
 from tunedepth.data.polyp import (
     MASK_THRESHOLD,
@@ -101,6 +102,7 @@ __all__ = [
     "DatasetSplits",
     "ImageSet",
     "LayeredBoundaries",
+    "LayeredFrames",
     "MedmnistInfo",
     "PatchSet",
     "PatchViews",
@@ -134,6 +136,7 @@ __all__ = [
     "load_cvc_clinicdb",
     "load_image_folder",
     "load_kvasir_seg",
+    "load_layered",
     "load_medmnist",
     "normalize",
     "orient_patch",

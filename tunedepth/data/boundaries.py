@@ -34,6 +34,8 @@ Layered annotation format (one UTF-8 JSON file per image; naming it ``<image ste
 * The format describes the far wall, as traced in intima-media thickness studies (e.g. CUBS, Meiburger et al.
   2021): the lumen lies above, so LI must be above MA (smaller y) in every column where both are traced. For
   near-wall tracings, flip the image and the tracings upside down first.
+* ``group`` (optional): the patient or sequence the image belongs to, so that a study keeps a patient's images on
+  one side of a split; without it each image is its own group.
 * No other key is allowed, at either level; a typo is an error, not an ignored entry.
 
 Per column x = 0 .. width - 1 the boundary row y(x) is the linear interpolation between the two vertices around x,
@@ -120,6 +122,7 @@ class LayeredBoundaries:
         lumen_intima: float array of shape (width,): the row y(x) of the LI interface per column x, NaN where it
             is not traced.
         media_adventitia: float array of shape (width,), likewise for the MA interface, below LI.
+        group: the patient or sequence id from the annotation's optional ``group`` key, or None.
 
     Raises:
         ValueError: if the two row arrays are not 1-D float arrays of one shape.
@@ -129,6 +132,7 @@ class LayeredBoundaries:
     pixel_spacing_um: float | None
     lumen_intima: np.ndarray
     media_adventitia: np.ndarray
+    group: str | None = None
 
     def __post_init__(self) -> None:
         for name in LAYERED_BOUNDARY_NAMES:
@@ -163,20 +167,21 @@ def _check_shape(func: str, param: str, shape: object) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])  # type: ignore[index]
 
 
-def _check_keys(path: Path, where: str, found: dict[str, object], expected: tuple[str, ...]) -> None:
+def _check_keys(path: Path, where: str, found: dict[str, object], expected: tuple[str, ...],
+                optional: tuple[str, ...] = ()) -> None:
     missing = [k for k in expected if k not in found]
     if missing:
         raise DataError(
             f"Layered annotation {path} has no key '{where}{missing[0]}' ({len(missing)} missing); it needs "
             f"{', '.join(where + k for k in expected)}. Add it (see tunedepth.data.boundaries for the format)."
         )
-    unknown = [k for k in found if k not in expected]
+    unknown = [k for k in found if k not in expected + optional]
     if unknown:
-        guess = difflib.get_close_matches(str(unknown[0]), expected, n=1)
+        guess = difflib.get_close_matches(str(unknown[0]), expected + optional, n=1)
         hint = f" Did you mean '{where}{guess[0]}'?" if guess else ""
         raise DataError(
             f"Layered annotation {path} has an unknown key '{where}{unknown[0]}'; the allowed keys are "
-            f"{', '.join(where + k for k in expected)}.{hint}"
+            f"{', '.join(where + k for k in expected + optional)}.{hint}"
         )
 
 
@@ -264,8 +269,12 @@ def read_layered_annotation(path: Path, *, image_shape: tuple[int, int]) -> Laye
             f"Layered annotation {path} holds a JSON {type(raw).__name__}, not an object with keys "
             f"{', '.join(_TOP_KEYS)}; see tunedepth.data.boundaries for the format."
         )
-    _check_keys(path, "", raw, _TOP_KEYS)
+    _check_keys(path, "", raw, _TOP_KEYS, optional=("group",))
     image, spacing, bounds = raw["image"], raw["pixel_spacing_um"], raw["boundaries"]
+    group = raw.get("group")
+    if group is not None and (not isinstance(group, str) or not group):
+        raise DataError(f"Layered annotation {path}: key 'group' must be a non-empty string (the patient or sequence "
+                        f"id); got {group!r}.")
     if not isinstance(image, str) or not image:
         raise DataError(
             f"Layered annotation {path}: key 'image' must be the image's file name (a non-empty string); got "
@@ -298,6 +307,7 @@ def read_layered_annotation(path: Path, *, image_shape: tuple[int, int]) -> Laye
         pixel_spacing_um=None if spacing is None else float(spacing),
         lumen_intima=upper,
         media_adventitia=lower,
+        group=group,
     )
 
 

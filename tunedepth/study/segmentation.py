@@ -42,11 +42,14 @@ from tunedepth.data import (
     POLYP_DATA_FOLDERS,
     DatasetSplits,
     ImageSet,
+    LayeredFrames,
     SegmentationFrames,
     closed_boundary,
+    layered_label_image,
     load_carotid,
     load_cvc_clinicdb,
     load_kvasir_seg,
+    load_layered,
     sample_boundary_pixels,
     split_by_video,
 )
@@ -54,8 +57,10 @@ from tunedepth.errors import ConfigError
 from tunedepth.evaluation import (
     dice_score,
     extract_closed_boundary,
+    extract_layered_boundaries,
     hausdorff95_boundary_error,
     iou_score,
+    layered_boundary_error,
     mean_boundary_error,
 )
 from tunedepth.models import GroupedModel
@@ -64,10 +69,13 @@ from tunedepth.training import cut_pixel_patches, dense_class_probabilities
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BOUNDARY_ERROR_COLUMNS", "SEGMENTATION_CLASS_NAMES", "SegmentationData", "boundary_errors",
-           "prepare_segmentation"]
+__all__ = ["BOUNDARY_ERROR_COLUMNS", "LAYERED_CLASS_NAMES", "SEGMENTATION_CLASS_NAMES", "SegmentationData",
+           "boundary_errors", "prepare_segmentation"]
 
 SEGMENTATION_CLASS_NAMES = ("background", "boundary")
+LAYERED_CLASS_NAMES = ("background", "lumen_intima", "media_adventitia")
+
+Frames = SegmentationFrames | LayeredFrames
 
 BOUNDARY_ERROR_COLUMNS = ("frame_id", "group_id", "mean_boundary_error", "hausdorff95_boundary_error", "dice_score",
                           "iou_score", "unit")
@@ -84,13 +92,16 @@ def _root(source: str, root: Path | None) -> Path:
     return Path(data_dir) / folder
 
 
-def _load(data: SegmentationDataConfig | PolypDataConfig) -> SegmentationFrames:
-    root = _root(data.source, data.root)
-    if data.source == "carotid":
-        frames = load_carotid(root, skip_bad_frames=data.skip_bad_frames)
+def _load(data: SegmentationDataConfig | PolypDataConfig) -> Frames:
+    frames: Frames
+    if data.source == "layered":
+        assert data.root is not None  # the schema requires it
+        frames = load_layered(data.root, skip_bad_frames=data.skip_bad_frames)
+    elif data.source == "carotid":
+        frames = load_carotid(_root(data.source, data.root), skip_bad_frames=data.skip_bad_frames)
     else:
         loader = load_kvasir_seg if data.source == "kvasir_seg" else load_cvc_clinicdb
-        polyp = loader(root, skip_bad_frames=data.skip_bad_frames)
+        polyp = loader(_root(data.source, data.root), skip_bad_frames=data.skip_bad_frames)
         frames = SegmentationFrames(polyp.name, polyp.images, polyp.masks, polyp.frame_ids, polyp.group_ids,
                                     polyp.skipped)
     if data.max_frames is not None and data.max_frames < len(frames):
@@ -98,30 +109,58 @@ def _load(data: SegmentationDataConfig | PolypDataConfig) -> SegmentationFrames:
     return frames
 
 
-def _resample(frames: SegmentationFrames, work_size_px: int) -> tuple[SegmentationFrames, np.ndarray]:
+def _resample_rows(rows: np.ndarray, new_width: int, sx: float, sy: float) -> np.ndarray:
+    """A boundary's row per column on the resampled grid (pixel centres map as x = (x' + 0.5) sx - 0.5)."""
+    x = (np.arange(new_width) + 0.5) * sx - 0.5
+    finite = np.flatnonzero(np.isfinite(rows))
+    out = np.full(new_width, np.nan)
+    if finite.size:
+        inside = (x >= finite[0]) & (x <= finite[-1])
+        out[inside] = (np.interp(x[inside], finite, rows[finite]) + 0.5) / sy - 0.5
+    return out
+
+
+def _resample(frames: Frames, work_size_px: int) -> tuple[Frames, np.ndarray]:
     """Frames resampled to a longer side of ``work_size_px``, and per frame the original pixels per working pixel."""
-    images, masks, factors = [], [], []
-    for image, mask in zip(frames.images, frames.masks, strict=True):
-        h, w = mask.shape
+    images: list[np.ndarray] = []
+    targets: list[Any] = []  # LayeredBoundaries or resampled masks
+    factors = []
+    for f, image in enumerate(frames.images):
+        h, w = image.shape[:2]
         scale = work_size_px / max(h, w)
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-        small_mask = np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
         small.setflags(write=False)
-        small_mask.setflags(write=False)
         images.append(small)
-        masks.append(small_mask.astype(bool))
-        factors.append((w / size[0] + h / size[1]) / 2)
-    out = replace(frames, images=tuple(images), masks=tuple(masks))
-    return out, np.asarray(factors)
+        sx, sy = w / size[0], h / size[1]
+        factors.append((sx + sy) / 2)
+        if isinstance(frames, LayeredFrames):
+            b = frames.boundaries[f]
+            targets.append(replace(b, lumen_intima=_resample_rows(b.lumen_intima, size[0], sx, sy),
+                                   media_adventitia=_resample_rows(b.media_adventitia, size[0], sx, sy)))
+        else:
+            small_mask = np.asarray(Image.fromarray(frames.masks[f]).resize(size, Image.Resampling.NEAREST))
+            small_mask = small_mask.astype(bool)
+            small_mask.setflags(write=False)
+            targets.append(small_mask)
+    if isinstance(frames, LayeredFrames):
+        return replace(frames, images=tuple(images), boundaries=tuple(targets)), np.asarray(factors)
+    return replace(frames, images=tuple(images), masks=tuple(targets)), np.asarray(factors)
 
 
-def _pixel_patches(frames: SegmentationFrames, *, per_class: int, settings: SegmentationConfig, size: int,
+def _label_image(frames: Frames, f: int) -> np.ndarray:
+    """0 background, k on boundary class k (closed: 1; layered: 1 lumen-intima, 2 media-adventitia)."""
+    if isinstance(frames, LayeredFrames):
+        return layered_label_image(frames.boundaries[f], frames.images[f].shape[:2])
+    return closed_boundary(frames.masks[f])
+
+
+def _pixel_patches(frames: Frames, *, per_class: int, settings: SegmentationConfig, size: int,
                    seed: int) -> tuple[ImageSet, np.ndarray]:
     """Stratified boundary / background pixel patches of every frame, and each patch's frame."""
     patches, labels, frame_of_row = [], [], []
-    for f, (image, mask) in enumerate(zip(frames.images, frames.masks, strict=True)):
-        sample = sample_boundary_pixels(closed_boundary(mask), n_per_class=per_class,
+    for f, image in enumerate(frames.images):
+        sample = sample_boundary_pixels(_label_image(frames, f), n_per_class=per_class,
                                         near_fraction=settings.near_fraction,
                                         near_distance_px=settings.near_distance_px, seed=seed + f)
         patches.append(cut_pixel_patches(image, sample.rows, sample.cols, patch_size=size))
@@ -138,13 +177,14 @@ class SegmentationData:
     """The resampled frames of a segmentation study and what its runs need beyond the pixel patches.
 
     Attributes:
-        frames: the "train", "val" and "test" frames, resampled to ``work_size_px``.
+        frames: the "train", "val" and "test" frames, resampled to ``work_size_px`` (region masks, or layered
+            interfaces).
         factors: per split, the original pixels per working pixel of each frame.
         train_frame_of_row: the frame of each training patch.
         settings: the [segmentation] settings.
     """
 
-    frames: dict[str, SegmentationFrames]
+    frames: dict[str, Frames]
     factors: dict[str, np.ndarray]
     train_frame_of_row: np.ndarray
     settings: SegmentationConfig
@@ -165,7 +205,8 @@ def prepare_segmentation(data: SegmentationDataConfig | PolypDataConfig, setting
     frames = _load(data)
     parts = split_by_video(frames.group_ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction,
                            seed=data.split_seed)
-    split_frames, factors = {}, {}
+    split_frames: dict[str, Frames] = {}
+    factors: dict[str, np.ndarray] = {}
     for split, index in (("train", parts.train), ("val", parts.val), ("test", parts.test)):
         split_frames[split], factors[split] = _resample(frames.subset(index.tolist()), settings.work_size_px)
     size = data.image_size
@@ -175,47 +216,87 @@ def prepare_segmentation(data: SegmentationDataConfig | PolypDataConfig, setting
                             size=size, seed=data.split_seed + 1_000_003)
     test, _ = _pixel_patches(split_frames["test"], per_class=settings.val_pixels_per_class, settings=settings,
                              size=size, seed=data.split_seed + 2_000_003)
-    splits = DatasetSplits(frames.name, SEGMENTATION_CLASS_NAMES, train, val, test, split_origin="seeded")
+    classes = LAYERED_CLASS_NAMES if isinstance(frames, LayeredFrames) else SEGMENTATION_CLASS_NAMES
+    splits = DatasetSplits(frames.name, classes, train, val, test, split_origin="seeded")
     logger.info("segmentation data %s: %d/%d/%d images at %d px, %d training patches", frames.name,
                 len(split_frames["train"]), len(split_frames["val"]), len(split_frames["test"]),
                 settings.work_size_px, len(train))
     return splits, SegmentationData(split_frames, factors, train_rows, settings)
 
 
-def _roi(mask: np.ndarray, margin: int) -> np.ndarray:
-    rows, cols = np.nonzero(mask)
-    roi = np.zeros_like(mask)
-    roi[max(0, rows.min() - margin): rows.max() + margin + 1, max(0, cols.min() - margin): cols.max() + margin + 1] = 1
+def _grow(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, ...], margin: int) -> np.ndarray:
+    roi = np.zeros(shape[:2], dtype=bool)
+    roi[max(0, int(rows.min()) - margin): int(rows.max()) + margin + 1,
+        max(0, int(cols.min()) - margin): int(cols.max()) + margin + 1] = True
     return roi
+
+
+def _closed_row(model: GroupedModel, frames: SegmentationFrames, f: int, factor: float, settings: SegmentationConfig,
+                patch_size: int, device: torch.device, batch_size: int) -> dict[str, Any]:
+    image, mask = frames.images[f], frames.masks[f]
+    r, c = np.nonzero(mask)
+    roi = _grow(r, c, mask.shape, settings.roi_margin_px)
+    probs = dense_class_probabilities(model, image, patch_size=patch_size, stride=settings.stride,
+                                      batch_size=batch_size, device=device, roi=roi)
+    rr, cc = np.nonzero(roi)
+    centre = ((rr.min() + rr.max()) / 2, (cc.min() + cc.max()) / 2)
+    contour = extract_closed_boundary(probs[1], centre=centre, n_rays=settings.n_rays, smoothing=settings.smoothing)
+    predicted = contour.filled(mask.shape)
+    spacing = None if settings.pixel_spacing_um is None else settings.pixel_spacing_um * factor
+    mean = mean_boundary_error(predicted, mask, pixel_spacing_um=spacing)
+    hd95 = hausdorff95_boundary_error(predicted, mask, pixel_spacing_um=spacing)
+    to_unit = factor if spacing is None else 1.0  # working pixels -> original pixels
+    return {"mean_boundary_error": mean.value * to_unit, "hausdorff95_boundary_error": hd95.value * to_unit,
+            "dice_score": dice_score(predicted, mask), "iou_score": iou_score(predicted, mask), "unit": mean.unit}
+
+
+def _layered_row(model: GroupedModel, frames: LayeredFrames, f: int, factor: float, settings: SegmentationConfig,
+                 patch_size: int, device: torch.device, batch_size: int) -> dict[str, Any]:
+    image, ref = frames.images[f], frames.boundaries[f]
+    cols = np.flatnonzero(np.isfinite(ref.lumen_intima) | np.isfinite(ref.media_adventitia))
+    ys = np.r_[ref.lumen_intima[cols], ref.media_adventitia[cols]]
+    ys = ys[np.isfinite(ys)]
+    roi = _grow(np.array([ys.min(), ys.max()]), cols, image.shape, settings.roi_margin_px)
+    probs = dense_class_probabilities(model, image, patch_size=patch_size, stride=settings.stride,
+                                      batch_size=batch_size, device=device, roi=roi)
+    upper, lower = extract_layered_boundaries(probs, smoothing=settings.smoothing)
+    um = settings.pixel_spacing_um if settings.pixel_spacing_um is not None else ref.pixel_spacing_um
+    spacing = None if um is None else um * factor
+    to_unit = factor if spacing is None else 1.0
+    errors = [layered_boundary_error(p, r, pixel_spacing_um=spacing) for p, r in
+              ((upper, ref.lumen_intima), (lower, ref.media_adventitia))]
+    columns = np.abs(np.r_[upper - ref.lumen_intima, lower - ref.media_adventitia])
+    columns = columns[np.isfinite(columns)] * (factor if spacing is None else spacing)
+    return {"mean_boundary_error": float(np.mean([e.value for e in errors])) * to_unit,
+            "hausdorff95_boundary_error": float(np.percentile(columns, 95)) if columns.size else float("nan"),
+            "dice_score": float("nan"), "iou_score": float("nan"), "unit": errors[0].unit,
+            "lumen_intima_error": errors[0].value * to_unit, "media_adventitia_error": errors[1].value * to_unit}
 
 
 def boundary_errors(model: GroupedModel, seg: SegmentationData, *, patch_size: int, device: torch.device,
                     batch_size: int = 256) -> pd.DataFrame:
-    """Dense inference on every test image, the boundary read along rays, and its errors (one row per image).
+    """Dense inference on every test image, the boundary read off the map, and its errors (one row per image).
+
+    Closed boundaries (region masks): the region of interest is the reference region's bounding box grown by
+    ``roi_margin_px``; the boundary is read along rays from its centre; errors are the mean symmetric boundary
+    distance, its Hausdorff-95, Dice and IoU of the filled regions. Layered boundaries: the region of interest spans
+    the traced columns and rows (grown likewise); each interface is read per column and smoothed; the error is the
+    mean over the two interfaces of the mean per-column distance (``lumen_intima_error``,
+    ``media_adventitia_error`` too), and "Hausdorff-95" is the 95th percentile of the per-column distances of both;
+    Dice and IoU are NaN (no region).
 
     Returns:
-        A table with :data:`BOUNDARY_ERROR_COLUMNS`: distances in the original images' pixels ("px") or in µm
-        ("um") when ``pixel_spacing_um`` is set; Dice and IoU of the filled regions.
+        A table with :data:`BOUNDARY_ERROR_COLUMNS` (plus the two interface columns for layered data): distances in
+        the original images' pixels ("px"), or in µm ("um") when a pixel spacing is known.
     """
-    settings = seg.settings
-    frames = seg.frames["test"]
+    frames, settings = seg.frames["test"], seg.settings
     rows: list[dict[str, Any]] = []
-    for f, (image, mask) in enumerate(zip(frames.images, frames.masks, strict=True)):
-        roi = _roi(mask, settings.roi_margin_px)
-        probs = dense_class_probabilities(model, image, patch_size=patch_size, stride=settings.stride,
-                                          batch_size=batch_size, device=device, roi=roi)
-        r, c = np.nonzero(roi)
-        centre = ((r.min() + r.max()) / 2, (c.min() + c.max()) / 2)
-        contour = extract_closed_boundary(probs[1], centre=centre, n_rays=settings.n_rays,
-                                          smoothing=settings.smoothing)
-        predicted = contour.filled(mask.shape)
+    for f in range(len(frames)):
         factor = float(seg.factors["test"][f])
-        spacing = None if settings.pixel_spacing_um is None else settings.pixel_spacing_um * factor
-        mean = mean_boundary_error(predicted, mask, pixel_spacing_um=spacing)
-        hd95 = hausdorff95_boundary_error(predicted, mask, pixel_spacing_um=spacing)
-        to_unit = factor if spacing is None else 1.0  # working pixels -> original pixels
-        rows.append({"frame_id": frames.frame_ids[f], "group_id": frames.group_ids[f],
-                     "mean_boundary_error": mean.value * to_unit, "hausdorff95_boundary_error": hd95.value * to_unit,
-                     "dice_score": dice_score(predicted, mask), "iou_score": iou_score(predicted, mask),
-                     "unit": mean.unit})
-    return pd.DataFrame(rows, columns=list(BOUNDARY_ERROR_COLUMNS))
+        if isinstance(frames, LayeredFrames):
+            row = _layered_row(model, frames, f, factor, settings, patch_size, device, batch_size)
+        else:
+            row = _closed_row(model, frames, f, factor, settings, patch_size, device, batch_size)
+        rows.append({"frame_id": frames.frame_ids[f], "group_id": frames.group_ids[f], **row})
+    extra = ["lumen_intima_error", "media_adventitia_error"] if isinstance(frames, LayeredFrames) else []
+    return pd.DataFrame(rows, columns=list(BOUNDARY_ERROR_COLUMNS) + extra)
