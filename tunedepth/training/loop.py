@@ -300,8 +300,8 @@ def train_model(
         history.append(record)
         if on_epoch_end is not None:
             on_epoch_end(record)
-        logger.info("epoch %d: train loss %.4f, val score %.4f (%.0f s since the start)", epoch, record.train_loss, score,
-                    record.seconds)
+        logger.info("epoch %d: train loss %.4f, val score %.4f (%.0f s since the start)", epoch, record.train_loss,
+                    score, record.seconds)
         if best_state is None or _rank(score) > _rank(best_score):
             best_score, best_epoch, best_log_odds = score, epoch, log_odds
             best_state = copy.deepcopy(model.state_dict())
