@@ -164,3 +164,4 @@ def test_segmentation_report_has_box_plots_and_the_table(segmentation_raw, tmp_p
     html = write_report(out).read_text()
     assert "Segmentation: boundary error on the test images" in html
     assert html.count('alt="Boundary error per test image') == 2  # one per training fraction
+    assert html.count('alt="Test images with reference and predicted boundaries') == 2

@@ -32,6 +32,10 @@ def test_toy_segmentation_study_end_to_end(segmentation_raw: dict[str, Any], tmp
         assert row.test_mean_boundary_error == pytest.approx(errors["mean_boundary_error"].mean())
         assert ((errors["dice_score"] >= 0) & (errors["dice_score"] <= 1)).all()
         assert (errors["hausdorff95_boundary_error"] >= 0).all()
+        with np.load(out / "runs" / row.run_id / "overlays_test.npz") as arrays:
+            assert sorted(arrays.files) == sorted(f"{kind}_{k}" for kind in ("image", "reference", "predicted")
+                                                  for k in range(3))
+            assert arrays["image_0"].ndim == 3 and set(np.unique(arrays["reference_0"])) == {0, 1}
 
 
 def test_fractions_keep_whole_sequences(segmentation_raw: dict[str, Any], tmp_path: Path) -> None:

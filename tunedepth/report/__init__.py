@@ -11,12 +11,13 @@ from tunedepth.report.plots import (
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
-from tunedepth.report.task_plots import plot_boundary_errors, plot_froc_curves
+from tunedepth.report.task_plots import plot_boundary_errors, plot_boundary_overlays, plot_froc_curves
 
 __all__ = [
     "REPORT_FILE",
     "figure_to_png_bytes",
     "plot_boundary_errors",
+    "plot_boundary_overlays",
     "plot_convergence",
     "plot_froc_curves",
     "plot_pvalue_heatmap",

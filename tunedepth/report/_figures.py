@@ -24,7 +24,7 @@ from tunedepth.report.plots import (
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
-from tunedepth.report.task_plots import plot_boundary_errors, plot_froc_curves
+from tunedepth.report.task_plots import plot_boundary_errors, plot_boundary_overlays, plot_froc_curves
 from tunedepth.study import FinishedRun, FinishedStudy, StudyAnalysis, froc_curves, read_boundary_errors
 
 __all__ = ["EmbeddedFigure", "build_figures"]
@@ -35,8 +35,8 @@ class EmbeddedFigure:
     """One figure of the report.
 
     Attributes:
-        kind: "score_vs_depth", "convergence", "roc", "froc", "boundary_errors", "pvalue_heatmap" or
-            "score_vs_fraction".
+        kind: "score_vs_depth", "convergence", "roc", "froc", "boundary_errors", "boundary_overlays",
+            "pvalue_heatmap" or "score_vs_fraction".
         title: the caption shown above the image.
         train_fraction: the fraction it shows, or None for a figure across fractions.
         png_base64: the PNG file, base64-encoded (ASCII).
@@ -127,6 +127,27 @@ def _boundary_boxes(study: FinishedStudy, analysis: StudyAnalysis, fraction: flo
     return _embed("boundary_errors", title, fraction, plot_boundary_errors(errors, unit=unit)) if errors else None
 
 
+def _overlays(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> EmbeddedFigure | None:
+    if analysis.boundaries is None:
+        return None
+    recommended = [r.label for r in analysis.recommendations if r.train_fraction == fraction and r.label]
+    panels = {}
+    for label in dict.fromkeys(["scratch", *recommended]):
+        runs = study.runs_of(label, train_fraction=fraction) if label in study.regimes_at(fraction) else {}
+        path = study.root / "runs" / runs[min(runs)].run_id / "overlays_test.npz" if runs else None
+        if path is None or not path.is_file():
+            continue
+        with np.load(path) as arrays:
+            n = len([k for k in arrays.files if k.startswith("image_")])
+            panels[label] = [(arrays[f"image_{k}"], arrays[f"reference_{k}"], arrays[f"predicted_{k}"])
+                             for k in range(n)]
+    if not panels:
+        return None
+    title = (f"Test images with reference and predicted boundaries: scratch and the recommended depth, "
+             f"{fraction * 100:g}% of the training data")
+    return _embed("boundary_overlays", title, fraction, plot_boundary_overlays(panels))
+
+
 def _deepest_label(scores: pd.DataFrame) -> str | None:
     finetune = scores[scores["regime"] != "scratch"]
     if finetune.empty:
@@ -153,8 +174,8 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
     """Every figure of the report, and a note for each figure left out.
 
     Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, FROC curves (detection
-    studies), boundary error box plots (segmentation studies), Holm-adjusted p-value heatmap; then test AUC vs
-    training fraction for scratch, the deepest depth run and the recommended depth.
+    studies), boundary error box plots and overlays (segmentation studies), Holm-adjusted p-value heatmap; then
+    test AUC vs training fraction for scratch, the deepest depth run and the recommended depth.
 
     Args:
         study: the finished study (:func:`~tunedepth.study.load_finished_study`).
@@ -176,6 +197,7 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
         if analysis.froc is not None:
             figures.append(_froc(study, fraction))
         figures.append(_boundary_boxes(study, analysis, fraction))
+        figures.append(_overlays(study, analysis, fraction))
         sig = analysis.significance
         if np.isclose(sig["train_fraction"].to_numpy(dtype=float), fraction).any():
             figures.append(_embed("pvalue_heatmap", f"Holm-adjusted p-values between regimes, {at}", fraction,

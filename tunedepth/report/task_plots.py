@@ -5,7 +5,7 @@ Like :mod:`tunedepth.report.plots`, one pure function per figure, each on a new 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from tunedepth.evaluation import FrocCurve
 from tunedepth.report.plots import new_figure
 
-__all__ = ["plot_boundary_errors", "plot_froc_curves"]
+__all__ = ["plot_boundary_errors", "plot_boundary_overlays", "plot_froc_curves"]
 
 
 def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float, float] = (1e-3, 10.0)) -> Figure:
@@ -100,4 +100,47 @@ def plot_boundary_errors(errors_by_label: Mapping[str, np.ndarray], *, unit: str
     ax.set_ylabel(f"mean boundary distance per image ({symbol})")
     ax.set_title("Boundary error on the test images (box: quartiles; whiskers: Tukey; text: mean ± SD)")
     ax.tick_params(axis="x", labelrotation=30)
+    return fig
+
+
+def plot_boundary_overlays(panels: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> Figure:
+    """Test images with their reference and predicted boundaries, one row per regime.
+
+    Args:
+        panels: regime label -> a sequence of (image, reference, predicted): image uint8 of shape (H, W, 3),
+            reference and predicted integer images of shape (H, W) with 0 background and k > 0 on boundary class k.
+
+    Returns:
+        A figure with one axes per image (rows: regimes, columns: images): the image, the reference boundary in
+        green and the predicted one in red (a second class in cyan and magenta), drawn over it.
+
+    Raises:
+        ValueError: if ``panels`` is empty or a regime has no image.
+
+    Example:
+        >>> img = np.zeros((4, 4, 3), np.uint8); ref = np.eye(4, dtype=np.uint8); pred = np.zeros((4, 4), np.uint8)
+        >>> len(plot_boundary_overlays({"scratch": [(img, ref, pred)]}).axes)
+        1
+    """
+    if not panels or not all(len(p) for p in panels.values()):
+        raise ValueError("The 'panels' parameter of plot_boundary_overlays must map each regime label to at least one "
+                         "(image, reference, predicted) triple.")
+    n_rows, n_cols = len(panels), max(len(p) for p in panels.values())
+    fig = new_figure()
+    fig.set_size_inches(2.4 * n_cols, 2.4 * n_rows + 0.4)
+    colours = {("reference", 1): (0, 220, 0), ("reference", 2): (0, 200, 255),
+               ("predicted", 1): (255, 40, 40), ("predicted", 2): (255, 0, 255)}
+    for i, (label, triples) in enumerate(panels.items()):
+        for j, (image, reference, predicted) in enumerate(triples):
+            shown = np.array(image, dtype=np.uint8, copy=True)
+            for name, drawn in (("reference", reference), ("predicted", predicted)):
+                for k in (1, 2):
+                    shown[np.asarray(drawn) == k] = colours[(name, k)]
+            ax = fig.add_subplot(n_rows, n_cols, i * n_cols + j + 1)
+            ax.imshow(shown, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle("Test images: reference boundary (green) and predicted (red)", fontsize=9)
     return fig

@@ -138,17 +138,19 @@ def _case_labels(prepared: PreparedStudy, split: str) -> torch.Tensor:
     return torch.from_numpy(prepared.detection.candidates[split].labels)
 
 
-def _segmentation_outputs(prepared: PreparedStudy, model: GroupedModel,
-                          device: torch.device) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """A segmentation run's per-image boundary errors on the test images and their means (empty otherwise)."""
+def _segmentation_outputs(prepared: PreparedStudy, model: GroupedModel, device: torch.device
+                          ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, np.ndarray]]:
+    """A segmentation run's per-image boundary errors on the test images, their means, and the overlays of the
+    first test images (all empty for other tasks)."""
     if prepared.segmentation is None:
-        return {}, {}
-    errors = boundary_errors(model, prepared.segmentation, patch_size=prepared.config.data.image_size, device=device)
+        return {}, {}, {}
+    result = boundary_errors(model, prepared.segmentation, patch_size=prepared.config.data.image_size, device=device)
+    errors = result.errors
     unit = str(errors["unit"].iloc[0]) if len(errors) else ""
     metrics: dict[str, Any] = {f"test_{column}": float(errors[column].mean()) for column in
                ("mean_boundary_error", "hausdorff95_boundary_error", "dice_score", "iou_score")}
     metrics |= {"boundary_error_unit": unit, "n_test_images": len(errors)}
-    return metrics, {"boundary_errors_test": errors}
+    return metrics, {"boundary_errors_test": errors}, result.overlays
 
 
 def _detection_metrics(prepared: PreparedStudy, test_log_odds: np.ndarray) -> dict[str, Any]:
@@ -266,7 +268,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     test_probs = _case_log_odds(
         prepared, predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut))
     test_labels = _case_labels(prepared, "test").numpy()
-    task_metrics, task_tables = _segmentation_outputs(prepared, model, device)
+    task_metrics, task_tables, task_arrays = _segmentation_outputs(prepared, model, device)
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
         "train_fraction": spec.train_fraction, "seed": spec.seed, "n_train": len(train), "lr": best.lr,
@@ -304,7 +306,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         predictions={"val": _predictions_frame(_case_labels(prepared, "val"),
                                                _case_log_odds(prepared, result.val_log_odds)),
                      "test": _predictions_frame(_case_labels(prepared, "test"), test_probs)},
-        tables=task_tables,
+        tables=task_tables, arrays={"overlays_test": task_arrays} if task_arrays else None,
     )
     return metrics
 

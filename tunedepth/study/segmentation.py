@@ -69,8 +69,11 @@ from tunedepth.training import cut_pixel_patches, dense_class_probabilities
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BOUNDARY_ERROR_COLUMNS", "LAYERED_CLASS_NAMES", "SEGMENTATION_CLASS_NAMES", "SegmentationData",
-           "boundary_errors", "prepare_segmentation"]
+__all__ = ["BOUNDARY_ERROR_COLUMNS", "LAYERED_CLASS_NAMES", "N_OVERLAYS", "SEGMENTATION_CLASS_NAMES",
+           "BoundaryResult", "SegmentationData", "boundary_errors", "prepare_segmentation"]
+
+N_OVERLAYS = 3
+"""Test images per run whose image, reference and predicted boundaries are kept for the report's overlays."""
 
 SEGMENTATION_CLASS_NAMES = ("background", "boundary")
 LAYERED_CLASS_NAMES = ("background", "lumen_intima", "media_adventitia")
@@ -232,7 +235,8 @@ def _grow(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, ...], margin: in
 
 
 def _closed_row(model: GroupedModel, frames: SegmentationFrames, f: int, factor: float, settings: SegmentationConfig,
-                patch_size: int, device: torch.device, batch_size: int) -> dict[str, Any]:
+                patch_size: int, device: torch.device, batch_size: int
+                ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
     image, mask = frames.images[f], frames.masks[f]
     r, c = np.nonzero(mask)
     roi = _grow(r, c, mask.shape, settings.roi_margin_px)
@@ -246,12 +250,24 @@ def _closed_row(model: GroupedModel, frames: SegmentationFrames, f: int, factor:
     mean = mean_boundary_error(predicted, mask, pixel_spacing_um=spacing)
     hd95 = hausdorff95_boundary_error(predicted, mask, pixel_spacing_um=spacing)
     to_unit = factor if spacing is None else 1.0  # working pixels -> original pixels
-    return {"mean_boundary_error": mean.value * to_unit, "hausdorff95_boundary_error": hd95.value * to_unit,
-            "dice_score": dice_score(predicted, mask), "iou_score": iou_score(predicted, mask), "unit": mean.unit}
+    row = {"mean_boundary_error": mean.value * to_unit, "hausdorff95_boundary_error": hd95.value * to_unit,
+           "dice_score": dice_score(predicted, mask), "iou_score": iou_score(predicted, mask), "unit": mean.unit}
+    drawn = closed_boundary(predicted) if predicted.any() else np.zeros_like(mask)
+    return row, (closed_boundary(mask).astype(np.uint8), drawn.astype(np.uint8))
+
+
+def _draw_rows(shape: tuple[int, ...], *rows: np.ndarray) -> np.ndarray:
+    """Interface k (1, 2, ...) drawn as value k at its rounded row in every column where it exists."""
+    out = np.zeros(shape[:2], dtype=np.uint8)
+    for k, y in enumerate(rows, start=1):
+        cols = np.flatnonzero(np.isfinite(y))
+        out[np.clip(np.floor(y[cols] + 0.5).astype(int), 0, shape[0] - 1), cols] = k
+    return out
 
 
 def _layered_row(model: GroupedModel, frames: LayeredFrames, f: int, factor: float, settings: SegmentationConfig,
-                 patch_size: int, device: torch.device, batch_size: int) -> dict[str, Any]:
+                 patch_size: int, device: torch.device, batch_size: int
+                 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
     image, ref = frames.images[f], frames.boundaries[f]
     cols = np.flatnonzero(np.isfinite(ref.lumen_intima) | np.isfinite(ref.media_adventitia))
     ys = np.r_[ref.lumen_intima[cols], ref.media_adventitia[cols]]
@@ -267,14 +283,29 @@ def _layered_row(model: GroupedModel, frames: LayeredFrames, f: int, factor: flo
               ((upper, ref.lumen_intima), (lower, ref.media_adventitia))]
     columns = np.abs(np.r_[upper - ref.lumen_intima, lower - ref.media_adventitia])
     columns = columns[np.isfinite(columns)] * (factor if spacing is None else spacing)
-    return {"mean_boundary_error": float(np.mean([e.value for e in errors])) * to_unit,
-            "hausdorff95_boundary_error": float(np.percentile(columns, 95)) if columns.size else float("nan"),
-            "dice_score": float("nan"), "iou_score": float("nan"), "unit": errors[0].unit,
-            "lumen_intima_error": errors[0].value * to_unit, "media_adventitia_error": errors[1].value * to_unit}
+    row = {"mean_boundary_error": float(np.mean([e.value for e in errors])) * to_unit,
+           "hausdorff95_boundary_error": float(np.percentile(columns, 95)) if columns.size else float("nan"),
+           "dice_score": float("nan"), "iou_score": float("nan"), "unit": errors[0].unit,
+           "lumen_intima_error": errors[0].value * to_unit, "media_adventitia_error": errors[1].value * to_unit}
+    return row, (_draw_rows(image.shape, ref.lumen_intima, ref.media_adventitia), _draw_rows(image.shape, upper, lower))
+
+
+@dataclass(frozen=True)
+class BoundaryResult:
+    """A segmentation run's test outcome.
+
+    Attributes:
+        errors: one row per test image (see :func:`boundary_errors`).
+        overlays: for the first :data:`N_OVERLAYS` test images, ``image_<k>`` (uint8 (H, W, 3), resampled),
+            ``reference_<k>`` and ``predicted_<k>`` (uint8 (H, W): 0 background, k on boundary class k).
+    """
+
+    errors: pd.DataFrame
+    overlays: dict[str, np.ndarray]
 
 
 def boundary_errors(model: GroupedModel, seg: SegmentationData, *, patch_size: int, device: torch.device,
-                    batch_size: int = 256) -> pd.DataFrame:
+                    batch_size: int = 256) -> BoundaryResult:
     """Dense inference on every test image, the boundary read off the map, and its errors (one row per image).
 
     Closed boundaries (region masks): the region of interest is the reference region's bounding box grown by
@@ -286,17 +317,22 @@ def boundary_errors(model: GroupedModel, seg: SegmentationData, *, patch_size: i
     Dice and IoU are NaN (no region).
 
     Returns:
-        A table with :data:`BOUNDARY_ERROR_COLUMNS` (plus the two interface columns for layered data): distances in
-        the original images' pixels ("px"), or in µm ("um") when a pixel spacing is known.
+        The errors, a table with :data:`BOUNDARY_ERROR_COLUMNS` (plus the two interface columns for layered data):
+        distances in the original images' pixels ("px"), or in µm ("um") when a pixel spacing is known; and the
+        overlays of the first test images.
     """
     frames, settings = seg.frames["test"], seg.settings
     rows: list[dict[str, Any]] = []
+    overlays: dict[str, np.ndarray] = {}
     for f in range(len(frames)):
         factor = float(seg.factors["test"][f])
         if isinstance(frames, LayeredFrames):
-            row = _layered_row(model, frames, f, factor, settings, patch_size, device, batch_size)
+            row, drawn = _layered_row(model, frames, f, factor, settings, patch_size, device, batch_size)
         else:
-            row = _closed_row(model, frames, f, factor, settings, patch_size, device, batch_size)
+            row, drawn = _closed_row(model, frames, f, factor, settings, patch_size, device, batch_size)
         rows.append({"frame_id": frames.frame_ids[f], "group_id": frames.group_ids[f], **row})
+        if f < N_OVERLAYS:
+            overlays |= {f"image_{f}": np.asarray(frames.images[f]), f"reference_{f}": drawn[0],
+                         f"predicted_{f}": drawn[1]}
     extra = ["lumen_intima_error", "media_adventitia_error"] if isinstance(frames, LayeredFrames) else []
-    return pd.DataFrame(rows, columns=list(BOUNDARY_ERROR_COLUMNS) + extra)
+    return BoundaryResult(pd.DataFrame(rows, columns=list(BOUNDARY_ERROR_COLUMNS) + extra), overlays)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import io
 import json
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-from tunedepth._io import atomic_write_json, atomic_write_text
+from tunedepth._io import atomic_write, atomic_write_json, atomic_write_text
 
 __all__ = ["RESULT_COLUMNS", "StudyStore", "frame_to_csv"]
 
@@ -43,6 +44,10 @@ def frame_to_csv(frame: pd.DataFrame, *, float_format: str = "%.6g") -> str:
     buf = io.StringIO()
     frame.to_csv(buf, index=False, float_format=float_format)
     return buf.getvalue()
+
+
+def _savez(arrays: dict[str, np.ndarray], fh: IO[bytes]) -> None:
+    np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
 
 
 class StudyStore:
@@ -80,9 +85,11 @@ class StudyStore:
         history: pd.DataFrame,
         predictions: dict[str, pd.DataFrame],
         tables: dict[str, pd.DataFrame] | None = None,
+        arrays: dict[str, dict[str, np.ndarray]] | None = None,
     ) -> None:
         """Write a finished run; ``metrics.json`` goes last, marking it complete. ``tables`` are further per-run
-        tables, written as ``<name>.csv`` (e.g. a segmentation run's ``boundary_errors_test``)."""
+        tables, written as ``<name>.csv`` (e.g. a segmentation run's ``boundary_errors_test``); ``arrays`` named
+        groups of arrays, written as ``<name>.npz`` (e.g. its ``overlays_test``)."""
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "config.json", config)
@@ -91,6 +98,8 @@ class StudyStore:
             atomic_write_text(folder / f"predictions_{split}.csv", frame_to_csv(frame, float_format="%.17g"))
         for name, table in (tables or {}).items():
             atomic_write_text(folder / f"{name}.csv", frame_to_csv(table, float_format="%.17g"))
+        for name, group in (arrays or {}).items():
+            atomic_write(folder / f"{name}.npz", partial(_savez, group))
         atomic_write_json(folder / "metrics.json", metrics)
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
