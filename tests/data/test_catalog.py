@@ -18,8 +18,9 @@ def test_lists_sources_then_flags_with_local_files(
     listings = list_datasets(root=tmp_path)
     assert [d.name for d in listings[:2]] == ["csv_manifest", "image_folder"]
     by_name = {d.name: d for d in listings}
-    assert len(by_name) == 2 + 2 + 12
-    assert by_name["kvasir_seg"].task == "detection" and by_name["kvasir_seg"].local_files == ()
+    assert len(by_name) == 2 + 3 + 12
+    assert by_name["kvasir_seg"].task == "detection, segmentation" and by_name["kvasir_seg"].local_files == ()
+    assert by_name["carotid"].task == "segmentation"
     assert by_name["breastmnist"].local_files == (
         (28, tmp_path / "breastmnist.npz"),
         (64, tmp_path / "breastmnist_64.npz"),
@@ -42,7 +43,7 @@ def test_data_dir_files_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
     assert by_name["pathmnist"].local_files == ()
     assert by_name["kvasir_seg"].local_files == ()
-    (tmp_path / "data" / "kvasir-seg" / "images").mkdir(parents=True)
+    (tmp_path / "data" / "kvasir-seg").mkdir(parents=True)
     by_name = {d.name: d for d in list_datasets(cache_dir=tmp_path / "cache")}
     assert by_name["kvasir_seg"].local_files == ((0, tmp_path / "data" / "kvasir-seg"),)
     assert by_name["cvc_clinicdb"].local_files == ()

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunedepth.data.carotid import CAROTID_DATA_FOLDER
 from tunedepth.data.polyp import POLYP_DATA_FOLDERS
 from tunedepth.data.sources import DATA_SOURCES
 from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MEDMNIST_SIZES
@@ -30,7 +31,8 @@ class DatasetListing:
         source: registry key of the data source, e.g. "medmnist".
         name: the data set ("pneumoniamnist") or, for user-data sources, the source name.
         description: one line.
-        task: MedMNIST task ("binary-class", ...), "user data", or "detection" (polyp frames with masks).
+        task: MedMNIST task ("binary-class", ...), "user data", or the tasks a mask data set serves ("detection",
+            "segmentation").
         n_classes: number of classes, or None for user-data sources.
         supported: False where the source cannot read it yet (multi-label chestmnist).
         local_files: (image size, path) of each file found locally; empty for user-data sources; (0, folder) for a
@@ -57,12 +59,12 @@ def list_datasets(
             ``~/.cache/tunedepth``.
 
     Returns:
-        One entry per user-data source (sorted by name), then the detection data sets (Kvasir-SEG,
-        CVC-ClinicDB; found under ``$TUNEDEPTH_DATA_DIR``), then one per MedMNIST flag (sorted).
+        One entry per user-data source (sorted by name), then the data sets with masks (carotid, CVC-ClinicDB,
+        Kvasir-SEG; found under ``$TUNEDEPTH_DATA_DIR``), then one per MedMNIST flag (sorted).
 
     Example:
-        >>> [d.name for d in list_datasets(root=Path("/nonexistent"))][:5]
-        ['csv_manifest', 'image_folder', 'cvc_clinicdb', 'kvasir_seg', 'bloodmnist']
+        >>> [d.name for d in list_datasets(root=Path("/nonexistent"))][:6]
+        ['csv_manifest', 'image_folder', 'carotid', 'cvc_clinicdb', 'kvasir_seg', 'bloodmnist']
     """
     listings = [
         DatasetListing(
@@ -78,11 +80,15 @@ def list_datasets(
         if name != "medmnist"
     ]
     data_dir = os.environ.get("TUNEDEPTH_DATA_DIR")
-    for source, description in (("cvc_clinicdb", "CVC-ClinicDB colonoscopy frames with polyp masks, split by video"),
-                                ("kvasir_seg", "Kvasir-SEG colonoscopy images with polyp masks (and boxes)")):
-        folder = Path(data_dir) / POLYP_DATA_FOLDERS[source] if data_dir else None
-        exists = folder is not None and (folder / "images").is_dir()
-        listings.append(DatasetListing(source=source, name=source, description=description, task="detection",
+    folders = {**POLYP_DATA_FOLDERS, "carotid": CAROTID_DATA_FOLDER}
+    for source, task, description in (
+        ("carotid", "segmentation", "Carotid ultrasound (transverse) with expert artery masks, split by sequence"),
+        ("cvc_clinicdb", "detection, segmentation", "CVC-ClinicDB colonoscopy frames with polyp masks, by video"),
+        ("kvasir_seg", "detection, segmentation", "Kvasir-SEG colonoscopy images with polyp masks (and boxes)"),
+    ):
+        folder = Path(data_dir) / folders[source] if data_dir else None
+        exists = folder is not None and folder.is_dir()
+        listings.append(DatasetListing(source=source, name=source, description=description, task=task,
                                        n_classes=None, supported=True,
                                        local_files=((0, folder),) if folder is not None and exists else ()))
     for flag in sorted(MEDMNIST_INFO):
