@@ -54,6 +54,37 @@ def test_cached_and_uncached_studies_agree(study_raw, tmp_path):
     np.testing.assert_allclose(cached["test_auc"], plain["test_auc"], atol=1e-6)
 
 
+def test_cuts_over_the_size_limit_are_not_cached_and_the_runs_say_why(study_raw, tmp_path):
+    # toy4 on 16-px images: the features at cut 3 (conv3 pooled: 8 floats) take 32 B per image, at cut 2
+    # (8 x 4 x 4 floats) 512 B; the study has 60 images, so cut 3 needs 1.9 kB and cut 2 30 kB. A 10 kB limit
+    # caches cut 3 only.
+    limit_gb = 10_000 / 2**30
+    out, frame = _study(study_raw, tmp_path, "limited", feature_cache_max_gb=limit_gb)
+    _, plain = _study(study_raw, tmp_path, "plain", feature_cache=False)
+    by_label = dict(zip(frame["label"] + "@" + frame["train_fraction"].astype(str), frame["cached_groups"],
+                        strict=True))
+    assert by_label["ft:fc@1.0"] == 3 and by_label["ft:conv3-fc@1.0"] == 0
+    rid = frame.loc[frame["label"] == "ft:conv3-fc", "run_id"].iloc[0]
+    record = json.loads((out / "runs" / rid / "metrics.json").read_text())["feature_cache"]
+    assert record["used"] is False and "did not fit in feature_cache_max_gb" in record["reason_not_used"]
+    np.testing.assert_allclose(frame["test_auc"], plain["test_auc"], atol=1e-6)
+
+
+def test_a_run_whose_cut_does_not_fit_uses_the_deepest_cached_cut_before_it(study_raw, tmp_path, monkeypatch):
+    # Pretend cut 3 is huge: cut 2 is cached, cut 3 not, so ft:fc (cut 3) takes cut 2 and runs conv3 live.
+    from tunedepth.training import FeatureStore
+
+    monkeypatch.setattr(FeatureStore, "feature_bytes_per_image", lambda self, model, cut, size: 10**9 if cut == 3
+                        else 512)
+    out, frame = _study(study_raw, tmp_path, "fallback", feature_cache_max_gb=1.0)
+    _, plain = _study(study_raw, tmp_path, "plain", feature_cache=False)
+    assert frame.loc[frame["label"] == "ft:fc", "cached_groups"].tolist() == [2, 2]
+    rid = frame.loc[frame["label"] == "ft:fc", "run_id"].iloc[0]
+    reason = json.loads((out / "runs" / rid / "metrics.json").read_text())["feature_cache"]["reason_not_used"]
+    assert reason.startswith("cut 3 did not fit") and "cut 2 used" in reason
+    np.testing.assert_allclose(frame["test_auc"], plain["test_auc"], atol=1e-6)
+
+
 def test_cache_is_refused_with_augmentation(study_raw, tmp_path):
     study_raw = copy.deepcopy(study_raw)
     study_raw["training"]["augment"] = True

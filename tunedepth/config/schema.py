@@ -443,6 +443,14 @@ class ExecutionConfig(_Frozen):
         default=2.0,
         description="Cached features beyond this many GB go to memory-mapped files in the study folder.",
     )
+    feature_cache_max_gb: Annotated[float, Field(gt=0)] = Field(
+        default=16.0,
+        description=(
+            "Largest total size of cached features (memory and files). Cuts are cached smallest first while they fit; "
+            "a run whose cut does not fit uses the deepest cached cut before it (still exact), or none. Features at "
+            "early cuts of large inputs can be larger than the images (a 224-px EfficientNet stem output is 1.6 MB)."
+        ),
+    )
 
 
 class AnalysisConfig(_Frozen):

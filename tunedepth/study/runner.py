@@ -201,7 +201,16 @@ def _cache_decision(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec,
         return 0, "random online augmentation (augment = true) changes the inputs every epoch"
     if spec.regime == "scratch":
         return 0, "scratch: every group trains"
-    return cache_cut(model)
+    cut, reason = cache_cut(model)
+    allowed = features.allowed_cuts
+    if cut and allowed is not None and cut not in allowed:
+        limit = prepared.config.execution.feature_cache_max_gb
+        fallback = max((c for c in allowed if c < cut), default=0)
+        if not fallback:
+            return 0, f"the features at cut {cut} did not fit in feature_cache_max_gb = {limit:g}"
+        return fallback, (f"cut {cut} did not fit in feature_cache_max_gb = {limit:g}; cut {fallback} used, "
+                          f"groups {fallback + 1}-{cut} run live (frozen)")
+    return cut, reason
 
 
 def _rows(features: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -326,6 +335,22 @@ def _precompute_features(prepared: PreparedStudy, specs: list[RunSpec], features
     if not cuts:
         return
     data = prepared.data
+    n_images = len(data.train) + len(data.val) + len(data.test)
+    budget = prepared.config.execution.feature_cache_max_gb * 2**30
+    size = int(data.train.images.shape[-1])
+    allowed: set[int] = set()
+    for need, cut in sorted((features.feature_bytes_per_image(model, c, size) * n_images, c) for c in cuts):
+        if need <= budget:
+            allowed.add(cut)
+            budget -= need
+        else:
+            logger.warning("feature cache: cut %d (%s) would need %.1f GB for %d images, over feature_cache_max_gb; "
+                           "runs there use a shallower cached cut or none", cut, model.group_names[cut - 1],
+                           need / 2**30, n_images)
+    features.allowed_cuts = allowed
+    cuts = allowed
+    if not cuts:
+        return
     for split in (data.train, data.val, data.test):
         features.prepare(model, cuts, split.images)
     logger.info("feature cache: %d cut(s) %s computed for %d images", len(cuts), sorted(cuts),
@@ -380,7 +405,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Path, plugin: str,
-                 counter: Any) -> None:
+                 counter: Any, allowed_cuts: set[int] | None) -> None:
     importlib.import_module(plugin)  # registers the architecture when a plug-in module defines it
     with counter.get_lock():
         index = counter.value
@@ -391,8 +416,10 @@ def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Pa
         torch.cuda.set_device(gpu)
     _set_numerics(threads, device)
     prepared = prepare_study(config, out_dir)
-    _WORKER.update(prepared=prepared, store=StudyStore(out_dir),
-                   features=_feature_store(config, cache_dir, shared=True))
+    features = _feature_store(config, cache_dir, shared=True)
+    if features is not None:
+        features.allowed_cuts = allowed_cuts  # decided by the parent, which computed the shared files
+    _WORKER.update(prepared=prepared, store=StudyStore(out_dir), features=features)
 
 
 def _worker_run(index: int) -> dict[str, Any]:
@@ -453,7 +480,8 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
                 if progress is not None:
                     progress.run_ended(spec, metrics)
         else:
-            _run_parallel(prepared, pending, out_dir, cache_dir, workers, progress)
+            _run_parallel(prepared, pending, out_dir, cache_dir, workers, progress,
+                          None if features is None else features.allowed_cuts)
     finally:
         del features
         shutil.rmtree(cache_dir, ignore_errors=True)
@@ -462,14 +490,15 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
 
 
 def _run_parallel(prepared: PreparedStudy, pending: list[int], out_dir: Path, cache_dir: Path, workers: int,
-                  progress: StudyProgress | None) -> None:
+                  progress: StudyProgress | None, allowed_cuts: set[int] | None) -> None:
     config = prepared.config
     plugin = get_architecture(config.model.architecture).build_net.__module__
     context = multiprocessing.get_context("spawn")  # fork after OpenMP has started can deadlock the child
     threads = _threads(config.execution, workers)
     logger.info("running %d runs in %d processes x %d threads", len(pending), workers, threads)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(config, out_dir, threads, cache_dir, plugin, context.Value("i", 0))) as pool:
+                             initargs=(config, out_dir, threads, cache_dir, plugin, context.Value("i", 0),
+                                       allowed_cuts)) as pool:
         futures = {pool.submit(_worker_run, i): i for i in pending}
         for future in as_completed(futures):
             metrics = future.result()

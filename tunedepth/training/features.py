@@ -156,6 +156,7 @@ class FeatureStore:
 
     Attributes:
         computed: the keys computed by this store, in order (a key computed twice would appear twice).
+        allowed_cuts: the cuts a study decided to cache (size limit), or None for every cut.
     """
 
     def __init__(self, *, dtype: CacheDtype = "float32", memory_budget_bytes: int = 2 << 30,
@@ -169,9 +170,24 @@ class FeatureStore:
         self.batch_size = int(batch_size)
         self.device = device or torch.device("cpu")
         self.computed: list[str] = []
+        self.allowed_cuts: set[int] | None = None
         self._entries: dict[str, torch.Tensor] = {}
         self._memory_bytes = 0
         self._image_digests: dict[int, tuple[weakref.ref[torch.Tensor], int, str]] = {}
+
+    def feature_bytes_per_image(self, model: GroupedModel, cut: int, image_size: int) -> int:
+        """Bytes one image's features at ``cut`` take in this store (one forward pass of a blank image)."""
+        was_training = model.training
+        model.eval()
+        model.to(self.device)
+        try:
+            with torch.no_grad():
+                x = torch.zeros(1, 3, image_size, image_size, device=self.device)
+                for segment in model.segments[:cut]:
+                    x = segment(x)
+        finally:
+            model.train(was_training)
+        return int(x.numel()) * getattr(torch, self.dtype).itemsize
 
     @property
     def memory_bytes(self) -> int:
