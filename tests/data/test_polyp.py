@@ -386,3 +386,13 @@ def test_real_cvc_clinicdb(data_dir):
     assert {img.shape for img in frames.images} == {(288, 384, 3)}
     assert all(m.any() for m in frames.masks)  # PROVENANCE.md: every mask is non-empty
     assert "14" not in frames.frame_ids and "575" not in frames.frame_ids  # two of the 62 missing frames
+
+
+def test_kvasir_max_frames_reads_the_first_images_in_name_order(kvasir: Path) -> None:
+    every = load_kvasir_seg(kvasir)
+    first = load_kvasir_seg(kvasir, max_frames=1)
+    assert first.frame_ids == every.frame_ids[:1]
+    with pytest.raises(ValueError, match="'max_frames' parameter of load_kvasir_seg must be an int >= 1"):
+        load_kvasir_seg(kvasir, max_frames=0)
+    with pytest.raises(ValueError, match="frame_ids None"):
+        load_kvasir_seg(kvasir, max_frames=1, frame_ids=[every.frame_ids[0]])

@@ -303,6 +303,7 @@ def load_kvasir_seg(
     frame_ids: Sequence[str] | None = None,
     min_area_px: int = MIN_POLYP_AREA_PX,
     skip_bad_frames: bool = False,
+    max_frames: int | None = None,
 ) -> PolypFrames:
     """Read Kvasir-SEG: ``images/<id>.jpg``, ``masks/<id>.jpg`` and, when present, ``kavsir_bboxes.json``.
 
@@ -313,6 +314,8 @@ def load_kvasir_seg(
         frame_ids: image ids (file stems) to read, in this order; None reads every image in file-name order.
         min_area_px: smallest mask component that is a polyp (see :func:`label_polyps`), in pixels. Default 50.
         skip_bad_frames: leave bad frames (module docstring) out, with a warning, instead of raising. Default False.
+        max_frames: read only the first ``max_frames`` images in file-name order (>= 1; not with ``frame_ids``);
+            None reads all.
 
     Returns:
         The frames, named "kvasir-seg"; each frame is its own group. ``boxes`` holds the official boxes when the
@@ -335,6 +338,11 @@ def load_kvasir_seg(
     images_dir, masks_dir = _layout(root, "Kvasir-SEG")
     bad = _BadFrames("Kvasir-SEG", skip_bad_frames)
     pairs = _pair_files(images_dir, masks_dir, bad)
+    if max_frames is not None:
+        if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1 or frame_ids is not None:
+            raise ValueError(f"The 'max_frames' parameter of load_kvasir_seg must be an int >= 1, and frame_ids None; "
+                             f"got {max_frames!r} (frame_ids {'given' if frame_ids is not None else 'None'}).")
+        pairs = pairs[:max_frames]
     if frame_ids is not None:
         pairs = _select(pairs, frame_ids, images_dir, bad)
     frames = _read_frames(pairs, mask_threshold, min_area_px, bad)

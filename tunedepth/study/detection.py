@@ -83,8 +83,12 @@ def _root(source: str, root: Path | None, parameter: str) -> Path:
 def load_polyp_frames(data: PolypDataConfig, *, min_area_px: int) -> tuple[PolypFrames, PolypFrames | None]:
     """The frames of ``data.source`` (first ``data.max_frames`` when set) and, in cross-data-set mode, every frame
     of ``data.test_source``."""
-    frames = _LOADERS[data.source](_root(data.source, data.root, "root"), min_area_px=min_area_px,
-                                   skip_bad_frames=data.skip_bad_frames)
+    root = _root(data.source, data.root, "root")
+    if data.source == "kvasir_seg":  # reads only the frames it keeps
+        frames = load_kvasir_seg(root, min_area_px=min_area_px, skip_bad_frames=data.skip_bad_frames,
+                                 max_frames=data.max_frames)
+    else:  # CVC-ClinicDB derives its videos from every frame, then keeps the first max_frames
+        frames = load_cvc_clinicdb(root, min_area_px=min_area_px, skip_bad_frames=data.skip_bad_frames)
     if data.max_frames is not None and data.max_frames < len(frames):
         frames = frames.subset(range(data.max_frames))
     test = None

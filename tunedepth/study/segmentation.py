@@ -103,8 +103,9 @@ def _load(data: SegmentationDataConfig | PolypDataConfig) -> Frames:
     elif data.source == "carotid":
         frames = load_carotid(_root(data.source, data.root), skip_bad_frames=data.skip_bad_frames)
     else:
-        loader = load_kvasir_seg if data.source == "kvasir_seg" else load_cvc_clinicdb
-        polyp = loader(_root(data.source, data.root), skip_bad_frames=data.skip_bad_frames)
+        root = _root(data.source, data.root)
+        polyp = (load_kvasir_seg(root, skip_bad_frames=data.skip_bad_frames, max_frames=data.max_frames)
+                 if data.source == "kvasir_seg" else load_cvc_clinicdb(root, skip_bad_frames=data.skip_bad_frames))
         frames = SegmentationFrames(polyp.name, polyp.images, polyp.masks, polyp.frame_ids, polyp.group_ids,
                                     polyp.skipped)
     if data.max_frames is not None and data.max_frames < len(frames):
