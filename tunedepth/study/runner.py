@@ -12,7 +12,6 @@ import math
 import multiprocessing
 import os
 import shutil
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,16 +26,20 @@ from tunedepth.config import ExecutionConfig, StudyConfig, dump_resolved
 from tunedepth.data import ImageSet, balance_indices, class_weights, train_subset_indices
 from tunedepth.evaluation import (
     accuracy_score,
-    candidate_hits_from_table,
     roc_auc_score,
-    sensitivity_at_fps,
 )
 from tunedepth.models import GroupedModel, build_model, get_architecture
 from tunedepth.study._provenance import provenance
-from tunedepth.study.detection import candidate_log_odds, write_detection_tables
+from tunedepth.study._task_outputs import (
+    case_labels,
+    case_log_odds,
+    detection_metrics,
+    segmentation_outputs,
+    val_score,
+)
+from tunedepth.study.detection import write_detection_tables
 from tunedepth.study.grid import RunSpec, hashed_config
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
-from tunedepth.study.segmentation import boundary_errors
 from tunedepth.study.store import StudyStore
 from tunedepth.training import (
     CachedInputs,
@@ -114,59 +117,6 @@ def _train_subset(prepared: PreparedStudy, spec: RunSpec) -> tuple[ImageSet, tor
     return subset, weights, index
 
 
-def _case_log_odds(prepared: PreparedStudy, log_odds: np.ndarray) -> np.ndarray:
-    """Per-case log-odds: the rows themselves for classification; per candidate (mean patch probability) for
-    detection, as columns (background, polyp)."""
-    if prepared.detection is None:
-        return log_odds
-    polyp = candidate_log_odds(log_odds[:, 1], prepared.detection.n_eval_views)
-    return np.c_[-polyp, polyp]
-
-
-def _val_score(prepared: PreparedStudy) -> Callable[[np.ndarray, np.ndarray], float]:
-    """The validation score that stops training and picks the lr: ROC AUC of the cases (candidates, for detection)."""
-    if prepared.detection is None:
-        return roc_auc_score
-    labels = prepared.detection.candidates["val"].labels
-    return lambda _patch_labels, log_odds: roc_auc_score(labels, _case_log_odds(prepared, log_odds))
-
-
-def _case_labels(prepared: PreparedStudy, split: str) -> torch.Tensor:
-    if prepared.detection is None:
-        images: ImageSet = getattr(prepared.data, split)
-        return images.labels
-    return torch.from_numpy(prepared.detection.candidates[split].labels)
-
-
-def _segmentation_outputs(prepared: PreparedStudy, model: GroupedModel, device: torch.device
-                          ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, np.ndarray]]:
-    """A segmentation run's per-image boundary errors on the test images, their means, and the overlays of the
-    first test images (all empty for other tasks)."""
-    if prepared.segmentation is None:
-        return {}, {}, {}
-    result = boundary_errors(model, prepared.segmentation, patch_size=prepared.config.data.image_size, device=device)
-    errors = result.errors
-    unit = str(errors["unit"].iloc[0]) if len(errors) else ""
-    metrics: dict[str, Any] = {f"test_{column}": float(errors[column].mean()) for column in
-               ("mean_boundary_error", "hausdorff95_boundary_error", "dice_score", "iou_score")}
-    metrics |= {"boundary_error_unit": unit, "n_test_images": len(errors)}
-    return metrics, {"boundary_errors_test": errors}, result.overlays
-
-
-def _detection_metrics(prepared: PreparedStudy, test_log_odds: np.ndarray) -> dict[str, Any]:
-    """FROC sensitivity of the test candidates at each ``analysis.fps_targets`` (empty for classification)."""
-    if prepared.detection is None:
-        return {}
-    targets = prepared.config.analysis.fps_targets
-    cands = prepared.detection.candidates["test"]
-    hits = candidate_hits_from_table(cands.frame_index, cands.polyp_index, test_log_odds[:, 1], cands.n_polyps)
-    sens = sensitivity_at_fps(hits, fps_targets=targets)
-    out: dict[str, Any] = {f"test_sensitivity_at_{t:g}_fps": float(v) for t, v in zip(targets, sens, strict=True)}
-    out |= {"n_test_frames": len(cands.frames), "n_test_polyps": int(cands.n_polyps.sum()),
-            "test_candidate_recall": cands.recall}
-    return out
-
-
 @dataclass(frozen=True)
 class _Trial:
     lr: float
@@ -242,7 +192,7 @@ def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, t
         result = train_model(
             model, train=train, val=data.val, regime=spec.regime, policy=policy,
             stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
-            seed=spec.seed, device=device, val_score=_val_score(prepared), augment=tc.augment,
+            seed=spec.seed, device=device, val_score=val_score(prepared), augment=tc.augment,
             class_weights=class_weights,
             on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)), cached=cached,
         )
@@ -274,24 +224,24 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
     model, result, cut = best.model, best.result, best.cut
     test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
-    test_probs = _case_log_odds(
+    test_probs = case_log_odds(
         prepared, predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut))
-    test_labels = _case_labels(prepared, "test").numpy()
-    task_metrics, task_tables, task_arrays = _segmentation_outputs(prepared, model, device)
+    test_labels = case_labels(prepared, "test").numpy()
+    task_metrics, task_tables, task_arrays = segmentation_outputs(prepared, model, device)
     metrics: dict[str, Any] = {
         "run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
         "train_fraction": spec.train_fraction, "seed": spec.seed, "n_train": len(train), "lr": best.lr,
         "val_auc": result.best_val_score, "test_auc": roc_auc_score(test_labels, test_probs),
         "test_acc": accuracy_score(test_labels, test_probs), "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run, "train_seconds": sum(t.result.train_seconds for t in trials),
-        "n_val": len(_case_labels(prepared, "val")), "n_test": len(test_labels), "cached_groups": cut,
+        "n_val": len(case_labels(prepared, "val")), "n_test": len(test_labels), "cached_groups": cut,
         "lr_trials": [{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
                        "epochs_run": t.result.epochs_run} for t in trials],
         "feature_cache": {
             "used": bool(cut), "cached_groups": list(model.group_names[:cut]),
             "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason,
         },
-        **_detection_metrics(prepared, test_probs),
+        **detection_metrics(prepared, test_probs),
         **task_metrics,
     }
     history = pd.concat(
@@ -312,9 +262,9 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     }
     store.write_run(
         run_id, config=run_config, metrics=metrics, history=history,
-        predictions={"val": _predictions_frame(_case_labels(prepared, "val"),
-                                               _case_log_odds(prepared, result.val_log_odds)),
-                     "test": _predictions_frame(_case_labels(prepared, "test"), test_probs)},
+        predictions={"val": _predictions_frame(case_labels(prepared, "val"),
+                                               case_log_odds(prepared, result.val_log_odds)),
+                     "test": _predictions_frame(case_labels(prepared, "test"), test_probs)},
         tables=task_tables, arrays={"overlays_test": task_arrays} if task_arrays else None,
     )
     return metrics
