@@ -78,7 +78,7 @@ def _study(raw: dict[str, Any], out: Path) -> dict[str, Any]:
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"study {out} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(lines[-1][len("RESULT"):])
-    result["results"] = pd.read_csv(out / "results.csv")
+    result["results"] = pd.read_csv(out / "results.csv", dtype={"run_id": str})
     return result
 
 

@@ -60,7 +60,7 @@ def test_study_runs_end_to_end_and_resumes(study_raw, tmp_path, capsys):
     assert main(["study", str(path), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert f"Results: {out / 'results.csv'}" in captured.out.replace("\n", "")
-    assert len(pd.read_csv(out / "results.csv")) == 2
+    assert len(pd.read_csv(out / "results.csv", dtype={"run_id": str})) == 2
     sentence = (out / "recommendation.txt").read_text().strip()
     assert sentence.startswith("At 100% of the data, fine-tune only fc: AUC ")
     assert captured.out.index(f"  {sentence}") > captured.out.index("Results: ")

@@ -107,7 +107,7 @@ def test_end_to_end_on_the_toy_study(study_raw, image_folder, tmp_path):
     out = tmp_path / "out"
     run_study(parse_study(study_raw, base_dir=Path(".")), out)
     analysis = analyze_study(out, n_boot=100)
-    results = pd.read_csv(out / "results.csv")
+    results = pd.read_csv(out / "results.csv", dtype={"run_id": str})
     # grid: scratch, ft:fc (depth 1), ft:conv1-fc (depth 4) at fractions 1.0 and 0.5, one seed
     assert list(zip(analysis.scores["train_fraction"], analysis.scores["label"], strict=True)) == [
         (f, label) for f in (1.0, 0.5) for label in ("scratch", "ft:fc", "ft:conv1-fc")]

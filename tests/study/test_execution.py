@@ -23,7 +23,7 @@ def _study(raw, tmp_path, name, **execution):
     raw["execution"] = {**raw.get("execution", {}), **execution}
     out = tmp_path / name
     run_study(parse_study(raw, base_dir=Path(".")), out)
-    return out, pd.read_csv(out / "results.csv").sort_values("run_id").reset_index(drop=True)
+    return out, pd.read_csv(out / "results.csv", dtype={"run_id": str}).sort_values("run_id").reset_index(drop=True)
 
 
 def test_feature_cache_is_used_where_valid_and_recorded(study_raw, tmp_path):

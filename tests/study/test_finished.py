@@ -76,7 +76,7 @@ def _no_results(root):
 
 
 def _empty_results(root):
-    frame = pd.read_csv(root / "results.csv")
+    frame = pd.read_csv(root / "results.csv", dtype={"run_id": str})
     frame.iloc[:0].to_csv(root / "results.csv", index=False)
 
 
@@ -96,13 +96,13 @@ def _other_cases(root):
 
 
 def _duplicate_row(root):
-    frame = pd.read_csv(root / "results.csv")
+    frame = pd.read_csv(root / "results.csv", dtype={"run_id": str})
     frame.loc[3, ["label", "train_fraction"]] = ["ft:fc", 1.0]
     frame.to_csv(root / "results.csv", index=False)
 
 
 def _missing_column(root):
-    pd.read_csv(root / "results.csv").drop(columns="seed").to_csv(root / "results.csv", index=False)
+    pd.read_csv(root / "results.csv", dtype={"run_id": str}).drop(columns="seed").to_csv(root / "results.csv", index=False)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def _config(raw):
 def test_study_writes_every_run_and_results(study_raw, tmp_path):
     out = tmp_path / "out"
     summary = run_study(_config(study_raw), out)
-    frame = pd.read_csv(out / "results.csv")
+    frame = pd.read_csv(out / "results.csv", dtype={"run_id": str})
     assert summary.n_executed == 6 and summary.n_skipped == 0
     assert list(frame.columns[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS)
     assert sorted(zip(frame["label"], frame["train_fraction"], strict=True)) == sorted(
@@ -42,7 +42,7 @@ def test_finetune_records_checkpoint_sha_and_scratch_does_not(study_raw, tmp_pat
 
     out = tmp_path / "out"
     run_study(_config(study_raw), out)
-    frame = pd.read_csv(out / "results.csv")
+    frame = pd.read_csv(out / "results.csv", dtype={"run_id": str})
     for rid, regime in zip(frame["run_id"], frame["regime"], strict=True):
         weights = json.loads((out / "runs" / rid / "config.json").read_text())["weights"]
         if regime == "scratch":
@@ -73,7 +73,7 @@ def test_resume_runs_only_missing_runs(study_raw, tmp_path, monkeypatch):
     summary = run_study(config, out)
     assert len(calls) == 2  # runs 3 and 4 only
     assert (summary.n_executed, summary.n_skipped) == (2, 2)
-    assert len(pd.read_csv(out / "results.csv")) == 4
+    assert len(pd.read_csv(out / "results.csv", dtype={"run_id": str})) == 4
     assert len([p for p in (out / "runs").iterdir() if (p / "metrics.json").exists()]) == 4
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
@@ -86,7 +86,7 @@ def test_lr_list_trains_each_and_keeps_best_on_validation(study_raw, tmp_path):
     study_raw["training"]["lr"] = [0.0001, 0.05]
     out = tmp_path / "out"
     run_study(_config(study_raw), out)
-    rid = pd.read_csv(out / "results.csv")["run_id"].iloc[0]
+    rid = pd.read_csv(out / "results.csv", dtype={"run_id": str})["run_id"].iloc[0]
     metrics = json.loads((out / "runs" / rid / "metrics.json").read_text())
     trials = {t["lr"]: t["val_auc"] for t in metrics["lr_trials"]}
     assert set(trials) == {0.0001, 0.05}
@@ -134,7 +134,7 @@ def test_balance_policies(study_raw, image_folder, tmp_path, balance, n_train):
     study_raw["training"]["max_epochs"] = 1
     out = tmp_path / "out"
     run_study(_config(study_raw), out)
-    frame = pd.read_csv(out / "results.csv")
+    frame = pd.read_csv(out / "results.csv", dtype={"run_id": str})
     assert frame["n_train"].tolist() == [n_train]
 
 
@@ -144,7 +144,7 @@ def test_predictions_round_trip_exactly(study_raw, tmp_path):
     study_raw["grid"] = {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]}
     out = tmp_path / "out"
     run_study(_config(study_raw), out)
-    rid = pd.read_csv(out / "results.csv")["run_id"].iloc[0]
+    rid = pd.read_csv(out / "results.csv", dtype={"run_id": str})["run_id"].iloc[0]
     metrics = json.loads((out / "runs" / rid / "metrics.json").read_text())
     for split, key in (("test", "test_auc"), ("val", "val_auc")):
         frame = pd.read_csv(out / "runs" / rid / f"predictions_{split}.csv")

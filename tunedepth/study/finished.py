@@ -132,7 +132,8 @@ def _read_results(root: Path) -> pd.DataFrame:
         "study ends; rerun the study, which resumes, to finish it).",
     )
     try:
-        frame = pd.read_csv(path)
+        # run ids are hex digests: one made only of digits must not become a number
+        frame = pd.read_csv(path, dtype={"run_id": str, "label": str, "regime": str})
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise StudyFolderError(f"{str(path)!r} is not a readable results table ({exc}); rerun `tunedepth study` "
                                "on this folder to rewrite it.") from None
