@@ -102,7 +102,8 @@ def _duplicate_row(root):
 
 
 def _missing_column(root):
-    pd.read_csv(root / "results.csv", dtype={"run_id": str}).drop(columns="seed").to_csv(root / "results.csv", index=False)
+    frame = pd.read_csv(root / "results.csv", dtype={"run_id": str})
+    frame.drop(columns="seed").to_csv(root / "results.csv", index=False)
 
 
 @pytest.mark.parametrize(
