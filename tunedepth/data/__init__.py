@@ -33,6 +33,7 @@ from tunedepth.data.detection import (
     training_patches,
 )
 from tunedepth.data.layered import LayeredFrames, load_layered
+from tunedepth.data.locations import MASK_DATA_FOLDERS, default_mask_data_folder, resolve_mask_data_root
 from tunedepth.data.patches import PATCH_ORIENTATIONS, PatchViews, cut_patches, orient_patch, patch_views
 from tunedepth.data.polyp import (
     MASK_THRESHOLD,
@@ -89,6 +90,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "DEFAULT_WINDOW_FRACTIONS",
     "LAYERED_BOUNDARY_NAMES",
+    "MASK_DATA_FOLDERS",
     "MASK_THRESHOLD",
     "MEDMNIST_INFO",
     "MIN_POLYP_AREA_PX",
@@ -122,6 +124,7 @@ __all__ = [
     "class_weights",
     "closed_boundary",
     "cut_patches",
+    "default_mask_data_folder",
     "evaluation_patches",
     "find_candidates",
     "find_medmnist_file",
@@ -142,6 +145,7 @@ __all__ = [
     "orient_patch",
     "patch_views",
     "prepare_images",
+    "resolve_mask_data_root",
     "read_layered_annotation",
     "sample_boundary_pixels",
     "segment_videos",

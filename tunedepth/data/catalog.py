@@ -8,12 +8,10 @@ when it is loaded (hashing every large file here would be slow).
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunedepth.data.carotid import CAROTID_DATA_FOLDER
-from tunedepth.data.polyp import POLYP_DATA_FOLDERS
+from tunedepth.data.locations import default_mask_data_folder
 from tunedepth.data.sources import DATA_SOURCES
 from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MEDMNIST_SIZES
 from tunedepth.data.sources.medmnist import find_medmnist_file
@@ -79,14 +77,12 @@ def list_datasets(
         for name in DATA_SOURCES.names()
         if name != "medmnist"
     ]
-    data_dir = os.environ.get("TUNEDEPTH_DATA_DIR")
-    folders = {**POLYP_DATA_FOLDERS, "carotid": CAROTID_DATA_FOLDER}
     for source, task, description in (
         ("carotid", "segmentation", "Carotid ultrasound (transverse) with expert artery masks, split by sequence"),
         ("cvc_clinicdb", "detection, segmentation", "CVC-ClinicDB colonoscopy frames with polyp masks, by video"),
         ("kvasir_seg", "detection, segmentation", "Kvasir-SEG colonoscopy images with polyp masks (and boxes)"),
     ):
-        folder = Path(data_dir) / folders[source] if data_dir else None
+        folder = default_mask_data_folder(source)
         exists = folder is not None and folder.is_dir()
         listings.append(DatasetListing(source=source, name=source, description=description, task=task,
                                        n_classes=None, supported=True,

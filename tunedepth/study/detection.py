@@ -20,7 +20,6 @@ network classifies patches, so the runner trains on :func:`prepare_detection`'s 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from scipy.special import logsumexp
 from tunedepth._io import atomic_write_json, atomic_write_text
 from tunedepth.config import DetectionConfig, PolypDataConfig
 from tunedepth.data import (
-    POLYP_DATA_FOLDERS,
     CandidateSet,
     DatasetSplits,
     PatchSet,
@@ -43,10 +41,11 @@ from tunedepth.data import (
     load_cvc_clinicdb,
     load_kvasir_seg,
     patch_views,
+    resolve_mask_data_root,
     split_by_video,
     training_patches,
 )
-from tunedepth.errors import ConfigError, DataError, StudyFolderError
+from tunedepth.errors import DataError, StudyFolderError
 from tunedepth.evaluation import CandidateHits, candidate_hits_from_table
 from tunedepth.study._groups import group_subset_rows
 
@@ -67,23 +66,10 @@ DETECTION_CLASS_NAMES = ("background", "polyp")
 _LOADERS = {"kvasir_seg": load_kvasir_seg, "cvc_clinicdb": load_cvc_clinicdb}
 
 
-def _root(source: str, root: Path | None, parameter: str) -> Path:
-    if root is not None:
-        return root
-    data_dir = os.environ.get("TUNEDEPTH_DATA_DIR")
-    if not data_dir:
-        raise ConfigError(
-            f"data.{parameter} is not set and TUNEDEPTH_DATA_DIR is unset; point data.{parameter} at the {source} "
-            f"folder (images/ and masks/) or set TUNEDEPTH_DATA_DIR to the folder holding "
-            f"{POLYP_DATA_FOLDERS[source]}/."
-        )
-    return Path(data_dir) / POLYP_DATA_FOLDERS[source]
-
-
 def load_polyp_frames(data: PolypDataConfig, *, min_area_px: int) -> tuple[PolypFrames, PolypFrames | None]:
     """The frames of ``data.source`` (first ``data.max_frames`` when set) and, in cross-data-set mode, every frame
     of ``data.test_source``."""
-    root = _root(data.source, data.root, "root")
+    root = resolve_mask_data_root(data.source, data.root)
     if data.source == "kvasir_seg":  # reads only the frames it keeps
         frames = load_kvasir_seg(root, min_area_px=min_area_px, skip_bad_frames=data.skip_bad_frames,
                                  max_frames=data.max_frames)
@@ -93,8 +79,8 @@ def load_polyp_frames(data: PolypDataConfig, *, min_area_px: int) -> tuple[Polyp
         frames = frames.subset(range(data.max_frames))
     test = None
     if data.test_source is not None:
-        test = _LOADERS[data.test_source](_root(data.test_source, data.test_root, "test_root"),
-                                          min_area_px=min_area_px, skip_bad_frames=data.skip_bad_frames)
+        test_root = resolve_mask_data_root(data.test_source, data.test_root, parameter="test_root")
+        test = _LOADERS[data.test_source](test_root, min_area_px=min_area_px, skip_bad_frames=data.skip_bad_frames)
     return frames, test
 
 

@@ -26,9 +26,7 @@ carotid artery in transverse ultrasound, a polyp):
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,8 +36,6 @@ from PIL import Image
 
 from tunedepth.config import PolypDataConfig, SegmentationConfig, SegmentationDataConfig
 from tunedepth.data import (
-    CAROTID_DATA_FOLDER,
-    POLYP_DATA_FOLDERS,
     DatasetSplits,
     ImageSet,
     LayeredFrames,
@@ -50,10 +46,10 @@ from tunedepth.data import (
     load_cvc_clinicdb,
     load_kvasir_seg,
     load_layered,
+    resolve_mask_data_root,
     sample_boundary_pixels,
     split_by_video,
 )
-from tunedepth.errors import ConfigError
 from tunedepth.evaluation import (
     dice_score,
     extract_closed_boundary,
@@ -84,26 +80,15 @@ BOUNDARY_ERROR_COLUMNS = ("frame_id", "group_id", "mean_boundary_error", "hausdo
                           "iou_score", "unit")
 
 
-def _root(source: str, root: Path | None) -> Path:
-    if root is not None:
-        return root
-    folder = CAROTID_DATA_FOLDER if source == "carotid" else POLYP_DATA_FOLDERS[source]
-    data_dir = os.environ.get("TUNEDEPTH_DATA_DIR")
-    if not data_dir:
-        raise ConfigError(f"data.root is not set and TUNEDEPTH_DATA_DIR is unset; point data.root at the {source} "
-                          f"folder or set TUNEDEPTH_DATA_DIR to the folder holding {folder}/.")
-    return Path(data_dir) / folder
-
-
 def _load(data: SegmentationDataConfig | PolypDataConfig) -> Frames:
     frames: Frames
     if data.source == "layered":
         assert data.root is not None  # the schema requires it
         frames = load_layered(data.root, skip_bad_frames=data.skip_bad_frames)
     elif data.source == "carotid":
-        frames = load_carotid(_root(data.source, data.root), skip_bad_frames=data.skip_bad_frames)
+        frames = load_carotid(resolve_mask_data_root(data.source, data.root), skip_bad_frames=data.skip_bad_frames)
     else:
-        root = _root(data.source, data.root)
+        root = resolve_mask_data_root(data.source, data.root)
         polyp = (load_kvasir_seg(root, skip_bad_frames=data.skip_bad_frames, max_frames=data.max_frames)
                  if data.source == "kvasir_seg" else load_cvc_clinicdb(root, skip_bad_frames=data.skip_bad_frames))
         frames = SegmentationFrames(polyp.name, polyp.images, polyp.masks, polyp.frame_ids, polyp.group_ids,
