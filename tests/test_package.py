@@ -15,7 +15,7 @@ ROOT = Path(tunedepth.__file__).parent
 # Imports point downward only: a package may import packages of lower or equal rank.
 RANK = {"config": 0, "data": 1, "models": 1, "tuning": 2, "training": 3, "evaluation": 4, "study": 5,
         "report": 6, "cli": 7}
-SHARED = {"errors", "_registry", "_io", "_seeding"}
+SHARED = {"errors", "_registry", "_io", "_seeding", "_checks"}
 
 
 def _modules() -> list[Path]:

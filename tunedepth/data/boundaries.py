@@ -55,6 +55,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from tunedepth._checks import check_int, check_shape
 from tunedepth.errors import DataError
 
 __all__ = [
@@ -154,19 +155,6 @@ class LayeredBoundaries:
         return int(self.lumen_intima.shape[0])
 
 
-def _check_shape(func: str, param: str, shape: object) -> tuple[int, int]:
-    ok = (
-        isinstance(shape, (tuple, list))
-        and len(shape) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in shape)
-    )
-    if not ok:
-        raise ValueError(
-            f"The '{param}' parameter of {func} must be (height, width), two ints >= 1; got {shape!r}."
-        )
-    return int(shape[0]), int(shape[1])  # type: ignore[index]
-
-
 def _check_keys(path: Path, where: str, found: dict[str, object], expected: tuple[str, ...],
                 optional: tuple[str, ...] = ()) -> None:
     missing = [k for k in expected if k not in found]
@@ -256,7 +244,7 @@ def read_layered_annotation(path: Path, *, image_shape: tuple[int, int]) -> Laye
         >>> b.lumen_intima.tolist(), b.media_adventitia.tolist()
         ([nan, 2.0, 3.0, 4.0, nan], [6.0, 6.0, 6.0, 6.0, 6.0])
     """
-    height, width = _check_shape("read_layered_annotation", "image_shape", image_shape)
+    height, width = check_shape(image_shape, "image_shape", "read_layered_annotation")
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -334,7 +322,7 @@ def layered_label_image(boundaries: LayeredBoundaries, shape: tuple[int, int]) -
         >>> layered_label_image(b, (4, 3)).tolist()
         [[0, 0, 0], [0, 1, 0], [0, 0, 1], [2, 2, 2]]
     """
-    height, width = _check_shape("layered_label_image", "shape", shape)
+    height, width = check_shape(shape, "shape", "layered_label_image")
     if boundaries.width != width:
         raise ValueError(
             f"The 'shape' parameter of layered_label_image gives width {width} but 'boundaries' has "
@@ -397,14 +385,6 @@ def _check_label_image(label_image: np.ndarray) -> np.ndarray:
             f"{labels.shape}); leave frames without boundary out."
         )
     return labels
-
-
-def _check_int(param: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
-            f"The '{param}' parameter of sample_boundary_pixels must be an int >= {minimum}; got {value!r}."
-        )
-    return int(value)
 
 
 def _check_roi(roi: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -476,9 +456,9 @@ def sample_boundary_pixels(
         ([0, 0, 0, 1, 1, 1], True, True)
     """
     labels = _check_label_image(label_image)
-    n = _check_int("n_per_class", n_per_class, 1)
-    distance_px = _check_int("near_distance_px", near_distance_px, 1)
-    random_seed = _check_int("seed", seed, 0)
+    n = check_int(n_per_class, "n_per_class", "sample_boundary_pixels", minimum=1)
+    distance_px = check_int(near_distance_px, "near_distance_px", "sample_boundary_pixels", minimum=1)
+    random_seed = check_int(seed, "seed", "sample_boundary_pixels", minimum=0)
     if not _is_number(near_fraction) or not 0.0 <= near_fraction <= 1.0:
         raise ValueError(
             f"The 'near_fraction' parameter of sample_boundary_pixels must be a number in [0, 1]; got "

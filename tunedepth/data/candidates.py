@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 from skimage.color import rgb2lab
 
+from tunedepth._checks import check_int
 from tunedepth.data.polyp import MIN_POLYP_AREA_PX, PolypFrames, label_polyps
 from tunedepth.errors import UndefinedMetricWarning
 
@@ -111,8 +112,7 @@ def _check_options(
 ) -> None:
     func = "generate_candidates"
     for name, value, low in (("max_candidates", max_candidates, 1), ("work_size_px", work_size_px, 16)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"The '{name}' parameter of {func} must be an int >= {low}; got {value!r}.")
+        check_int(value, name, func, minimum=low)
     fr = np.asarray(window_fractions, dtype=float)
     if fr.ndim != 1 or fr.size == 0 or not ((fr > 0) & (fr <= 1)).all():
         raise ValueError(

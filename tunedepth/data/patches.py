@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from tunedepth._checks import check_int
+
 __all__ = ["PATCH_ORIENTATIONS", "PatchViews", "cut_patches", "orient_patch", "patch_views"]
 
 PATCH_ORIENTATIONS = 8
@@ -74,8 +76,7 @@ def patch_views(scales: tuple[float, ...], *, shift_fraction: float, orientation
         raise ValueError(f"The 'scales' parameter of patch_views must be unique numbers > 0; got {scales!r}.")
     if not (0 <= shift_fraction < 0.5):
         raise ValueError(f"The 'shift_fraction' parameter of patch_views must be in [0, 0.5); got {shift_fraction!r}.")
-    if isinstance(orientations, bool) or not isinstance(orientations, int) or not 1 <= orientations <= 8:
-        raise ValueError(f"The 'orientations' parameter of patch_views must be an int in [1, 8]; got {orientations!r}.")
+    check_int(orientations, "orientations", "patch_views", minimum=1, maximum=8)
     positions = _POSITIONS if shift_fraction > 0 else _POSITIONS[:1]
     grid = [(s, p, o) for s in scales for p in positions for o in range(orientations)]
     return PatchViews(

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from tunedepth._checks import check_int
 from tunedepth.data._frame_files import SkippedFrame, _BadFrames, _pair_files
 from tunedepth.data.sources._image_file import read_image_file
 from tunedepth.data.video_segments import segment_videos
@@ -151,8 +152,7 @@ def label_polyps(mask: np.ndarray, *, min_area_px: int = MIN_POLYP_AREA_PX) -> n
         raise ValueError(
             f"The 'mask' parameter of label_polyps must be a 2-D bool array; got dtype {m.dtype} and shape {m.shape}."
         )
-    if isinstance(min_area_px, bool) or not isinstance(min_area_px, (int, np.integer)) or min_area_px < 1:
-        raise ValueError(f"The 'min_area_px' parameter of label_polyps must be an int >= 1; got {min_area_px!r}.")
+    check_int(min_area_px, "min_area_px", "label_polyps", minimum=1)
     labels, n = ndimage.label(m, structure=_EIGHT_CONNECTED)
     if n == 0:
         return np.zeros(m.shape, dtype=np.int32)
@@ -170,8 +170,7 @@ def _check_options(func: str, mask_threshold: int, min_area_px: int, skip_bad_fr
         raise ValueError(
             f"The 'mask_threshold' parameter of {func} must be an int in [1, 255]; got {mask_threshold!r}."
         )
-    if isinstance(min_area_px, bool) or not isinstance(min_area_px, (int, np.integer)) or min_area_px < 1:
-        raise ValueError(f"The 'min_area_px' parameter of {func} must be an int >= 1; got {min_area_px!r}.")
+    check_int(min_area_px, "min_area_px", func, minimum=1)
     if not isinstance(skip_bad_frames, bool):
         raise TypeError(f"The 'skip_bad_frames' parameter of {func} must be True or False; got {skip_bad_frames!r}.")
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from tunedepth._checks import check_int
 from tunedepth.data.splits import SplitIndices, split_indices
 
 __all__ = [
@@ -92,11 +93,6 @@ class VideoSegments:
         return len(self.first_frames)
 
 
-def _check_int(value: int, name: str, func: str, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"The '{name}' parameter of {func} must be an int >= {low}; got {value!r}.")
-
-
 def frame_thumbnails(
     images: Sequence[np.ndarray], *, thumbnail_size: tuple[int, int] = DEFAULT_THUMBNAIL_SIZE
 ) -> np.ndarray:
@@ -121,7 +117,7 @@ def frame_thumbnails(
     if len(thumbnail_size) != 2:
         raise ValueError(f"The 'thumbnail_size' parameter of {func} must be (width, height); got {thumbnail_size!r}.")
     for v in thumbnail_size:
-        _check_int(v, "thumbnail_size", func, 1)
+        check_int(v, "thumbnail_size", func, minimum=1)
     width, height = int(thumbnail_size[0]), int(thumbnail_size[1])
     out = np.empty((len(images), height, width))
     for i, image in enumerate(images):
@@ -158,7 +154,7 @@ def boundary_scores(thumbnails: np.ndarray, *, window: int = DEFAULT_WINDOW) -> 
         ([0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0])
     """
     func = "boundary_scores"
-    _check_int(window, "window", func, 1)
+    check_int(window, "window", func, minimum=1)
     t = np.asarray(thumbnails, dtype=np.float64)
     if t.ndim != 3:
         raise ValueError(
@@ -225,7 +221,7 @@ def segment_videos(
         raise ValueError(
             f"The 'outlier_z' parameter of {func} must be a number > 0, for example 2.5; got {outlier_z!r}."
         )
-    _check_int(min_segment_frames, "min_segment_frames", func, 1)
+    check_int(min_segment_frames, "min_segment_frames", func, minimum=1)
     scores = boundary_scores(frame_thumbnails(images, thumbnail_size=thumbnail_size), window=window)
     if scores.size == 0:
         threshold = float("inf")

@@ -47,6 +47,7 @@ from scipy.interpolate import make_smoothing_spline
 from scipy.ndimage import gaussian_filter1d, map_coordinates
 from skimage.draw import polygon
 
+from tunedepth._checks import check_int
 from tunedepth.errors import UndefinedMetricWarning
 
 __all__ = ["ClosedContour", "extract_closed_boundary", "extract_layered_boundaries", "extract_layered_boundary"]
@@ -249,8 +250,7 @@ def extract_closed_boundary(
     """
     func = "extract_closed_boundary"
     conf = np.nan_to_num(_check_map(confidence, "confidence", func), nan=0.0)
-    if isinstance(n_rays, bool) or not isinstance(n_rays, (int, np.integer)) or n_rays < 3:
-        raise ValueError(f"The 'n_rays' parameter of {func} must be an int >= 3, for example 360; got {n_rays!r}.")
+    check_int(n_rays, "n_rays", func, minimum=3, example=", for example 360")
     smoothing = _check_non_negative(smoothing, "smoothing", func)
     radial_step = _check_non_negative(radial_step, "radial_step", func)
     if not 0 < radial_step <= 1:

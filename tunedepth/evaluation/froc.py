@@ -53,6 +53,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from tunedepth._checks import check_int
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.evaluation._inputs import check_confidence
 from tunedepth.evaluation.candidate_hits import CandidateHits
@@ -174,10 +175,8 @@ def _check_targets(fps_targets: tuple[float, ...], func: str) -> np.ndarray:
 
 def _check_bootstrap_options(confidence: float, n_boot: int, seed: int, func: str) -> tuple[float, int, int]:
     conf = check_confidence(confidence, func)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"The 'n_boot' parameter of {func} must be a positive int, for example 2000; got {n_boot!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"The 'seed' parameter of {func} must be a non-negative int; got {seed!r}.")
+    check_int(n_boot, "n_boot", func, minimum=1, example=", for example 2000")
+    check_int(seed, "seed", func, minimum=0)
     return conf, int(n_boot), int(seed)
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tunedepth._checks import check_int
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.evaluation._inputs import check_binary, check_confidence, check_paired_scores
 
@@ -113,10 +114,8 @@ def _check_targets(fpr_targets: tuple[float, ...], func: str) -> np.ndarray:
 
 
 def _check_bootstrap(n_boot: int, seed: int, func: str) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"The 'n_boot' parameter of {func} must be a positive int, for example 2000; got {n_boot!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"The 'seed' parameter of {func} must be a non-negative int; got {seed!r}.")
+    check_int(n_boot, "n_boot", func, minimum=1, example=", for example 2000")
+    check_int(seed, "seed", func, minimum=0)
 
 
 def _allowed_false_positives(targets: np.ndarray, n_negatives: int) -> np.ndarray:

@@ -35,29 +35,13 @@ import logging
 import numpy as np
 import torch
 
+from tunedepth._checks import check_int, check_shape
 from tunedepth.models import GroupedModel
 from tunedepth.training.loop import predict_proba
 
 __all__ = ["cut_pixel_patches", "dense_class_probabilities", "patch_centres"]
 
 logger = logging.getLogger(__name__)
-
-
-def _check_positive_int(func: str, param: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"The '{param}' parameter of {func} must be an int >= 1; got {value!r}.")
-    return int(value)
-
-
-def _check_shape(func: str, shape: object) -> tuple[int, int]:
-    ok = (
-        isinstance(shape, (tuple, list))
-        and len(shape) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in shape)
-    )
-    if not ok:
-        raise ValueError(f"The 'shape' parameter of {func} must be (height, width), two ints >= 1; got {shape!r}.")
-    return int(shape[0]), int(shape[1])  # type: ignore[index]
 
 
 def _roi_mask(func: str, roi: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -123,8 +107,8 @@ def patch_centres(
         >>> [a.tolist() for a in patch_centres((5, 7), stride=2, roi=roi)]
         [[1, 2], [2, 4, 5]]
     """
-    size = _check_shape("patch_centres", shape)
-    step = _check_positive_int("patch_centres", "stride", stride)
+    size = check_shape(shape, "shape", "patch_centres")
+    step = check_int(stride, "stride", "patch_centres", minimum=1)
     mask = _roi_mask("patch_centres", roi, size)
     inside_rows = np.flatnonzero(mask.any(axis=1))
     inside_cols = np.flatnonzero(mask.any(axis=0))
@@ -194,7 +178,7 @@ def cut_pixel_patches(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, 
         [[0, 1], [3, 4]]
     """
     arr = _check_image("cut_pixel_patches", image)
-    size = _check_positive_int("cut_pixel_patches", "patch_size", patch_size)
+    size = check_int(patch_size, "patch_size", "cut_pixel_patches", minimum=1)
     r, c = _check_pixels("cut_pixel_patches", rows, cols, arr.shape[0], arr.shape[1])
     tensor = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
     windows = _patch_windows(tensor, size)
@@ -265,9 +249,9 @@ def dense_class_probabilities(
     """
     func = "dense_class_probabilities"
     arr = _check_image(func, image)
-    size = _check_positive_int(func, "patch_size", patch_size)
-    step = _check_positive_int(func, "stride", stride)
-    batch = _check_positive_int(func, "batch_size", batch_size)
+    size = check_int(patch_size, "patch_size", func, minimum=1)
+    step = check_int(stride, "stride", func, minimum=1)
+    batch = check_int(batch_size, "batch_size", func, minimum=1)
     height, width = arr.shape[:2]
     mask = _roi_mask(func, roi, (height, width))
     rows_axis, cols_axis = patch_centres((height, width), stride=step, roi=mask)
