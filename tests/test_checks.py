@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tunedepth._checks import check_int, check_shape
+from tunedepth._checks import check_int, check_shape, is_number
 
 
 @pytest.mark.parametrize("value", [1, 5, np.int64(8)])
@@ -34,3 +34,10 @@ def test_check_shape_refuses_anything_but_two_positive_ints(shape):
 
 def test_check_shape_returns_a_tuple_of_ints():
     assert check_shape([np.int32(4), 6], "shape", "g") == (4, 6)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(1, True), (0.5, True), (np.float32(2), True), (np.int16(3), True),
+                                                 (True, False), (float("nan"), False), (float("inf"), False),
+                                                 ("1", False), (None, False)])
+def test_is_number_is_finite_non_bool_numbers_only(value, expected):
+    assert is_number(value) is expected

@@ -7,9 +7,17 @@ meaning live beside it (``evaluation/_inputs.py``, ``study/_checks.py``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["check_int", "check_shape"]
+__all__ = ["check_int", "check_shape", "is_number"]
+
+
+def is_number(value: object) -> bool:
+    """True for a finite int or float that is not a bool (as parsed from JSON or TOML)."""
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return numeric and math.isfinite(value)  # type: ignore[arg-type]
 
 
 def _is_int(value: object) -> bool:

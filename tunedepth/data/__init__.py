@@ -6,15 +6,7 @@ Every public name is imported explicitly below and listed in ``__all__``.
 from __future__ import annotations
 
 from tunedepth.data.augment import augment_batch
-from tunedepth.data.boundaries import (
-    LAYERED_BOUNDARY_NAMES,
-    LayeredBoundaries,
-    PixelSample,
-    closed_boundary,
-    layered_label_image,
-    read_layered_annotation,
-    sample_boundary_pixels,
-)
+from tunedepth.data.boundaries import PixelSample, closed_boundary, sample_boundary_pixels
 from tunedepth.data.candidates import (
     DEFAULT_WINDOW_FRACTIONS,
     CandidateRecall,
@@ -32,7 +24,14 @@ from tunedepth.data.detection import (
     find_candidates,
     training_patches,
 )
-from tunedepth.data.layered import LayeredFrames, load_layered
+from tunedepth.data.layered import (
+    LAYERED_BOUNDARY_NAMES,
+    LayeredBoundaries,
+    LayeredFrames,
+    layered_label_image,
+    load_layered,
+    read_layered_annotation,
+)
 from tunedepth.data.locations import MASK_DATA_FOLDERS, default_mask_data_folder, resolve_mask_data_root
 from tunedepth.data.patches import PATCH_ORIENTATIONS, PatchViews, cut_patches, orient_patch, patch_views
 from tunedepth.data.polyp import (
