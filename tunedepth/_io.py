@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "file_md5", "file_sha256"]
+__all__ = ["atomic_write", "atomic_write_dir", "atomic_write_json", "atomic_write_text", "file_md5", "file_sha256"]
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
@@ -32,6 +33,42 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_dir(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a folder whole: ``write`` fills a temporary sibling ``.<name>.<random>.tmp``, which then replaces
+    ``path`` (an existing ``path`` is removed first).
+
+    Readers never see a partly written ``path``. If ``write`` raises, the temporary folder is removed and
+    ``path`` is untouched; a process killed meanwhile leaves only the ``.tmp`` folder behind. ``write`` should
+    write its files with :func:`atomic_write`, which fsyncs each.
+    """
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp creates 0700; give the folder the permissions of a plain mkdir
+        write(tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (POSIX; skipped where a folder cannot be opened or synced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

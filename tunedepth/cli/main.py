@@ -91,6 +91,11 @@ class _RichProgress(StudyProgress):
 
     def run_ended(self, spec: RunSpec, metrics: dict[str, Any]) -> None:
         self.progress.advance(self.study_task)
+        if metrics.get("failed"):
+            self.progress.console.print(
+                f"{spec.label:>16} @ {spec.train_fraction:<5g} seed {spec.seed}: FAILED ({metrics['error']}: "
+                f"{metrics['reason']}); the study goes on", markup=False, highlight=False, soft_wrap=True)
+            return
         froc = "".join(f", sens@{key.split('_')[3]} FP/frame {value:.3f}" for key, value in metrics.items()
                        if key.startswith("test_sensitivity_at_"))
         self.progress.console.print(
@@ -134,24 +139,50 @@ def _froc_summary_table(froc: pd.DataFrame) -> Table:
     return table
 
 
-def _run(study_file: Path, out: Path | None) -> None:
+def _failures_table(failures: pd.DataFrame) -> Table:
+    table = Table(title="failed runs (reason and traceback in each run's folder)")
+    for column in ("run_id", "label", "train_fraction", "seed", "error", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in failures.itertuples(index=False):
+        table.add_row(str(row.run_id), str(row.label), f"{row.train_fraction:g}", str(row.seed), str(row.error),
+                      str(row.reason))
+    return table
+
+
+def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> None:
     config = load_study(study_file)
     out_dir = out if out is not None else DEFAULT_OUT / config.name
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     progress = Progress(*columns, console=_err, transient=False)
     try:
-        summary = run_study(config, out_dir, progress=_RichProgress(progress))
+        summary = run_study(config, out_dir, progress=_RichProgress(progress), retry_failed=retry_failed)
     finally:
         if progress.live.is_started:
             progress.stop()
+    n_failed = len(summary.failures)
+    if summary.results.empty:
+        _report_failures(summary.failures, out_dir, "no run finished, so there is nothing to analyse")
     _out.print(_summary_table(summary))
-    _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped} already finished.")
+    skipped_failed = f", {summary.n_skipped_failed} failed before (not retried)" if summary.n_skipped_failed else ""
+    _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped - summary.n_skipped_failed} already "
+               f"finished{skipped_failed}.")
     _out.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
     analysis = analyze_study(summary.out_dir)
     if analysis.froc is not None:
         _out.print(_froc_summary_table(analysis.froc))
     _print_analysis(analysis)
     _print_report(write_report(summary.out_dir, analysis=analysis))
+    if n_failed:
+        _report_failures(summary.failures, out_dir, "the analysis and report above leave them out")
+
+
+def _report_failures(failures: pd.DataFrame, out_dir: Path, consequence: str) -> None:
+    """Print the failed runs, then one line on stderr, and exit with code 1."""
+    _out.print(_failures_table(failures))
+    _err.print(f"error: {len(failures)} run(s) failed, listed in {(out_dir / 'failures.csv').resolve()}; "
+               f"{consequence}. Fix the cause, then run again with --retry-failed.",
+               markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _print_report(path: Path) -> None:
@@ -170,11 +201,18 @@ def _print_analysis(analysis: StudyAnalysis) -> None:
 def study(
     study_file: Annotated[Path, typer.Argument(help="TOML study file (see examples/full.toml).")],
     out: Annotated[Path | None, typer.Option("--out", help="Study folder. Default: tunedepth-out/<name>.")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Also re-run the runs that failed before (listed in failures.csv); by default a "
+                               "resume skips them.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
-    """Run every regime x depth x train_fraction x seed of a study; resumes where it stopped."""
+    """Run every regime x depth x train_fraction x seed of a study; resumes where it stopped.
+
+    A run that fails (e.g. its loss becomes NaN) is recorded in its folder and the others go on; the command
+    then exits with code 1.
+    """
     _setup_logging(verbose)
-    _run(study_file, out)
+    _run(study_file, out, retry_failed=retry_failed)
 
 
 @app.command()
@@ -259,7 +297,8 @@ def datasets() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv``; return the exit code (2 for user errors)."""
     try:
-        app(args=argv, prog_name="tunedepth", standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
+        code = app(args=argv, prog_name="tunedepth", standalone_mode=False)
     except TunedepthError as exc:
         _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
@@ -276,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             show()
             return code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

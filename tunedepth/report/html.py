@@ -23,6 +23,7 @@ from tunedepth.report._figures import build_figures
 from tunedepth.study import (
     FinishedStudy,
     StudyAnalysis,
+    StudyStore,
     analyze_study,
     load_finished_study,
     recommendation_table,
@@ -144,6 +145,15 @@ def _nan_runs(study: FinishedStudy) -> list[str]:
     return out
 
 
+def _failed_runs(root: Path) -> list[str]:
+    path = StudyStore(root).failures_path
+    if not path.is_file():
+        return []
+    failures = pd.read_csv(path, dtype={"run_id": str}, keep_default_na=False)
+    return [f"{row.label} at {float(row.train_fraction):g}, seed {row.seed} (run {row.run_id}): {row.error}: "
+            f"{row.reason}" for row in failures.itertuples(index=False)]
+
+
 def _template() -> jinja2.Template:
     text = (files("tunedepth.report") / "templates" / "report.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
@@ -158,7 +168,8 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
     the study configuration from ``study.json``); the recommendation, one sentence per training fraction, with the
     rule that chose it; the score, significance and recommendation tables; the figures (per fraction: test AUC vs
     depth, convergence, ROC curves, p-value heatmap; then test AUC vs training fraction), embedded as base64
-    PNGs; and the runs with a NaN AUC. Figures that cannot be drawn are listed with the reason instead.
+    PNGs; the runs with a NaN AUC; and the failed runs (``failures.csv``), which every table leaves out. Figures
+    that cannot be drawn are listed with the reason instead.
 
     Args:
         study_dir: the folder written by :func:`tunedepth.study.run_study`.
@@ -219,7 +230,8 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
     html = _template().render(
         header=_header(study, _read_json(study.root / "study.json")), alpha=settings.alpha,
         rule=_RULE_TEXT[settings.depth_rule], sentences=analysis.sentences, tables=tables, figures=figures,
-        figure_notes=figure_notes, nan_runs=_nan_runs(study), version=tunedepth.__version__,
+        figure_notes=figure_notes, nan_runs=_nan_runs(study), failed_runs=_failed_runs(study.root),
+        version=tunedepth.__version__,
     )
     path = study.root / REPORT_FILE
     atomic_write_text(path, html)

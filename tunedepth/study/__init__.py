@@ -37,7 +37,7 @@ from tunedepth.study.segmentation import (
     prepare_segmentation,
 )
 from tunedepth.study.significance import SIGNIFICANCE_COLUMNS, significance_table
-from tunedepth.study.store import RESULT_COLUMNS, StudyStore, frame_to_csv
+from tunedepth.study.store import FAILURE_COLUMNS, RESULT_COLUMNS, StudyStore, frame_to_csv
 
 __all__ = [
     "ANALYSIS_FILES",
@@ -47,6 +47,7 @@ __all__ = [
     "DETECTION_CLASS_NAMES",
     "FROC_COLUMNS",
     "RECOMMENDATION_COLUMNS",
+    "FAILURE_COLUMNS",
     "RESULT_COLUMNS",
     "SEGMENTATION_CLASS_NAMES",
     "SIGNIFICANCE_COLUMNS",

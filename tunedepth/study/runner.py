@@ -1,7 +1,9 @@
 """Run a study: every run of the grid, resumably, then ``results.csv``.
 
 ``run_study`` skips runs whose ``metrics.json`` exists, so re-running an interrupted
-study executes only the missing runs.
+study executes only the missing runs. A run that raises (its training loss became NaN, it ran
+out of memory, a bug) is recorded as failed in its folder (``failed.json``, ``traceback.txt``)
+and the study goes on; failed runs are skipped on resume unless ``retry_failed`` is set.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import math
 import multiprocessing
 import os
 import shutil
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +43,13 @@ from tunedepth.study._task_outputs import (
 from tunedepth.study.detection import write_detection_tables
 from tunedepth.study.grid import RunSpec, hashed_config
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
-from tunedepth.study.store import StudyStore
+from tunedepth.study.store import FAILURE_COLUMNS, StudyStore
 from tunedepth.training import (
     CachedInputs,
     EpochRecord,
     FeatureStore,
     StoppingRule,
+    TrainingDivergedError,
     TrainResult,
     cache_cut,
     predict_log_odds,
@@ -76,12 +80,23 @@ class StudyProgress:
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What ``run_study`` did."""
+    """What ``run_study`` did.
+
+    Attributes:
+        out_dir: the study folder.
+        results: ``results.csv``: one row per finished run.
+        n_executed: runs attempted in this call (finished or failed).
+        n_skipped: runs skipped: finished before, or failed before and not retried (``n_skipped_failed`` of them).
+        failures: ``failures.csv``: one row per run whose last attempt failed (this call or before), with the
+            :data:`~tunedepth.study.store.FAILURE_COLUMNS`; empty when none.
+    """
 
     out_dir: Path
     results: pd.DataFrame
     n_executed: int
     n_skipped: int
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FAILURE_COLUMNS)))
+    n_skipped_failed: int = 0
 
     @property
     def results_path(self) -> Path:
@@ -173,10 +188,17 @@ def _rows(features: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, train_index: torch.Tensor,
                       class_weights: torch.Tensor | None, device: torch.device, progress: StudyProgress | None,
-                      features: FeatureStore | None) -> tuple[list[_Trial], str]:
-    """Train the run once per configured learning rate, each from the same initialisation."""
+                      features: FeatureStore | None) -> tuple[list[_Trial], dict[float, str], str]:
+    """Train the run once per configured learning rate, each from the same initialisation.
+
+    Returns the trials, the learning rates whose training diverged (lr -> reason; the run goes on with the
+    others), and why the feature cache was not used ("" when it was).
+
+    Raises:
+        TrainingDivergedError: when training diverged at every learning rate.
+    """
     tc, data = prepared.config.training, prepared.data
-    trials, reason = [], ""
+    trials, diverged, reason = [], {}, ""
     for lr in tc.lrs:
         seed_everything(spec.seed)  # same initialisation (and data order) for every lr
         model = _build_frozen(prepared, spec)
@@ -189,15 +211,25 @@ def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train: ImageSet, t
             optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
             momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
         )
-        result = train_model(
-            model, train=train, val=data.val, regime=spec.regime, policy=policy,
-            stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
-            seed=spec.seed, device=device, val_score=val_score(prepared), augment=tc.augment,
-            class_weights=class_weights,
-            on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)), cached=cached,
-        )
+        try:
+            result = train_model(
+                model, train=train, val=data.val, regime=spec.regime, policy=policy,
+                stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
+                seed=spec.seed, device=device, val_score=val_score(prepared), augment=tc.augment,
+                class_weights=class_weights,
+                on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)), cached=cached,
+            )
+        except TrainingDivergedError as exc:
+            if len(tc.lrs) == 1:
+                raise
+            diverged[lr] = str(exc)
+            logger.warning("run %s at lr %g: %s; the other learning rates go on", spec.label, lr, exc)
+            continue
         trials.append(_Trial(lr, result, model, cut))
-    return trials, reason
+    if not trials:
+        raise TrainingDivergedError("training diverged at every learning rate ("
+                                    + "; ".join(f"lr {lr:g}: {why}" for lr, why in diverged.items()) + ")")
+    return trials, diverged, reason
 
 
 def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudyStore,
@@ -220,7 +252,8 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     config, data = prepared.config, prepared.data
     device = resolve_device(config.execution.device)
     train, weights, train_index = _train_subset(prepared, spec)
-    trials, reason = _train_at_each_lr(prepared, spec, train, train_index, weights, device, progress, features)
+    trials, diverged, reason = _train_at_each_lr(prepared, spec, train, train_index, weights, device, progress,
+                                                 features)
     best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
     model, result, cut = best.model, best.result, best.cut
     test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
@@ -235,8 +268,10 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         "test_acc": accuracy_score(test_labels, test_probs), "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run, "train_seconds": sum(t.result.train_seconds for t in trials),
         "n_val": len(case_labels(prepared, "val")), "n_test": len(test_labels), "cached_groups": cut,
-        "lr_trials": [{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
-                       "epochs_run": t.result.epochs_run} for t in trials],
+        "lr_trials": sorted([{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
+                              "epochs_run": t.result.epochs_run} for t in trials]
+                            + [{"lr": lr, "diverged": why} for lr, why in diverged.items()],
+                            key=lambda trial: config.training.lrs.index(trial["lr"])),
         "feature_cache": {
             "used": bool(cut), "cached_groups": list(model.group_names[:cut]),
             "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason,
@@ -268,6 +303,26 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         tables=task_tables, arrays={"overlays_test": task_arrays} if task_arrays else None,
     )
     return metrics
+
+
+def _run_recorded(prepared: PreparedStudy, index: int, store: StudyStore, *, progress: StudyProgress | None = None,
+                  features: FeatureStore | None = None) -> dict[str, Any]:
+    """:func:`run_one`, with an exception recorded as the run's failure (the study goes on): returns the
+    metrics, or the failure record with ``"failed": True``. ``KeyboardInterrupt`` and ``SystemExit`` stop the
+    study as usual."""
+    spec, run_id = prepared.runs[index], prepared.run_ids[index]
+    try:
+        return run_one(prepared, spec, run_id, store, progress=progress, features=features)
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        failure = {"run_id": run_id, "regime": spec.regime, "depth": spec.depth, "label": spec.label,
+                   "train_fraction": spec.train_fraction, "seed": spec.seed, "error": type(exc).__name__,
+                   "reason": lines[0] if lines else type(exc).__name__}
+        store.write_failure(run_id, failure=failure, traceback_text=traceback.format_exc())
+        logger.warning("run %s (%s, fraction %g, seed %d) failed: %s: %s; the study goes on (traceback in %s)",
+                       run_id, spec.label, spec.train_fraction, spec.seed, failure["error"], failure["reason"],
+                       store.run_dir(run_id) / "traceback.txt")
+        return {**failure, "failed": True}
 
 
 def _precompute_features(prepared: PreparedStudy, specs: list[RunSpec], features: FeatureStore) -> None:
@@ -373,24 +428,25 @@ def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Pa
 
 
 def _worker_run(index: int) -> dict[str, Any]:
-    prepared: PreparedStudy = _WORKER["prepared"]
-    return run_one(prepared, prepared.runs[index], prepared.run_ids[index], _WORKER["store"],
-                   features=_WORKER["features"])
+    return _run_recorded(_WORKER["prepared"], index, _WORKER["store"], features=_WORKER["features"])
 
 
-def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | None = None) -> StudySummary:
-    """Run every run of a study that is not finished yet, then write ``results.csv``.
+def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | None = None,
+              retry_failed: bool = False) -> StudySummary:
+    """Run every run of a study that is not finished yet, then write ``results.csv`` (and ``failures.csv``).
 
     Runs execute in the grid's order, one after another, or in ``execution.workers`` parallel processes with
     ``execution.num_threads`` torch threads each. With the feature cache on, the features every pending
     fine-tuning run needs are computed first, in one pass per split, and kept in memory (one process) or in
     memory-mapped files under ``<out_dir>/.feature-cache`` that the workers share; that folder is removed at
-    the end.
+    the end. A run that raises is recorded as failed (see :func:`_run_recorded`) and the others go on.
+    Leftovers of a killed process (temporary files and folders, the feature cache) are removed first.
 
     Args:
         config: the validated study configuration.
         out_dir: the study folder; created after all checks pass.
         progress: optional progress callbacks (with several workers: study start and each run's end only).
+        retry_failed: also re-run the runs whose last attempt failed; by default they are skipped.
 
     Returns:
         The summary, with the results table.
@@ -404,18 +460,25 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
     workers = resolve_workers(execution, resolve_device(execution.device))
     store = StudyStore(out_dir)
     store.create(dump_resolved(config))
+    cache_dir = out_dir / ".feature-cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)  # left by a killed process; rebuilt below
+    for leftover in store.remove_temporary():
+        logger.info("removed %s, left by an interrupted run", leftover)
     if prepared.detection is not None:
         write_detection_tables(prepared.detection, out_dir / "detection")
-    done = [store.is_complete(rid) for rid in prepared.run_ids]
+    done = [store.is_complete(rid) or (store.is_failed(rid) and not retry_failed) for rid in prepared.run_ids]
     if progress is not None:
         progress.study_started(len(prepared.runs), sum(done))
-    for spec, rid, finished in zip(prepared.runs, prepared.run_ids, done, strict=True):
-        if finished:
+    for spec, rid, skip in zip(prepared.runs, prepared.run_ids, done, strict=True):
+        if skip and store.is_complete(rid):
             logger.info("run %s (%s, fraction %g, seed %d) already finished; skipped",
                         rid, spec.label, spec.train_fraction, spec.seed)
-    pending = [i for i, finished in enumerate(done) if not finished]
+        elif skip:
+            logger.info("run %s (%s, fraction %g, seed %d) failed before (%s); skipped: run again with "
+                        "--retry-failed to retry it", rid, spec.label, spec.train_fraction, spec.seed,
+                        store.read_failure(rid)["reason"])
+    pending = [i for i, skip in enumerate(done) if not skip]
     workers = max(1, min(workers, len(pending)))
-    cache_dir = out_dir / ".feature-cache"
     _set_numerics(_threads(execution, 1), resolve_device(execution.device))  # this process: all cores
     features = _feature_store(config, cache_dir, shared=workers > 1)
     try:
@@ -426,7 +489,7 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
                 spec = prepared.runs[i]
                 if progress is not None:
                     progress.run_started(spec, prepared.run_ids[i], config.training.max_epochs)
-                metrics = run_one(prepared, spec, prepared.run_ids[i], store, progress=progress, features=features)
+                metrics = _run_recorded(prepared, i, store, progress=progress, features=features)
                 if progress is not None:
                     progress.run_ended(spec, metrics)
         else:
@@ -436,7 +499,10 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
         del features
         shutil.rmtree(cache_dir, ignore_errors=True)
     results = store.write_results(list(prepared.run_ids))
-    return StudySummary(out_dir, results, len(pending), len(prepared.runs) - len(pending))
+    failures = store.write_failures(list(prepared.run_ids))
+    n_skipped_failed = sum(skip and not store.is_complete(rid)
+                           for rid, skip in zip(prepared.run_ids, done, strict=True))
+    return StudySummary(out_dir, results, len(pending), len(prepared.runs) - len(pending), failures, n_skipped_failed)
 
 
 def _run_parallel(prepared: PreparedStudy, pending: list[int], out_dir: Path, cache_dir: Path, workers: int,

@@ -8,15 +8,22 @@ Layout::
     <study>/runs/<run_id>/history.csv        convergence: val AUC against mini-batches
     <study>/runs/<run_id>/predictions_val.csv, predictions_test.csv
     <study>/runs/<run_id>/metrics.json       written last: the run is finished iff it exists
+    <study>/runs/<run_id>/failed.json        instead of the files above when the run raised (reason, run
+    <study>/runs/<run_id>/traceback.txt      identity); kept until ``--retry-failed`` re-runs it
+    <study>/failures.csv                     one row per failed run; absent when none
 
-Every file is written atomically (temp file, fsync, rename), so an interrupted study never
-leaves a half-written file that a resume could mistake for a finished run.
+A run folder is written whole into a temporary folder ``runs/.<run_id>.<random>.tmp`` (every file
+fsynced) and renamed into place when complete, and every other file is written atomically (temp file,
+fsync, rename). So an interrupted study never leaves a half-written file or run folder that a resume
+could mistake for a finished run; :meth:`StudyStore.remove_temporary` clears what a killed process left.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -24,14 +31,18 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from tunedepth._io import atomic_write, atomic_write_json, atomic_write_text
+from tunedepth._io import atomic_write, atomic_write_dir, atomic_write_json, atomic_write_text
 
-__all__ = ["RESULT_COLUMNS", "StudyStore", "frame_to_csv"]
+__all__ = ["FAILURE_COLUMNS", "RESULT_COLUMNS", "StudyStore", "frame_to_csv"]
 
 RESULT_COLUMNS = (
     "run_id", "regime", "depth", "label", "train_fraction", "seed", "n_train", "lr",
     "val_auc", "test_auc", "test_acc", "best_epoch", "epochs_run", "train_seconds",
 )
+
+
+FAILURE_COLUMNS = ("run_id", "regime", "depth", "label", "train_fraction", "seed", "error", "reason")
+"""Columns of ``failures.csv`` and of each ``failed.json``."""
 
 
 def frame_to_csv(frame: pd.DataFrame, *, float_format: str = "%.6g") -> str:
@@ -72,9 +83,32 @@ class StudyStore:
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
 
+    @property
+    def failures_path(self) -> Path:
+        return self.root / "failures.csv"
+
     def is_complete(self, run_id: str) -> bool:
         """True when the run's ``metrics.json`` exists."""
         return (self.run_dir(run_id) / "metrics.json").is_file()
+
+    def is_failed(self, run_id: str) -> bool:
+        """True when the run's last attempt raised (its ``failed.json`` exists)."""
+        return (self.run_dir(run_id) / "failed.json").is_file() and not self.is_complete(run_id)
+
+    def remove_temporary(self) -> list[Path]:
+        """Delete the temporary files and run folders (``.*.tmp``) a killed process left; return them."""
+        leftovers = sorted(self.root.rglob(".*.tmp")) if self.root.is_dir() else []
+        for path in leftovers:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return leftovers
+
+    def _write_run_folder(self, run_id: str, write: Callable[[Path], None]) -> None:
+        """Write a run folder whole (see :func:`~tunedepth._io.atomic_write_dir`), replacing an earlier attempt."""
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        atomic_write_dir(self.run_dir(run_id), write)
 
     def write_run(
         self,
@@ -90,17 +124,32 @@ class StudyStore:
         """Write a finished run; ``metrics.json`` goes last, marking it complete. ``tables`` are further per-run
         tables, written as ``<name>.csv`` (e.g. a segmentation run's ``boundary_errors_test``); ``arrays`` named
         groups of arrays, written as ``<name>.npz`` (e.g. its ``overlays_test``)."""
-        folder = self.run_dir(run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(folder / "config.json", config)
-        atomic_write_text(folder / "history.csv", frame_to_csv(history))
-        for split, frame in predictions.items():
-            atomic_write_text(folder / f"predictions_{split}.csv", frame_to_csv(frame, float_format="%.17g"))
-        for name, table in (tables or {}).items():
-            atomic_write_text(folder / f"{name}.csv", frame_to_csv(table, float_format="%.17g"))
-        for name, group in (arrays or {}).items():
-            atomic_write(folder / f"{name}.npz", partial(_savez, group))
-        atomic_write_json(folder / "metrics.json", metrics)
+        def write(folder: Path) -> None:
+            atomic_write_json(folder / "config.json", config)
+            atomic_write_text(folder / "history.csv", frame_to_csv(history))
+            for split, frame in predictions.items():
+                atomic_write_text(folder / f"predictions_{split}.csv", frame_to_csv(frame, float_format="%.17g"))
+            for name, table in (tables or {}).items():
+                atomic_write_text(folder / f"{name}.csv", frame_to_csv(table, float_format="%.17g"))
+            for name, group in (arrays or {}).items():
+                atomic_write(folder / f"{name}.npz", partial(_savez, group))
+            atomic_write_json(folder / "metrics.json", metrics)
+
+        self._write_run_folder(run_id, write)
+
+    def write_failure(self, run_id: str, *, failure: dict[str, Any], traceback_text: str) -> None:
+        """Record a run that raised: ``failed.json`` (the :data:`FAILURE_COLUMNS`) and ``traceback.txt``."""
+        def write(folder: Path) -> None:
+            atomic_write_text(folder / "traceback.txt", traceback_text)
+            atomic_write_json(folder / "failed.json", failure)
+
+        self._write_run_folder(run_id, write)
+
+    def read_failure(self, run_id: str) -> dict[str, Any]:
+        """The ``failed.json`` of a failed run."""
+        with open(self.run_dir(run_id) / "failed.json", encoding="utf-8") as fh:
+            data: dict[str, Any] = json.load(fh)
+        return data
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
         """The ``metrics.json`` of a finished run (NaN stays NaN)."""
@@ -121,5 +170,15 @@ class StudyStore:
                  and not frame[c].map(lambda v: isinstance(v, (list, dict))).any()]
         frame = frame[list(RESULT_COLUMNS) + extra]
         atomic_write_text(self.results_path, frame_to_csv(frame))
+        return frame
+
+    def write_failures(self, run_ids: list[str]) -> pd.DataFrame:
+        """Collect the listed failed runs into ``failures.csv`` (removed when there are none) and return them."""
+        frame = pd.DataFrame([self.read_failure(rid) for rid in run_ids if self.is_failed(rid)],
+                             columns=list(FAILURE_COLUMNS))
+        if frame.empty:
+            self.failures_path.unlink(missing_ok=True)
+        else:
+            atomic_write_text(self.failures_path, frame_to_csv(frame))
         return frame
 
