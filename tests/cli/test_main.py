@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import filecmp
+import os
 import subprocess
 import sys
 from importlib.resources import files
@@ -204,3 +206,32 @@ def test_recommend_bad_folder_exits_2_with_one_line(tmp_path, capsys, setup, arg
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [(errno.ENOSPC, "free space on that disk"), (errno.EACCES, "fix its permissions"),
+     (errno.ENOTDIR, "a file stands where a folder is expected")],
+)
+def test_fixable_os_errors_end_as_one_line(monkeypatch, capsys, err, expected):
+    import tunedepth.data
+
+    def refuse(*args, **kwargs):
+        raise OSError(err, os.strerror(err), "/data/out/results.csv")
+
+    monkeypatch.setattr(tunedepth.data, "list_datasets", refuse)
+    assert main(["datasets"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "/data/out/results.csv" in lines[0]
+    assert expected in lines[0] and os.strerror(err) in lines[0]
+
+
+def test_other_os_errors_are_not_hidden(monkeypatch):
+    import tunedepth.data
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(tunedepth.data, "list_datasets", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        main(["datasets"])

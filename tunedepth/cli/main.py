@@ -6,6 +6,7 @@ User mistakes (``TunedepthError``) end as one line on stderr and exit code 2, no
 from __future__ import annotations
 
 import enum
+import errno
 import logging
 import sys
 from importlib.resources import as_file, files
@@ -294,6 +295,29 @@ def datasets() -> None:
     _out.print(table)
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
+_WRONG_KIND = {errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+
+
+def _os_error_line(exc: OSError) -> str | None:
+    """One line for a file-system refusal a user can fix (disk full, no permission, a file where a folder is
+    expected); None for any other OSError, which is a bug to report with its traceback. Atomic writes mean that
+    nothing half-written is left behind, so the same command resumes once the cause is fixed."""
+    where = exc.filename if exc.filename is not None else "a file of the study folder"
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _DISK_FULL:
+        return (f"cannot write {where}: {reason}; free space on that disk (or pass another --out), then run the "
+                "same command again: finished runs are kept.")
+    if exc.errno in _NO_PERMISSION:
+        return (f"cannot access {where}: {reason}; fix its permissions or pass another --out (or data path), then "
+                "run the same command again.")
+    if exc.errno in _WRONG_KIND:
+        return (f"cannot use {where}: {reason}; a file stands where a folder is expected (or the reverse): check "
+                "--out and the paths in the study file.")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv``; return the exit code (2 for user errors)."""
     try:
@@ -304,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except OSError as exc:
+        message = _os_error_line(exc)
+        if message is None:
+            raise
+        _err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        return 2
     except (typer.Abort, KeyboardInterrupt):
         _err.print("aborted", markup=False)
         return 130
