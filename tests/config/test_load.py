@@ -49,7 +49,14 @@ def test_defaults_follow_the_paper():
         ("grid.regimes", ["fulltrain"], r"'grid.regimes.0': Input should be 'scratch' or 'finetune'"),
         ("training.lr", [0.1, -1], r"'training.lr.1': Input should be greater than 0; got -1"),
         ("training.batch_size", "big", r"'training.batch_size': Input should be a valid integer"),
-        ("data.source", "dicom", r"set data.source to one of: medmnist, image_folder, csv_manifest"),
+        ("data.source", "dicom", r"'data.source': .*; set data.source to one of: medmnist, image_folder, csv_manifest, "
+                                 r"kvasir_seg, cvc_clinicdb, carotid, layered\.$"),
+        ("model.checkpoint_sha256", "AB" * 32, r"'model.checkpoint_sha256': checkpoint_sha256 must be 64 lower-case "
+                                               r"hex digits, as `sha256sum <checkpoint>` prints them; got 'ABAB"),
+        ("model.checkpoint_sha256", "0" * 63, r"64 lower-case hex digits.*\(63 characters\)"),
+        ("model.checkpoint_sha256", "0" * 64, r"'model': 'checkpoint_sha256' is only read when weights = 'checkpoint'; "
+                                              r"got weights = 'imagenet'\. Remove 'checkpoint_sha256' or set weights "
+                                              r"= 'checkpoint'\.$"),
         ("model.weights", "checkpoint", r"needs a 'checkpoint' path"),
         ("training.bn_policy", "eval", r"'training.bn_policy': Input should be 'freeze' or 'train'"),
     ],
@@ -59,6 +66,26 @@ def test_bad_study_gives_one_line(path, value, message):
     with pytest.raises(ConfigError, match=message) as info:
         parse_study(_with(path, value), base_dir=Path("."))
     assert "\n" not in str(info.value)
+
+
+def test_checkpoint_sha256_is_read_with_a_checkpoint(tmp_path):
+    raw = _with("model", {"architecture": "alexnet", "weights": "checkpoint", "checkpoint": "ck.pt",
+                          "checkpoint_sha256": "0123456789abcdef" * 4})
+    assert parse_study(raw, base_dir=tmp_path).model.checkpoint_sha256 == "0123456789abcdef" * 4
+    assert parse_study(_with("model.architecture", "alexnet"), base_dir=tmp_path).model.checkpoint_sha256 is None
+
+
+def test_unknown_key_in_a_mask_data_table_gets_a_suggestion():
+    raw = _with("data", {"source": "kvasir_seg", "rooot": "x", "image_size": 32})
+    raw["task"] = "detection"
+    with pytest.raises(ConfigError, match=r"unknown key 'data.rooot'\. Did you mean 'root'\?"):
+        parse_study(raw, base_dir=Path("."))
+
+
+def test_a_whole_study_check_has_no_placeholder_key():
+    with pytest.raises(ConfigError, match=r"^<study>: task = 'detection' needs data.source 'kvasir_seg' or "
+                                          r"'cvc_clinicdb'; got 'medmnist'\.$"):
+        parse_study({**BASE, "task": "detection"}, base_dir=Path("."))
 
 
 def test_missing_section():

@@ -160,6 +160,25 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert (restored.weights, restored.weights_sha256) == ("checkpoint", file_sha256(path))
 
 
+def test_checkpoint_sha256_is_checked_when_declared(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    torch.save(_resnet18_state(), path)
+    actual = file_sha256(path)
+    model = build_model("resnet18", num_classes=2, weights="checkpoint", checkpoint_path=path,
+                        checkpoint_sha256=actual)
+    assert model.weights_sha256 == actual
+    wrong = "f" * 64
+    with pytest.raises(
+        WeightsError,
+        match=rf"^Checkpoint file {path} has sha256 {actual} but model\.checkpoint_sha256 expects {wrong}: .* Point "
+        r"model\.checkpoint at the right file, or set model\.checkpoint_sha256 to the new sha256 if you replaced it on "
+        r"purpose\.$",
+    ):
+        build_model("resnet18", num_classes=2, weights="checkpoint", checkpoint_path=path, checkpoint_sha256=wrong)
+    with pytest.raises(WeightsError, match=rf"has sha256 {actual} but"):
+        resolve_weights("resnet18", weights="checkpoint", checkpoint_path=path, checkpoint_sha256=wrong)
+
+
 def _saved(tmp_path: Path, state: dict[str, torch.Tensor]) -> Path:
     path = tmp_path / "ck.pt"
     torch.save(state, path)
@@ -200,7 +219,8 @@ def test_checkpoint_that_does_not_fit_is_refused(
     with pytest.raises(
         WeightsError,
         match=rf"^The tensors of checkpoint {path} do not fit the resnet18 groups stem-layer4 "
-        rf"\(head 'fc' ignored\): {message}$",
+        rf"\(head 'fc' ignored\): {message} Use a checkpoint saved from a resnet18 model with "
+        r"torch\.save\(model\.net\.state_dict\(\), path\)\.$",
     ):
         build_model("resnet18", num_classes=2, weights="checkpoint", checkpoint_path=path)
 
@@ -211,7 +231,7 @@ def test_checkpoint_of_a_bigger_architecture_lists_the_problems(tmp_path: Path) 
         WeightsError,
         match=r"\(head 'fc' ignored\): unexpected: layer1\.0\.conv3\.weight, .* \(and 190 more\); "
         r"shape mismatches: layer1\.0\.conv1\.weight \(64, 64, 1, 1\) in file vs \(64, 64, 3, 3\) "
-        r"in model, .* \(and 15 more\)\.$",
+        r"in model, .* \(and 15 more\)\. Use a checkpoint saved from a resnet18 model",
     ):
         build_model("resnet18", num_classes=2, weights="checkpoint", checkpoint_path=path)
 
@@ -279,6 +299,12 @@ def test_missing_checkpoint_file_names_it(tmp_path: Path) -> None:
             r"'checkpoint_path' parameter of resolve_weights is only used with "
             r"weights='checkpoint'; got 'x\.pt' with weights='none'",
             id="path-without-checkpoint",
+        ),
+        pytest.param(
+            {"architecture": "alexnet", "weights": "none", "checkpoint_sha256": "0" * 64},
+            r"'checkpoint_sha256' parameter of resolve_weights is only used with "
+            r"weights='checkpoint'; got '0{64}' with weights='none'",
+            id="sha256-without-checkpoint",
         ),
         pytest.param(
             {"architecture": "alexnet", "weights": "none", "num_classes": 0},

@@ -177,3 +177,32 @@ def test_resume_removes_what_a_killed_process_left(study_raw, tmp_path):
     leftovers[2].mkdir(exist_ok=True)
     assert run_study(config, out).n_executed == 0
     assert not any(path.exists() for path in leftovers)
+
+
+@pytest.mark.parametrize("feature_cache", [True, False])
+def test_a_checkpoint_changed_during_the_study_is_never_trained_from(study_raw, tmp_path, monkeypatch, toy_checkpoint,
+                                                                      feature_cache):
+    import torch
+
+    from tunedepth.errors import WeightsError
+
+    real_prepare = runner_module.prepare_study
+
+    def prepare_then_overwrite(*args, **kwargs):
+        prepared = real_prepare(*args, **kwargs)
+        state = torch.load(toy_checkpoint, weights_only=True)
+        torch.save({k: v + 1 for k, v in state.items()}, toy_checkpoint)
+        return prepared
+
+    monkeypatch.setattr(runner_module, "prepare_study", prepare_then_overwrite)
+    study_raw["grid"] = {"regimes": ["scratch", "finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]}
+    study_raw["execution"]["feature_cache"] = feature_cache
+    out = tmp_path / "out"
+    if feature_cache:  # the cache is computed from the checkpoint before any run: the study stops there
+        with pytest.raises(WeightsError, match="sha256 .* it is not the file the study was set up with"):
+            run_study(_config(study_raw), out)
+        assert _run_folders(out) == {}
+    else:  # each fine-tuning run loads it: they fail, scratch does not
+        summary = run_study(_config(study_raw), out)
+        assert list(summary.results["regime"]) == ["scratch"]
+        assert list(summary.failures["error"]) == ["WeightsError"]

@@ -157,6 +157,10 @@ def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> N
     progress = Progress(*columns, console=_err, transient=False)
     try:
         summary = run_study(config, out_dir, progress=_RichProgress(progress), retry_failed=retry_failed)
+    except OSError as exc:
+        if exc.filename is None:  # a disk full while writing or syncing names no file: name the study folder
+            exc.filename = str(out_dir)
+        raise
     finally:
         if progress.live.is_started:
             progress.stop()

@@ -10,15 +10,13 @@ from __future__ import annotations
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from tunedepth.config.schema import (
-    CsvManifestDataConfig,
+    DataConfig,
     GridConfig,
-    ImageFolderDataConfig,
-    MedmnistDataConfig,
     ModelConfig,
     StudyConfig,
     TrainingConfig,
@@ -27,10 +25,12 @@ from tunedepth.errors import ConfigError
 
 __all__ = ["dump_resolved", "load_study", "parse_study"]
 
+# Every data.source of the schema's DataConfig union, with its table's model (read off the union, so that a new
+# source cannot be left out of messages).
 _DATA_MODELS: dict[str, type[BaseModel]] = {
-    "medmnist": MedmnistDataConfig,
-    "image_folder": ImageFolderDataConfig,
-    "csv_manifest": CsvManifestDataConfig,
+    source: model
+    for model in get_args(get_args(DataConfig)[0])
+    for source in get_args(model.model_fields["source"].annotation)
 }
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "model": ModelConfig,
@@ -128,9 +128,11 @@ def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
     if kind == "missing":
         return f"missing required key {key!r}; add it to the study file (see examples/full.toml)."
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return f"{key!r}: {err['msg']}; set data.source to one of: {', '.join(_DATA_MODELS)}."
+        return f"'{key}.source': {err['msg']}; set data.source to one of: {', '.join(_DATA_MODELS)}."
     if kind == "value_error":
-        return f"{key!r}: {err['msg'].removeprefix('Value error, ')}."
+        # A whole-study check (task vs data source) has no key of its own; its message names the keys.
+        where = f"{key!r}: " if loc else ""
+        return f"{where}{err['msg'].removeprefix('Value error, ').rstrip('.')}."
     received = err.get("input")
     return f"{key!r}: {err['msg']}; got {received!r}."
 

@@ -7,6 +7,7 @@ every run's results (see ``tunedepth.config.load.dump_resolved``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -28,6 +29,9 @@ __all__ = [
     "StudyConfig",
     "TrainingConfig",
 ]
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class _Frozen(BaseModel):
@@ -302,13 +306,33 @@ class ModelConfig(_Frozen):
     checkpoint: Path | None = Field(
         default=None, description="State-dict file, required when weights = 'checkpoint'."
     )
+    checkpoint_sha256: str | None = Field(
+        default=None,
+        description=(
+            "Expected sha256 of the checkpoint file (64 lower-case hex digits, as `sha256sum` prints it); when set, "
+            "a checkpoint with another sha256 is refused. Only with weights = 'checkpoint'. Not part of run ids "
+            "(they hash the file's actual sha256, which this must equal)."
+        ),
+    )
+
+    @field_validator("checkpoint_sha256")
+    @classmethod
+    def _sha256_is_hex(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.fullmatch(v):
+            raise ValueError(
+                f"checkpoint_sha256 must be 64 lower-case hex digits, as `sha256sum <checkpoint>` prints them; got "
+                f"{v!r} ({len(v)} characters)"
+            )
+        return v
 
     @model_validator(mode="after")
     def _checkpoint_given_when_needed(self) -> ModelConfig:
         if self.weights == "checkpoint" and self.checkpoint is None:
             raise ValueError("weights = 'checkpoint' needs a 'checkpoint' path to a state-dict file.")
-        if self.weights != "checkpoint" and self.checkpoint is not None:
-            raise ValueError(f"'checkpoint' is only read when weights = 'checkpoint'; got weights = {self.weights!r}.")
+        for key in ("checkpoint", "checkpoint_sha256"):
+            if self.weights != "checkpoint" and getattr(self, key) is not None:
+                raise ValueError(f"{key!r} is only read when weights = 'checkpoint'; got weights = {self.weights!r}. "
+                                 f"Remove {key!r} or set weights = 'checkpoint'.")
         return self
 
 

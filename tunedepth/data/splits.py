@@ -270,7 +270,9 @@ def split_image_set(
 def check_no_leakage(splits: DatasetSplits) -> None:
     """Check that no patient id is in more than one of train, val and test.
 
-    Splits without patient ids pass (there is nothing to check).
+    Splits without patient ids pass (there is nothing to check). Patient ids are also the
+    group ids (video, sequence, image) of detection and segmentation patches, so one check
+    covers every task.
 
     Args:
         splits: the split to check.
@@ -300,9 +302,15 @@ def check_no_leakage(splits: DatasetSplits) -> None:
     if leaks:
         shown = ", ".join(f"{pid!r} ({', '.join(sides[pid])})" for pid in leaks[:5])
         more = f", ... ({len(leaks)} in total)" if len(leaks) > 5 else ""
+        fix = (
+            "Put all images of a patient in one split."
+            if splits.split_origin == "official"
+            else "The seeded split keeps every patient (video, sequence, image) on one side, so this is "
+            "a bug in tunedepth; please report it."
+        )
         raise DataError(
             f"Data set {splits.name!r}: {len(leaks)} patient id(s) are in more than one of "
-            f"train/val/test: {shown}{more}. Put all images of a patient in one split."
+            f"train/val/test: {shown}{more}. {fix}"
         )
 
 

@@ -50,7 +50,11 @@ class ResolvedWeights:
 
 
 def resolve_weights(
-    architecture: str, *, weights: WeightsName, checkpoint_path: Path | None = None
+    architecture: str,
+    *,
+    weights: WeightsName,
+    checkpoint_path: Path | None = None,
+    checkpoint_sha256: str | None = None,
 ) -> ResolvedWeights:
     """Locate, verify and fingerprint the starting weights, without building the model.
 
@@ -63,6 +67,9 @@ def resolve_weights(
             initialisation: the scratch regime) or "checkpoint" (``checkpoint_path``).
         checkpoint_path: the state-dict file for ``weights="checkpoint"``; must be None
             otherwise.
+        checkpoint_sha256: the expected hex sha256 of ``checkpoint_path`` (the study file's
+            ``model.checkpoint_sha256``), or None to accept any file; only with
+            ``weights="checkpoint"``.
 
     Returns:
         The resolved weights: name, local path and sha256.
@@ -70,9 +77,11 @@ def resolve_weights(
     Raises:
         ConfigError: for an unknown architecture or weight name (with a guess and the
             full list), a pretrained name the architecture does not offer (listing those
-            it does), or a ``checkpoint_path`` given or missing against ``weights``.
+            it does), or a ``checkpoint_path`` or ``checkpoint_sha256`` given or missing
+            against ``weights``.
         WeightsError: if the weight file is missing and cannot be obtained, or its
-            checksum is wrong; one line naming the file and how to get it.
+            checksum is wrong (a declared source's, or ``checkpoint_sha256``); one line
+            naming the file and how to get it.
 
     Example:
         >>> resolve_weights("alexnet", weights="none")
@@ -95,18 +104,31 @@ def resolve_weights(
                 f"Checkpoint file {path} does not exist; pass the path of a state dict saved "
                 f"with torch.save(model.net.state_dict(), path) from a {architecture!r} model."
             )
-        return ResolvedWeights(name="checkpoint", path=path, sha256=file_sha256(path))
-    if checkpoint_path is not None:
-        raise ConfigError(
-            f"The 'checkpoint_path' parameter of resolve_weights is only used with "
-            f"weights='checkpoint'; got {str(checkpoint_path)!r} with weights={weights!r}. "
-            "Remove it or set weights='checkpoint'."
-        )
+        return ResolvedWeights(name="checkpoint", path=path, sha256=_checkpoint_sha256(path, checkpoint_sha256))
+    for name, value in (("checkpoint_path", checkpoint_path), ("checkpoint_sha256", checkpoint_sha256)):
+        if value is not None:
+            raise ConfigError(
+                f"The {name!r} parameter of resolve_weights is only used with "
+                f"weights='checkpoint'; got {str(value)!r} with weights={weights!r}. "
+                "Remove it or set weights='checkpoint'."
+            )
     if weights == "none":
         return ResolvedWeights(name="none", path=None, sha256=None)
     source = arch.get_weight_source(weights)
     path = fetch_weight_file(source)
     return ResolvedWeights(name=weights, path=path, sha256=file_sha256(path), source=source)
+
+
+def _checkpoint_sha256(path: Path, expected: str | None) -> str:
+    """The checkpoint file's sha256, checked against ``expected`` when given."""
+    actual = file_sha256(path)
+    if expected is not None and actual != expected:
+        raise WeightsError(
+            f"Checkpoint file {path} has sha256 {actual} but model.checkpoint_sha256 expects {expected}: it is not "
+            "the file the study was set up with (corrupt, or replaced). Point model.checkpoint at the right file, or "
+            "set model.checkpoint_sha256 to the new sha256 if you replaced it on purpose."
+        )
+    return actual
 
 
 def build_model(
@@ -115,6 +137,7 @@ def build_model(
     num_classes: int,
     weights: WeightsName,
     checkpoint_path: Path | None = None,
+    checkpoint_sha256: str | None = None,
 ) -> GroupedModel:
     """Build a grouped model: a new head, and the requested weights in every other group.
 
@@ -129,6 +152,8 @@ def build_model(
         weights: "imagenet", "none" or "checkpoint" (see :func:`resolve_weights`).
         checkpoint_path: the state-dict file for ``weights="checkpoint"``; its tensor names
             are those of ``model.net.state_dict()`` and its head tensors are ignored.
+        checkpoint_sha256: the expected hex sha256 of ``checkpoint_path``, or None (see
+            :func:`resolve_weights`).
 
     Returns:
         The model, recording ``weights`` (the name) and ``weights_sha256`` (of the file
@@ -137,8 +162,9 @@ def build_model(
     Raises:
         ConfigError: for an unknown architecture or weight name, an unsupported weight
             name, a misplaced ``checkpoint_path`` or a bad ``num_classes``.
-        WeightsError: if the weight file is missing, corrupt, not a plain state dict, or
-            does not fit the architecture (the offending tensors are listed).
+        WeightsError: if the weight file is missing, corrupt, not a plain state dict, has
+            another sha256 than ``checkpoint_sha256``, or does not fit the architecture (the
+            offending tensors are listed).
 
     Example:
         >>> model = build_model("resnet18", num_classes=2, weights="none")
@@ -146,7 +172,8 @@ def build_model(
         (('stem', 'layer1', 'layer2', 'layer3', 'layer4', 'fc'), 2, None)
     """
     arch = get_architecture(architecture)
-    resolved = resolve_weights(architecture, weights=weights, checkpoint_path=checkpoint_path)
+    resolved = resolve_weights(architecture, weights=weights, checkpoint_path=checkpoint_path,
+                               checkpoint_sha256=checkpoint_sha256)
     model = arch.build(num_classes)
     if resolved.path is None:
         logger.info("Built %s with %d classes, random initialisation", arch.name, num_classes)

@@ -9,6 +9,8 @@ tensors are errors that list the offenders, never silently skipped.
 from __future__ import annotations
 
 import logging
+import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +30,10 @@ logger = logging.getLogger(__name__)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 _MAX_LISTED = 8
+
+_SAVE_HINT = "Save the weights with torch.save(model.net.state_dict(), path) and point to that file."
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_REFUSED_GLOBAL = re.compile(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)")
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -61,10 +67,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files; all mean the same here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise WeightsError(
-            f"Weight file {path} is not a readable PyTorch state dict ({type(exc).__name__}: "
-            f"{first}); only plain state dicts are loaded (torch.load with weights_only=True)."
+            f"Weight file {path} is not a readable PyTorch state dict ({_load_failure(exc)}); only plain state "
+            f"dicts are loaded (torch.load with weights_only=True). {_SAVE_HINT}"
         ) from exc
     if not isinstance(obj, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
@@ -74,6 +79,22 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             "of tensor names to tensors); save one with torch.save(model.net.state_dict(), path)."
         )
     return dict(obj)
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch.load refused a file, in a few words on one line.
+
+    torch's own message for a refused unpickle is several lines long and advises loading with
+    ``weights_only=False``, the unsafe load this module exists to avoid; only the global it refused is kept.
+    """
+    text = " ".join(_ANSI.sub("", str(exc)).split())
+    refused = _REFUSED_GLOBAL.search(text)
+    if isinstance(exc, pickle.UnpicklingError):
+        what = f"unpickling it needs the Python global {refused.group(1)!r}" if refused else "it holds Python objects"
+        return (f"{what}, which weights_only=True refuses, so nothing in it was run: it is no checkpoint or holds "
+                "more than tensors")
+    sentence = text.split(". ")[0].rstrip(".")
+    return f"{type(exc).__name__}: {sentence}" if sentence else f"{type(exc).__name__}: the file is empty or truncated"
 
 
 def pair_in_order(
@@ -186,7 +207,10 @@ def load_body_state_dict(
             parts.append(f"unexpected: {_listing(unexpected)}")
         if mismatched:
             parts.append(f"shape mismatches: {_listing(mismatched)}")
-        hint = ""
+        hint = (
+            f" Use a checkpoint saved from a {model.architecture} model with "
+            "torch.save(model.net.state_dict(), path)."
+        )
         if state_dict and all(k.startswith("net.") for k in state_dict):
             hint = (
                 " Its names start with 'net.' (a GroupedModel's state dict); save "

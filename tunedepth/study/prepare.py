@@ -15,7 +15,7 @@ import torch
 from tunedepth.config import DataConfig, PolypDataConfig, SegmentationDataConfig, StudyConfig
 from tunedepth.data import DATA_SOURCES, DatasetSplits, check_no_leakage
 from tunedepth.errors import ConfigError, DataError
-from tunedepth.models import ResolvedWeights, get_architecture, resolve_weights
+from tunedepth.models import ResolvedWeights, build_model, get_architecture, resolve_weights
 from tunedepth.study.detection import DetectionData, prepare_detection
 from tunedepth.study.grid import RunSpec, expand_grid, run_id
 from tunedepth.study.segmentation import SegmentationData, prepare_segmentation
@@ -103,7 +103,15 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     )
     weights = None
     if "finetune" in config.grid.regimes:
-        weights = resolve_weights(arch.name, weights=config.model.weights, checkpoint_path=config.model.checkpoint)
+        model = config.model
+        weights = resolve_weights(arch.name, weights=model.weights, checkpoint_path=model.checkpoint,
+                                  checkpoint_sha256=model.checkpoint_sha256)
+        if weights.name == "checkpoint":
+            # Load it once now, so that a file that is not a plain state dict (a pickle payload is refused by
+            # weights_only=True, unexecuted) or holds the wrong tensors is refused before the study folder exists,
+            # not in every run. The head is new and never loaded: its number of classes does not matter here.
+            build_model(arch.name, num_classes=2, weights="checkpoint", checkpoint_path=weights.path,
+                        checkpoint_sha256=weights.sha256)
     detection, segmentation = None, None
     if config.task == "segmentation":
         assert isinstance(config.data, PolypDataConfig | SegmentationDataConfig)  # the schema checks this

@@ -148,10 +148,13 @@ class _Trial:
 
 def _build_frozen(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
     config, tc = prepared.config, prepared.config.training
+    finetune_from_file = spec.regime == "finetune" and config.model.weights == "checkpoint"
     model = build_model(
         config.model.architecture, num_classes=prepared.data.n_classes,
         weights="none" if spec.regime == "scratch" else config.model.weights,
-        checkpoint_path=config.model.checkpoint if spec.regime == "finetune" else None,
+        checkpoint_path=config.model.checkpoint if finetune_from_file else None,
+        # the digest hashed into the run ids: a checkpoint changed during the study is refused, not trained from
+        checkpoint_sha256=prepared.weights.sha256 if finetune_from_file and prepared.weights else None,
     )
     freeze_to_depth(model, spec.depth, bn_policy=tc.bn_policy)
     return model
@@ -453,12 +456,21 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
 
     Raises:
         TunedepthError: for bad input, before anything is written.
+        StudyFolderError: if another process is running a study in ``out_dir``.
     """
     out_dir = Path(out_dir)
     prepared = prepare_study(config, out_dir)
     execution = config.execution
     workers = resolve_workers(execution, resolve_device(execution.device))
     store = StudyStore(out_dir)
+    with store.lock():
+        return _run_locked(prepared, store, workers, progress, retry_failed)
+
+
+def _run_locked(prepared: PreparedStudy, store: StudyStore, workers: int, progress: StudyProgress | None,
+                retry_failed: bool) -> StudySummary:
+    """:func:`run_study` once the study folder is held by this process."""
+    config, execution, out_dir = prepared.config, prepared.config.execution, store.root
     store.create(dump_resolved(config))
     cache_dir = out_dir / ".feature-cache"
     shutil.rmtree(cache_dir, ignore_errors=True)  # left by a killed process; rebuilt below

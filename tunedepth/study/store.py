@@ -11,6 +11,7 @@ Layout::
     <study>/runs/<run_id>/failed.json        instead of the files above when the run raised (reason, run
     <study>/runs/<run_id>/traceback.txt      identity); kept until ``--retry-failed`` re-runs it
     <study>/failures.csv                     one row per failed run; absent when none
+    <study>/.lock                            held (flock) by the process running the study
 
 A run folder is written whole into a temporary folder ``runs/.<run_id>.<random>.tmp`` (every file
 fsynced) and renamed into place when complete, and every other file is written atomically (temp file,
@@ -20,10 +21,13 @@ could mistake for a finished run; :meth:`StudyStore.remove_temporary` clears wha
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from tunedepth._io import atomic_write, atomic_write_dir, atomic_write_json, atomic_write_text
+from tunedepth.errors import StudyFolderError
 
 __all__ = ["FAILURE_COLUMNS", "RESULT_COLUMNS", "StudyStore", "frame_to_csv"]
 
@@ -79,6 +84,33 @@ class StudyStore:
         """Create the folder and write ``study.json``."""
         (self.root / "runs").mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.root / "study.json", study_config)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the study folder for this process, so that a second ``tunedepth study`` on the same folder is
+        refused instead of running the same runs. The lock (``flock`` on ``.lock``) is released when the block
+        ends or the process dies, even by SIGKILL, so a killed study never leaves a stale lock.
+
+        Raises:
+            StudyFolderError: if another process holds it.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise StudyFolderError(
+                    f"Study folder {self.root} is in use by another tunedepth process (pid {holder}); wait for it "
+                    "to end, or pass another --out."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id

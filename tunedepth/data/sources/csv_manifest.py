@@ -115,7 +115,8 @@ def load_csv_manifest(
 def _read_table(csv_path: Path) -> pd.DataFrame:
     if not csv_path.is_file():
         raise DataError(
-            f"The 'path' of the csv_manifest source must be a CSV file; {csv_path} does not exist."
+            f"The 'path' of the csv_manifest source must be a CSV file; {csv_path} does not exist. "
+            "Point it (data.path in a study file) at the manifest."
         )
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)

@@ -66,7 +66,7 @@ def load_image_folder(
     if not root.is_dir():
         raise DataError(
             "The 'path' of the image_folder source must be a folder with one sub-folder per "
-            f"class; {root} is not a folder."
+            f"class; {root} is not a folder. Point it (data.path in a study file) at that folder."
         )
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < 2:
