@@ -104,6 +104,22 @@ def image_folder(tmp_path: Path) -> Path:
     return root
 
 
+def write_faint_image_folder(root: Path, *, n: int = 60, seed: int = 5) -> Path:
+    """An image folder ("normal", "lesion") of ``n`` 16-px images told apart by a faint square (+40 grey levels
+    on noise in [0, 216)) in the top-left quadrant of the lesion images. Hard enough that toy4 runs reach
+    different AUCs below 1; with the bright squares of :func:`synthetic_images` every run scores 1.0, so results
+    could not tell runs apart."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        image = rng.integers(0, 216, size=(16, 16, 3), dtype=np.uint8)
+        if i % 2:
+            image[:8, :8] += 40
+        folder = root / ("lesion" if i % 2 else "normal")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+    return root
+
+
 @pytest.fixture
 def toy_checkpoint(tmp_path: Path) -> Path:
     torch.manual_seed(123)
