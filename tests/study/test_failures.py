@@ -134,6 +134,8 @@ def test_cli_exits_1_lists_failed_runs_and_the_report_shows_them(study_raw, tmp_
     assert "failed runs" in captured.out and "simulated" in captured.out
     html = (out / "report.html").read_text()
     assert "Failed runs" in html and "ft:conv2-fc at 1, seed 0" in html and "ValueError: simulated bug" in html
+    assert main(["recommend", str(out)]) == 0
+    assert "Left out: 1 failed run(s)" in capsys.readouterr().out.replace("\n", " ")
 
     monkeypatch.undo()
     assert main(["study", str(study_file), "--out", str(out), "--retry-failed"]) == 0

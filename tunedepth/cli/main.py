@@ -29,6 +29,7 @@ from tunedepth.study import (
     RunSpec,
     StudyAnalysis,
     StudyProgress,
+    StudyStore,
     StudySummary,
     analyze_study,
     run_study,
@@ -200,6 +201,11 @@ def _print_analysis(analysis: StudyAnalysis) -> None:
         _out.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
     files = ANALYSIS_FILES + (("froc.csv",) if analysis.froc is not None else ())
     _out.print(f"Tables: {', '.join(files)} in {analysis.study_dir}", markup=False, highlight=False, soft_wrap=True)
+    failures = StudyStore(Path(analysis.study_dir)).failures_path
+    if failures.is_file():
+        n_failed = len(pd.read_csv(failures, dtype=str))
+        _out.print(f"Left out: {n_failed} failed run(s), listed in {failures}.", markup=False, highlight=False,
+                   soft_wrap=True)
 
 
 @app.command()
