@@ -7,7 +7,9 @@ registered once per test session so study-level tests can run in seconds.
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ TOY_GROUPS = (
 
 
 def _toy_net(num_classes: int) -> nn.Module:
+    if os.environ.get("TUNEDEPTH_TEST_KILL_WORKERS") and multiprocessing.parent_process() is not None:
+        os.kill(os.getpid(), signal.SIGKILL)  # a study worker killed by the system (tests/study/test_execution.py)
     return nn.Sequential(
         nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)),
         nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2)),

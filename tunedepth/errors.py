@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "ExecutionError",
     "StudyFolderError",
     "TunedepthError",
     "UndefinedMetricWarning",
@@ -36,6 +37,10 @@ class StudyFolderError(TunedepthError):
 
 class WeightsError(TunedepthError):
     """A weight file is missing, corrupt or does not fit the architecture."""
+
+
+class ExecutionError(TunedepthError):
+    """The study cannot go on for a reason outside Python, e.g. the system killed a worker process."""
 
 
 class UndefinedMetricWarning(UserWarning):

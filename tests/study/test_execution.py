@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import tunedepth.study.runner as runner_module
 from tunedepth.config import parse_study
+from tunedepth.errors import ExecutionError
 from tunedepth.study import run_study
 
 TIMING = ["train_seconds"]
@@ -140,3 +142,20 @@ def test_a_run_on_the_whole_split_uses_the_cached_features_without_a_copy():
     subset = _rows(features, runner_module.torch.tensor([2, 0]))
     assert subset.tolist() == [[6.0, 7.0, 8.0], [0.0, 1.0, 2.0]]
     assert _rows(features, runner_module.torch.tensor([1, 0, 2, 3]))[0].tolist() == [3.0, 4.0, 5.0]
+
+
+def test_a_worker_killed_by_the_system_is_named_and_the_study_resumes(study_raw, tmp_path, monkeypatch):
+    raw = copy.deepcopy(study_raw)
+    raw["grid"] = {"regimes": ["scratch", "finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]}
+    out = tmp_path / "out"
+    monkeypatch.setenv("TUNEDEPTH_TEST_KILL_WORKERS", "1")  # every worker process dies when it builds a model
+    raw["execution"] = {"workers": 2, "num_threads": 1}
+    with pytest.raises(ExecutionError, match=r"worker process .* died without a Python error .* Run the same "
+                                             r"command again to resume, with fewer execution.workers"):
+        run_study(parse_study(raw, base_dir=Path(".")), out)
+    assert not list(out.rglob("metrics.json"))
+    monkeypatch.delenv("TUNEDEPTH_TEST_KILL_WORKERS")
+    raw["execution"] = {"workers": 1, "num_threads": 1}
+    summary = run_study(parse_study(raw, base_dir=Path(".")), out)
+    assert summary.n_executed == 2 and summary.failures.empty
+    assert not list(out.rglob("*.tmp"))

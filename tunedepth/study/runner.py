@@ -16,6 +16,7 @@ import os
 import shutil
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import torch
 from tunedepth._seeding import seed_everything
 from tunedepth.config import ExecutionConfig, StudyConfig, dump_resolved
 from tunedepth.data import ImageSet, balance_indices, class_weights, train_subset_indices
+from tunedepth.errors import ExecutionError
 from tunedepth.evaluation import (
     accuracy_score,
     roc_auc_score,
@@ -529,6 +531,13 @@ def _run_parallel(prepared: PreparedStudy, pending: list[int], out_dir: Path, ca
                                        allowed_cuts)) as pool:
         futures = {pool.submit(_worker_run, i): i for i in pending}
         for future in as_completed(futures):
-            metrics = future.result()
+            try:
+                metrics = future.result()
+            except BrokenProcessPool as exc:  # a worker died without a Python exception (SIGKILL, out of memory)
+                raise ExecutionError(
+                    f"A worker process of study {out_dir} died without a Python error (killed by the system, e.g. "
+                    "for lack of memory); the runs finished so far are kept. Run the same command again to resume, "
+                    "with fewer execution.workers or a smaller training.batch_size."
+                ) from exc
             if progress is not None:
                 progress.run_ended(prepared.runs[futures[future]], metrics)
