@@ -251,6 +251,12 @@ def _carotid_bad_mask(s: Study) -> None:
     s.raw |= {"task": "segmentation", "data": {"source": "carotid", "root": str(root), "image_size": 16}}
 
 
+def _carotid_in_micrometres(s: Study) -> None:
+    root = write_carotid_like(s.tmp / "carotid", n_sequences=3, per_sequence=2)
+    s.raw |= {"task": "segmentation", "data": {"source": "carotid", "root": str(root), "image_size": 16},
+              "segmentation": {"unit": "um"}}
+
+
 def _out_below_a_file(s: Study) -> None:
     (s.tmp / "a-file").write_text("not a folder\n")
     s.out = s.tmp / "a-file" / "out"
@@ -331,6 +337,8 @@ CASES = [
          "skip_bad_frames"),
     Case("carotid-mask-size", _carotid_bad_mask, "{tmp}/carotid/Expert mask images/2022SEQ1VAS_slice_000.png",
          "skip_bad_frames"),
+    Case("um-without-pixel-spacing", _carotid_in_micrometres, "segmentation.unit = 'um'",
+         "set segmentation.pixel_spacing_um"),
     Case("detection-without-root", _both(_kvasir(False, "detection"), _delete("data.root"),
                                          lambda s: s.monkeypatch.delenv("TUNEDEPTH_DATA_DIR", raising=False)),
          "data.root", "set TUNEDEPTH_DATA_DIR"),

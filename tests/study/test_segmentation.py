@@ -4,6 +4,7 @@ inference -> closed boundary -> per-image errors), training fractions over group
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tunedepth.config import parse_study
-from tunedepth.errors import ConfigError
+from tunedepth.errors import ConfigError, DataError
 from tunedepth.study import prepare_study, run_study
 
 
@@ -172,3 +173,60 @@ def test_real_carotid_images_end_to_end(data_dir: Path, tmp_path: Path) -> None:
     # is AUC 0.5, and a contour that misses the artery gives Dice near 0
     assert results["test_auc"].iloc[0] > 0.6
     assert errors["dice_score"].mean() > 0.3
+
+
+def _layered_raw(root: Path, toy_checkpoint: Path, **segmentation: Any) -> dict[str, Any]:
+    return {
+        "name": "toy-layered", "task": "segmentation",
+        "data": {"source": "layered", "root": str(root), "image_size": 16, "val_fraction": 0.2, "test_fraction": 0.4},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]},
+        "segmentation": {"work_size_px": 64, "pixels_per_class": 10, "val_pixels_per_class": 5, "stride": 4,
+                         "roi_margin_px": 2, **segmentation},
+        "training": {"lr": 0.05, "batch_size": 32, "max_epochs": 1, "patience": 1},
+        "execution": {"num_threads": 1},
+    }
+
+
+def _drop_spacing(root: Path, stems: list[str]) -> None:
+    for stem in stems:
+        path = root / "annotations" / f"{stem}.json"
+        doc = json.loads(path.read_text())
+        doc["pixel_spacing_um"] = None
+        path.write_text(json.dumps(doc))
+
+
+def test_layered_annotations_mixing_known_and_unknown_spacing_are_refused(tmp_path: Path, toy_checkpoint: Path
+                                                                          ) -> None:
+    root = _write_layered(tmp_path / "layered")
+    _drop_spacing(root, ["subject1_img0"])
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=r"14 of 15 layered annotations give pixel_spacing_um and 1 do not \(e.g. "
+                                        r"annotations/subject1_img0.json in .*\), so boundary errors would mix um "
+                                        r"and px; .* or set segmentation.unit = 'px'"):
+        prepare_study(parse_study(_layered_raw(root, toy_checkpoint), base_dir=tmp_path), out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("source", ["carotid-like", "layered-without-spacing"])
+def test_unit_um_without_a_spacing_is_refused(segmentation_raw: dict[str, Any], tmp_path: Path,
+                                              toy_checkpoint: Path, source: str) -> None:
+    if source == "carotid-like":
+        raw = copy.deepcopy(segmentation_raw)
+        raw["segmentation"] = {**raw.get("segmentation", {}), "unit": "um"}
+    else:
+        root = _write_layered(tmp_path / "layered")
+        _drop_spacing(root, [p.stem for p in (root / "annotations").iterdir()])
+        raw = _layered_raw(root, toy_checkpoint, unit="um")
+    with pytest.raises(ConfigError, match=r"segmentation.unit = 'um' needs the pixel spacing of every image, but it "
+                                          r"is unknown for \d+ of \d+ images .* set segmentation.pixel_spacing_um"):
+        prepare_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
+
+
+@pytest.mark.parametrize(("unit", "expected"), [("px", "px"), ("auto", "um"), ("um", "um")])
+def test_unit_px_reports_pixels_even_with_a_known_spacing(tmp_path: Path, toy_checkpoint: Path, unit: str,
+                                                          expected: str) -> None:
+    root = _write_layered(tmp_path / "layered")
+    results = run_study(parse_study(_layered_raw(root, toy_checkpoint, unit=unit), base_dir=tmp_path),
+                        tmp_path / "out").results
+    assert results["boundary_error_unit"].iloc[0] == expected

@@ -226,6 +226,13 @@ class SegmentationConfig(_Frozen):
         description="Pixel spacing of the ORIGINAL images in micrometres; None (unknown) reports errors in pixels, "
         "except for layered annotations that carry their own pixel_spacing_um.",
     )
+    unit: Literal["auto", "um", "px"] = Field(
+        default="auto",
+        description="Unit of the boundary errors: 'um' needs the pixel spacing of every image (pixel_spacing_um "
+        "here, or in every layered annotation) and refuses the study otherwise; 'px' reports pixels of the original "
+        "images even when a spacing is known; 'auto' gives um when the spacing of every image is known, px when none "
+        "is, and refuses a mix.",
+    )
     pixels_per_class: Annotated[int, Field(ge=1)] = Field(
         default=100, description="Training pixels drawn per image for the boundary and for the background."
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ from tunedepth.data import (
     sample_boundary_pixels,
     split_by_video,
 )
+from tunedepth.errors import ConfigError, DataError
 from tunedepth.evaluation import (
     dice_score,
     extract_closed_boundary,
@@ -161,6 +163,39 @@ def _pixel_patches(frames: Frames, *, per_class: int, settings: SegmentationConf
     return images, rows
 
 
+def _settle_unit(frames: Frames, settings: SegmentationConfig, root: Path | None) -> SegmentationConfig:
+    """Check ``settings.unit`` against the pixel spacings known, and return settings whose spacing rule is exact:
+    with unit 'px' the spacings are dropped, so every error is in original pixels.
+
+    Raises:
+        ConfigError: unit 'um' without a known spacing for every image.
+        DataError: unit 'auto' and layered annotations of which some give a spacing and some do not.
+    """
+    if settings.unit == "px":
+        return settings.model_copy(update={"pixel_spacing_um": None})
+    if settings.pixel_spacing_um is not None:
+        return settings
+    if isinstance(frames, LayeredFrames):
+        unknown = [f for f, b in zip(frames.frame_ids, frames.boundaries, strict=True) if b.pixel_spacing_um is None]
+    else:
+        unknown = list(frames.frame_ids)
+    if not unknown or (settings.unit == "auto" and len(unknown) == len(frames.frame_ids)):
+        return settings
+    layered = isinstance(frames, LayeredFrames)
+    where = f"annotations/{unknown[0]}.json in {root}" if layered else f"data set {frames.name!r}"
+    if settings.unit == "um":
+        raise ConfigError(
+            f"segmentation.unit = 'um' needs the pixel spacing of every image, but it is unknown for {len(unknown)} of "
+            f"{len(frames.frame_ids)} images (e.g. {where}); set segmentation.pixel_spacing_um (micrometres per pixel "
+            "of the original images), give pixel_spacing_um in every annotation, or set segmentation.unit = 'px'."
+        )
+    raise DataError(
+        f"{len(frames.frame_ids) - len(unknown)} of {len(frames.frame_ids)} layered annotations give pixel_spacing_um "
+        f"and {len(unknown)} do not (e.g. {where}), so boundary errors would mix um and px; give every annotation its "
+        "spacing, set segmentation.pixel_spacing_um, or set segmentation.unit = 'px'."
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class SegmentationData:
     """The resampled frames of a segmentation study and what its runs need beyond the pixel patches.
@@ -192,6 +227,7 @@ def prepare_segmentation(data: SegmentationDataConfig | PolypDataConfig, setting
         TunedepthError: for a missing or bad data set.
     """
     frames = _load(data)
+    settings = _settle_unit(frames, settings, data.root)
     parts = split_by_video(frames.group_ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction,
                            seed=data.split_seed)
     split_frames: dict[str, Frames] = {}
@@ -262,7 +298,8 @@ def _layered_row(model: GroupedModel, frames: LayeredFrames, f: int, factor: flo
     probs = dense_class_probabilities(model, image, patch_size=patch_size, stride=settings.stride,
                                       batch_size=batch_size, device=device, roi=roi)
     upper, lower = extract_layered_boundaries(probs, smoothing=settings.smoothing)
-    um = settings.pixel_spacing_um if settings.pixel_spacing_um is not None else ref.pixel_spacing_um
+    um = None if settings.unit == "px" else (
+        settings.pixel_spacing_um if settings.pixel_spacing_um is not None else ref.pixel_spacing_um)
     spacing = None if um is None else um * factor
     to_unit = factor if spacing is None else 1.0
     errors = [layered_boundary_error(p, r, pixel_spacing_um=spacing) for p, r in
