@@ -324,6 +324,8 @@ def _run_recorded(prepared: PreparedStudy, index: int, store: StudyStore, *, pro
                    "train_fraction": spec.train_fraction, "seed": spec.seed, "error": type(exc).__name__,
                    "reason": lines[0] if lines else type(exc).__name__}
         store.write_failure(run_id, failure=failure, traceback_text=traceback.format_exc())
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # give the next run the memory a failed one (e.g. out of memory) held
         logger.warning("run %s (%s, fraction %g, seed %d) failed: %s: %s; the study goes on (traceback in %s)",
                        run_id, spec.label, spec.train_fraction, spec.seed, failure["error"], failure["reason"],
                        store.run_dir(run_id) / "traceback.txt")
