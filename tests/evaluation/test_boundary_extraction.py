@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -193,6 +194,48 @@ def test_closed_ellipse():
     assert mean_boundary_error(filled, rho <= 1).value < 0.5
 
 
+def _ring_with_distractors(shape=(64, 64), centre=(32.0, 32.0), radius=12.0):
+    """A ring of peak 1 at ``radius``, plus four brighter blobs (peak 2) at radius 25 on the rays at 0, 90, 180
+    and 270 degrees: bright tissue that a ray-wise maximum jumps to."""
+    conf, disc = _ring(shape, centre, radius)
+    rr, cc = np.indices(shape)
+    for angle in (0, 90, 180, 270):
+        r0 = centre[0] + 25 * math.sin(math.radians(angle))
+        c0 = centre[1] + 25 * math.cos(math.radians(angle))
+        conf = conf + 2 * np.exp(-0.5 * (np.hypot(rr - r0, cc - c0) / 1.5) ** 2)
+    return conf, disc
+
+
+def test_closed_ray_maximum_jumps_to_distractors_and_the_bounded_path_does_not():
+    conf, disc = _ring_with_distractors()
+    raw = extract_closed_boundary(conf, centre=(32.0, 32.0), n_rays=180, smoothing=0)
+    bounded = extract_closed_boundary(conf, centre=(32.0, 32.0), n_rays=180, smoothing=0, max_step_px=1.0)
+    assert _radii(raw, (32.0, 32.0)).max() > 23  # the rays through the blobs jump out to radius ~25
+    np.testing.assert_allclose(_radii(bounded, (32.0, 32.0)), 12.0, atol=0.26)  # within one radial step
+    assert mean_boundary_error(bounded.filled(conf.shape), disc).value < 0.6
+    assert dice_score(bounded.filled(conf.shape), disc) > dice_score(raw.filled(conf.shape), disc)
+
+
+def test_closed_bounded_path_equals_the_ray_maximum_on_a_clean_ring():
+    conf, _ = _ring((48, 48), (23.5, 24.0), 10.0)
+    raw = extract_closed_boundary(conf, centre=(23.5, 24.0), n_rays=90, smoothing=0)
+    bounded = extract_closed_boundary(conf, centre=(23.5, 24.0), n_rays=90, smoothing=0, max_step_px=1.0)
+    np.testing.assert_allclose(bounded.points, raw.points)
+
+
+def test_closed_bounded_path_follows_an_ellipse_and_bridges_rays_without_evidence():
+    rr, cc = np.indices((48, 56)) - np.array([23.6, 27.2])[:, None, None]
+    rho = np.hypot(cc / 16, rr / 8)
+    conf = np.exp(-0.5 * ((rho - 1) / 0.1) ** 2)
+    conf[:, 40:] = np.where(np.abs(rr[:, 40:]) < 4, 0.0, conf[:, 40:])  # a gap on the rays to the right
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "rays meet no positive confidence" warning: neighbours bridge them
+        contour = extract_closed_boundary(conf, centre=(23.6, 27.2), n_rays=180, smoothing=1, max_step_px=1.0)
+    filled = contour.filled(rho.shape)
+    assert dice_score(filled, rho <= 1) > 0.95
+    assert mean_boundary_error(filled, rho <= 1).value < 0.7
+
+
 def test_closed_centre_defaults_to_confidence_weighted_centroid():
     centre = (12.5, 40.2)  # far from the image's middle (19.5, 29.5), which lies outside the ring
     conf, disc = _ring((40, 60), centre, 10.0)
@@ -327,6 +370,15 @@ _ERRORS = {
         r"'radial_step' parameter .* in \(0, 1\] pixels.*got 0.0",
     ),
     "closed-radial-step-2": (lambda: extract_closed_boundary(_MAP, smoothing=0, radial_step=2), r"got 2.0"),
+    "closed-max-step-below-radial-step": (
+        lambda: extract_closed_boundary(_MAP, smoothing=0, max_step_px=0.1),
+        r"'max_step_px' parameter of extract_closed_boundary must be at least radial_step \(0.25 px\), or None .* "
+        r"got 0.1",
+    ),
+    "closed-max-step-negative": (
+        lambda: extract_closed_boundary(_MAP, smoothing=0, max_step_px=-1.0),
+        r"'max_step_px' parameter of extract_closed_boundary must be a finite number >= 0",
+    ),
     "closed-centre-outside": (
         lambda: extract_closed_boundary(_MAP, centre=(6.0, 2.0), smoothing=0),
         r"'centre' parameter .* rows in \[0, 5\] and columns in \[0, 7\]; got \(6.0, 2.0\)",

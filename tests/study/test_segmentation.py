@@ -230,3 +230,36 @@ def test_unit_px_reports_pixels_even_with_a_known_spacing(tmp_path: Path, toy_ch
     results = run_study(parse_study(_layered_raw(root, toy_checkpoint, unit=unit), base_dir=tmp_path),
                         tmp_path / "out").results
     assert results["boundary_error_unit"].iloc[0] == expected
+
+
+# The head-only toy run finds no region on some test images (NaN error, with a warning).
+@pytest.mark.filterwarnings("ignore::tunedepth.errors.UndefinedMetricWarning")
+@pytest.mark.parametrize("max_step_px", [None, 1.5])
+def test_the_closed_read_off_follows_segmentation_max_step_px(segmentation_raw: dict[str, Any], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              max_step_px: float | None) -> None:
+    import tunedepth.study.segmentation as segmentation_module
+
+    seen: list[float | None] = []
+    real = segmentation_module.extract_closed_boundary
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["max_step_px"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segmentation_module, "extract_closed_boundary", recording)
+    raw = copy.deepcopy(segmentation_raw)
+    raw["grid"] = {**raw["grid"], "regimes": ["finetune"], "depths": [1]}
+    raw["segmentation"] = {**raw.get("segmentation", {}), "max_step_px": max_step_px}
+    if max_step_px is None:
+        del raw["segmentation"]["max_step_px"]
+    summary = run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
+    assert summary.failures.empty, summary.failures.to_dict("records")
+    assert len(seen) == 2 * 8 and set(seen) == {max_step_px}  # 2 runs x 8 test images
+
+
+def test_max_step_px_below_the_radial_step_is_refused(segmentation_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(segmentation_raw)
+    raw["segmentation"] = {**raw.get("segmentation", {}), "max_step_px": 0.1}
+    with pytest.raises(ConfigError, match=r"'segmentation.max_step_px': Input should be greater than or equal to 0.25"):
+        parse_study(raw, base_dir=tmp_path)

@@ -262,6 +262,12 @@ class SegmentationConfig(_Frozen):
         "boundaries, bandwidth in columns of a smoothing spline for layered ones; see "
         "tunedepth/evaluation/boundary_extraction.py.",
     )
+    max_step_px: Annotated[float, Field(ge=0.25)] | None = Field(
+        default=None,
+        description="Closed boundaries: read the radii of all rays together, as the path of highest summed "
+        "confidence whose radius changes by at most this many working pixels between neighbouring rays (dynamic "
+        "programming; at least 0.25, the radial sampling step); None (default) takes each ray's own maximum.",
+    )
 
 
 class DetectionConfig(_Frozen):

@@ -212,12 +212,19 @@ def extract_closed_boundary(
     n_rays: int = 360,
     smoothing: float,
     radial_step: float = 0.25,
+    max_step_px: float | None = None,
 ) -> ClosedContour:
     """A closed boundary by ray-wise argmax in polar coordinates around the region's centre, smoothed circularly.
 
     From the centre, ``n_rays`` rays at equal angles run to the image edge; along each, the map is sampled every
     ``radial_step`` pixels with bilinear interpolation (``scipy.ndimage.map_coordinates``, order 1, NaN read as 0)
     and the radius of maximum confidence is kept. r(theta) is then smoothed by a periodic Gaussian filter.
+
+    With ``max_step_px`` set, the radii are instead chosen together: the path through the polar map that maximises
+    the summed confidence while neighbouring rays' radii differ by at most ``max_step_px`` pixels (dynamic
+    programming, written here: scikit-image's ``active_contour`` has no polar form). A ray cannot then jump to
+    bright tissue on its own, and rays without evidence are bridged by their neighbours. The closed path is found
+    on three turns of rays and the middle turn kept, so its ends meet up to the Gaussian smoothing.
 
     Args:
         confidence: one closed boundary class's confidence map of shape (height, width), non-negative, NaN outside
@@ -228,6 +235,9 @@ def extract_closed_boundary(
         n_rays: number of rays (contour vertices), >= 3.
         smoothing: sigma of the periodic Gaussian filter of r(theta) in rays, >= 0; 0 keeps the raw radii.
         radial_step: spacing of the samples along a ray in pixels, in (0, 1]; the raw radius is a multiple of it.
+        max_step_px: largest radius change between neighbouring rays in pixels, > 0 (at least ``radial_step``);
+            ``None`` takes each ray's own maximum. About the arc length between rays (2 pi r / n_rays) lets the
+            boundary turn 45 degrees to a ray.
 
     Returns:
         The contour. Rays without evidence get their radius interpolated periodically from the other rays, with a
@@ -258,6 +268,13 @@ def extract_closed_boundary(
             f"The 'radial_step' parameter of {func} must be in (0, 1] pixels, so that no pixel is skipped; got "
             f"{radial_step!r}."
         )
+    if max_step_px is not None:
+        max_step_px = _check_non_negative(max_step_px, "max_step_px", func)
+        if max_step_px < radial_step:
+            raise ValueError(
+                f"The 'max_step_px' parameter of {func} must be at least radial_step ({radial_step:g} px), or None "
+                f"for the ray-wise maximum; got {max_step_px!r}."
+            )
     height, width = conf.shape
     if centre is not None:
         centre = _check_centre(centre, conf.shape, func)
@@ -275,11 +292,14 @@ def extract_closed_boundary(
     values = map_coordinates(conf, [rows, cols], order=1, mode="nearest")
     inside = (rows >= 0) & (rows <= height - 1) & (cols >= 0) & (cols <= width - 1)
     values = np.where(inside, values, -1.0)
-    radius = radii[values.argmax(axis=1)]
     found = values.max(axis=1) > 0
     if not found.any():
         return _undefined_contour(n_rays, centre, func, f"none of the {n_rays} rays meets positive confidence")
-    if not found.all():
+    if max_step_px is not None:
+        radius = radii[_best_closed_path(values, max(1, int(max_step_px / radial_step + 1e-9)))]
+    else:
+        radius = radii[values.argmax(axis=1)]
+    if max_step_px is None and not found.all():
         warnings.warn(
             f"{func}: {int((~found).sum())} of {n_rays} rays meet no positive confidence (outside the ROI or an "
             "all-zero stretch); their radii were interpolated periodically from the neighbouring rays.",
@@ -291,6 +311,34 @@ def extract_closed_boundary(
         radius = gaussian_filter1d(radius, smoothing, mode="wrap")
     points = np.stack([centre[0] + radius * np.sin(angles), centre[1] + radius * np.cos(angles)], axis=1)
     return ClosedContour(points, centre)
+
+
+def _best_closed_path(values: np.ndarray, max_step: int) -> np.ndarray:
+    """Per ray (row of ``values``, shape (n_rays, n_radii)), the radius index of the path of largest summed value
+    whose index changes by at most ``max_step`` between neighbouring rays, closed around the circle.
+
+    Dynamic programming over three turns of rays (so that the path's start does not matter); the middle turn is
+    returned. Cost: O(3 n_rays x n_radii x (2 max_step + 1)).
+    """
+    n_rays, n_radii = values.shape
+    tripled = np.concatenate([values, values, values])
+    score = tripled[0].copy()
+    came_from = np.zeros((tripled.shape[0], n_radii), dtype=np.int64)
+    shifts = np.arange(-max_step, max_step + 1)
+    index = np.arange(n_radii)
+    for i in range(1, tripled.shape[0]):
+        # candidates[k, r] = score of reaching radius r from radius r + shifts[k] on the previous ray
+        source = np.clip(index[None, :] + shifts[:, None], 0, n_radii - 1)
+        candidates = np.where((index[None, :] + shifts[:, None] >= 0) & (index[None, :] + shifts[:, None] < n_radii),
+                              score[source], -np.inf)
+        best = candidates.argmax(axis=0)
+        came_from[i] = source[best, index]
+        score = candidates[best, index] + tripled[i]
+    path = np.empty(tripled.shape[0], dtype=np.int64)
+    path[-1] = int(score.argmax())
+    for i in range(tripled.shape[0] - 1, 0, -1):
+        path[i - 1] = came_from[i, path[i]]
+    return path[n_rays:2 * n_rays]
 
 
 def _trace_open(conf: np.ndarray, smoothing: float, func: str, what: str) -> np.ndarray:

@@ -266,7 +266,8 @@ def _closed_row(model: GroupedModel, frames: SegmentationFrames, f: int, factor:
                                       batch_size=batch_size, device=device, roi=roi)
     rr, cc = np.nonzero(roi)
     centre = ((rr.min() + rr.max()) / 2, (cc.min() + cc.max()) / 2)
-    contour = extract_closed_boundary(probs[1], centre=centre, n_rays=settings.n_rays, smoothing=settings.smoothing)
+    contour = extract_closed_boundary(probs[1], centre=centre, n_rays=settings.n_rays, smoothing=settings.smoothing,
+                                      max_step_px=settings.max_step_px)
     predicted = contour.filled(mask.shape)
     spacing = None if settings.pixel_spacing_um is None else settings.pixel_spacing_um * factor
     mean = mean_boundary_error(predicted, mask, pixel_spacing_um=spacing)
