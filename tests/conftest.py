@@ -280,3 +280,26 @@ def segmentation_raw(tmp_path: Path, toy_checkpoint: Path) -> dict[str, Any]:
         "training": {"lr": 0.05, "batch_size": 32, "max_epochs": 2, "patience": 2},
         "execution": {"num_threads": 1},
     })
+
+
+@pytest.fixture(autouse=True)
+def _study_runs_must_not_fail(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A run that raises is recorded as failed and the study goes on (tunedepth.study.runner), so a test could
+    pass while its runs fail. Every run failure in this process fails the test, with the run's traceback, unless
+    the test is marked ``run_failures_expected``."""
+    if request.node.get_closest_marker("run_failures_expected"):
+        yield
+        return
+    from tunedepth.study.store import StudyStore
+
+    tracebacks: list[str] = []
+    real = StudyStore.write_failure
+
+    def recording(self: StudyStore, run_id: str, *, failure: dict[str, Any], traceback_text: str) -> None:
+        tracebacks.append(traceback_text)
+        real(self, run_id, failure=failure, traceback_text=traceback_text)
+
+    monkeypatch.setattr(StudyStore, "write_failure", recording)
+    yield
+    if tracebacks:
+        pytest.fail(f"{len(tracebacks)} study run(s) failed unexpectedly; the first:\n{tracebacks[0]}")

@@ -13,6 +13,8 @@ from tunedepth.cli.main import main
 from tunedepth.config import parse_study
 from tunedepth.study import FAILURE_COLUMNS, run_study
 
+pytestmark = pytest.mark.run_failures_expected
+
 GRID = {"regimes": ["finetune"], "depths": [1, 2, 3, 4], "train_fractions": [1.0], "seeds": [0]}
 
 
