@@ -86,6 +86,24 @@ def test_analysis_compares_each_depth_with_scratch_over_the_same_images(segmenta
         assert row.vs_scratch_difference == pytest.approx((a - b).mean())
         assert row.vs_scratch_p == pytest.approx(wilcoxon(a - b).pvalue)
         assert row.vs_scratch_p_holm == pytest.approx(row.vs_scratch_p)  # one depth per fraction: Holm = raw
+    assert (table["n_images_without_boundary"] == 0).all()
+
+
+def test_images_without_a_predicted_boundary_are_counted_not_averaged(segmentation_raw: dict[str, Any],
+                                                                       tmp_path: Path) -> None:
+    from tunedepth.study import boundary_table, load_finished_study
+
+    out = tmp_path / "out"
+    run_study(parse_study(segmentation_raw, base_dir=tmp_path), out)
+    study = load_finished_study(out)
+    run = study.runs_of("ft:conv1-fc", train_fraction=1.0)[0]
+    path = out / "runs" / run.run_id / "boundary_errors_test.csv"
+    errors = pd.read_csv(path)
+    errors.loc[[0, 3], "mean_boundary_error"] = np.nan  # as written for an image without a predicted region
+    errors.to_csv(path, index=False)
+    row = boundary_table(study).set_index(["train_fraction", "label"]).loc[(1.0, "ft:conv1-fc")]
+    assert row["n_images"] == 8 and row["n_images_without_boundary"] == 2
+    assert row["mean_boundary_error"] == pytest.approx(errors["mean_boundary_error"].dropna().mean())
 
 
 

@@ -26,7 +26,8 @@ from tunedepth.study.finished import FinishedStudy
 __all__ = ["BOUNDARY_TABLE_COLUMNS", "boundary_table", "read_boundary_errors"]
 
 BOUNDARY_TABLE_COLUMNS = (
-    "train_fraction", "seed", "label", "depth", "n_images", "unit", "mean_boundary_error", "sd_boundary_error",
+    "train_fraction", "seed", "label", "depth", "n_images", "n_images_without_boundary", "unit",
+    "mean_boundary_error", "sd_boundary_error",
     "median_boundary_error", "mean_hausdorff95_boundary_error", "mean_dice_score", "vs_scratch_difference",
     "vs_scratch_p", "vs_scratch_p_holm",
 )
@@ -63,6 +64,11 @@ def boundary_table(study: FinishedStudy) -> pd.DataFrame:
         per-image difference (depth - scratch, negative = smaller error than scratch); the vs_scratch columns are
         NaN for scratch itself, without a scratch run at that fraction and seed, and where every difference is 0
         (no test is defined).
+
+    An image where a run found no boundary (an empty predicted region: its distance is undefined, NaN) is
+    counted in ``n_images_without_boundary``; the distance statistics and the paired test use the images where
+    the distances are defined (both runs', for the test), and Dice counts such an image as 0. Compare regimes
+    with different counts with that in mind.
     """
     rows: list[dict[str, Any]] = []
     for fraction in study.train_fractions:
@@ -78,6 +84,7 @@ def boundary_table(study: FinishedStudy) -> pd.DataFrame:
                 row = {
                     "train_fraction": fraction, "seed": seed, "label": label,
                     "depth": np.nan if run is None or run.regime == "scratch" else run.depth, "n_images": len(table),
+                    "n_images_without_boundary": int(np.isnan(values).sum()),
                     "unit": str(table["unit"].iloc[0]) if len(table) else "", "mean_boundary_error": np.nanmean(values),
                     "sd_boundary_error": np.nanstd(values, ddof=1) if len(values) > 1 else np.nan,
                     "median_boundary_error": np.nanmedian(values),
