@@ -324,13 +324,13 @@ def _best_closed_path(values: np.ndarray, max_step: int) -> np.ndarray:
     tripled = np.concatenate([values, values, values])
     score = tripled[0].copy()
     came_from = np.zeros((tripled.shape[0], n_radii), dtype=np.int64)
-    shifts = np.arange(-max_step, max_step + 1)
     index = np.arange(n_radii)
+    moved = index[None, :] + np.arange(-max_step, max_step + 1)[:, None]  # [k, r]: r + shift k, maybe off the ray
+    source = np.clip(moved, 0, n_radii - 1)
+    valid = moved == source
     for i in range(1, tripled.shape[0]):
-        # candidates[k, r] = score of reaching radius r from radius r + shifts[k] on the previous ray
-        source = np.clip(index[None, :] + shifts[:, None], 0, n_radii - 1)
-        candidates = np.where((index[None, :] + shifts[:, None] >= 0) & (index[None, :] + shifts[:, None] < n_radii),
-                              score[source], -np.inf)
+        # candidates[k, r] = score of reaching radius r from radius r + shift k on the previous ray
+        candidates = np.where(valid, score[source], -np.inf)
         best = candidates.argmax(axis=0)
         came_from[i] = source[best, index]
         score = candidates[best, index] + tripled[i]

@@ -163,24 +163,29 @@ def _pixel_patches(frames: Frames, *, per_class: int, settings: SegmentationConf
     return images, rows
 
 
-def _settle_unit(frames: Frames, settings: SegmentationConfig, root: Path | None) -> SegmentationConfig:
-    """Check ``settings.unit`` against the pixel spacings known, and return settings whose spacing rule is exact:
-    with unit 'px' the spacings are dropped, so every error is in original pixels.
+def _spacing_um(settings: SegmentationConfig, annotated: float | None = None) -> float | None:
+    """The pixel spacing of an original image that its errors are reported in: None (pixels) with unit 'px', else
+    ``segmentation.pixel_spacing_um``, else the image's own (a layered annotation's), else None."""
+    if settings.unit == "px":
+        return None
+    return settings.pixel_spacing_um if settings.pixel_spacing_um is not None else annotated
+
+
+def _check_unit(frames: Frames, settings: SegmentationConfig, root: Path | None) -> None:
+    """Check ``settings.unit`` against the pixel spacings known (see :func:`_spacing_um`).
 
     Raises:
         ConfigError: unit 'um' without a known spacing for every image.
         DataError: unit 'auto' and layered annotations of which some give a spacing and some do not.
     """
-    if settings.unit == "px":
-        return settings.model_copy(update={"pixel_spacing_um": None})
-    if settings.pixel_spacing_um is not None:
-        return settings
+    if settings.unit == "px" or settings.pixel_spacing_um is not None:
+        return
     if isinstance(frames, LayeredFrames):
         unknown = [f for f, b in zip(frames.frame_ids, frames.boundaries, strict=True) if b.pixel_spacing_um is None]
     else:
         unknown = list(frames.frame_ids)
     if not unknown or (settings.unit == "auto" and len(unknown) == len(frames.frame_ids)):
-        return settings
+        return
     layered = isinstance(frames, LayeredFrames)
     where = f"annotations/{unknown[0]}.json in {root}" if layered else f"data set {frames.name!r}"
     if settings.unit == "um":
@@ -227,7 +232,7 @@ def prepare_segmentation(data: SegmentationDataConfig | PolypDataConfig, setting
         TunedepthError: for a missing or bad data set.
     """
     frames = _load(data)
-    settings = _settle_unit(frames, settings, data.root)
+    _check_unit(frames, settings, data.root)
     parts = split_by_video(frames.group_ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction,
                            seed=data.split_seed)
     split_frames: dict[str, Frames] = {}
@@ -269,7 +274,8 @@ def _closed_row(model: GroupedModel, frames: SegmentationFrames, f: int, factor:
     contour = extract_closed_boundary(probs[1], centre=centre, n_rays=settings.n_rays, smoothing=settings.smoothing,
                                       max_step_px=settings.max_step_px)
     predicted = contour.filled(mask.shape)
-    spacing = None if settings.pixel_spacing_um is None else settings.pixel_spacing_um * factor
+    um = _spacing_um(settings)
+    spacing = None if um is None else um * factor
     mean = mean_boundary_error(predicted, mask, pixel_spacing_um=spacing)
     hd95 = hausdorff95_boundary_error(predicted, mask, pixel_spacing_um=spacing)
     to_unit = factor if spacing is None else 1.0  # working pixels -> original pixels
@@ -299,8 +305,7 @@ def _layered_row(model: GroupedModel, frames: LayeredFrames, f: int, factor: flo
     probs = dense_class_probabilities(model, image, patch_size=patch_size, stride=settings.stride,
                                       batch_size=batch_size, device=device, roi=roi)
     upper, lower = extract_layered_boundaries(probs, smoothing=settings.smoothing)
-    um = None if settings.unit == "px" else (
-        settings.pixel_spacing_um if settings.pixel_spacing_um is not None else ref.pixel_spacing_um)
+    um = _spacing_um(settings, ref.pixel_spacing_um)
     spacing = None if um is None else um * factor
     to_unit = factor if spacing is None else 1.0
     errors = [layered_boundary_error(p, r, pixel_spacing_um=spacing) for p, r in
