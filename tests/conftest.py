@@ -170,7 +170,7 @@ def _probabilities(scores: np.ndarray) -> np.ndarray:
 def write_synthetic_study(root: Path, runs: list[SyntheticRun], *, val_labels: np.ndarray,
                           test_labels: np.ndarray) -> Path:
     from tunedepth.evaluation import roc_auc_score
-    from tunedepth.study import StudyStore
+    from tunedepth.results import StudyStore
 
     def frame(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
         out = pd.DataFrame({"index": np.arange(len(labels)), "label": labels})
@@ -290,7 +290,7 @@ def _study_runs_must_not_fail(request: pytest.FixtureRequest, monkeypatch: pytes
     if request.node.get_closest_marker("run_failures_expected"):
         yield
         return
-    from tunedepth.study.store import StudyStore
+    from tunedepth.results import StudyStore
 
     tracebacks: list[str] = []
     real = StudyStore.write_failure

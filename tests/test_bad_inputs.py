@@ -300,7 +300,7 @@ CASES = [
     Case("unknown-weights", _set("model.weights", "imagenet21k"), "'model.weights'", "'imagenet' or 'checkpoint'"),
     Case("weights-not-offered", _both(_set("model.weights", "imagenet"), _delete("model.checkpoint")),
          "'imagenet'", "Available for 'toy4': checkpoint, none"),
-    Case("unknown-data-source", _set("data.source", "dicom"), "'data.source'", "csv_manifest, kvasir_seg"),
+    Case("unknown-data-source", _set("data.source", "dicom"), "'data.source'", "csv_manifest, cvc_clinicdb"),
     Case("unknown-key-in-mask-data", _both(_kvasir(False, "detection"), _set("data.rooot", "kvasir")),
          "'data.rooot'", "Did you mean 'root'?"),
     Case("unknown-medmnist-flag", _both(_medmnist(), _set("data.flag", "pneumonia")), "'pneumonia'",

@@ -17,7 +17,7 @@ from tunedepth.evaluation import (
     sensitivity_at_fps,
     sensitivity_at_fps_ci,
 )
-from tunedepth.evaluation.froc import _bootstrap_sensitivities
+from tunedepth.evaluation.froc_bootstrap import _bootstrap_sensitivities
 
 
 def _toy() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:

@@ -21,7 +21,8 @@ import pytest
 
 from tunedepth.config import load_study, parse_study
 from tunedepth.models import get_architecture
-from tunedepth.study import expand_grid, run_id
+from tunedepth.results import run_id
+from tunedepth.study import expand_grid
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parent.parent / "examples"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tunedepth.analysis import analyze_study
 from tunedepth.cli import main
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.report import REPORT_FILE, write_report
-from tunedepth.study import analyze_study
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

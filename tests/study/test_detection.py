@@ -13,10 +13,14 @@ import pandas as pd
 import pytest
 
 from tests.conftest import write_kvasir_like
+from tunedepth.analysis import analyze_study
+from tunedepth.analysis.tasks import candidate_hits
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError
 from tunedepth.evaluation import sensitivity_at_fps
-from tunedepth.study import analyze_study, candidate_hits, candidate_log_odds, prepare_study, run_study
+from tunedepth.results import load_finished_study
+from tunedepth.study import prepare_study, run_study
+from tunedepth.study.tasks import candidate_log_odds
 
 
 def test_toy_detection_study_end_to_end(detection_raw: dict[str, Any], tmp_path: Path) -> None:
@@ -38,13 +42,14 @@ def test_toy_detection_study_end_to_end(detection_raw: dict[str, Any], tmp_path:
     # the stored FROC operating points are recomputed from the study folder's tables
     for row in results.itertuples():
         scores = pd.read_csv(out / "runs" / row.run_id / "predictions_test.csv")["log_odds_1"].to_numpy()
-        expected = sensitivity_at_fps(candidate_hits(out, "test", scores), fps_targets=(0.01, 0.1, 1.0))
+        expected = sensitivity_at_fps(candidate_hits(load_finished_study(out), "test", scores),
+                                      fps_targets=(0.01, 0.1, 1.0))
         got = [results.loc[results["run_id"] == row.run_id, f"test_sensitivity_at_{t:g}_fps"].item()
                for t in (0.01, 0.1, 1.0)]
         np.testing.assert_allclose(got, expected)
     analysis = analyze_study(out)
-    assert analysis.froc is not None and (out / "froc.csv").is_file()
-    froc = analysis.froc
+    assert "froc" in analysis.task_tables and (out / "froc.csv").is_file()
+    froc = analysis.task_tables["froc"]
     assert len(froc) == 6 * 3
     scratch = froc[froc["label"] == "scratch"]
     assert scratch["vs_scratch_p"].isna().all()
@@ -61,7 +66,7 @@ def test_cross_data_set_mode_tests_on_every_frame_of_the_other(detection_raw: di
     cvc = write_kvasir_like(tmp_path / "cvc", n=12, seed=1, numbered=True)
     raw["data"] |= {"test_fraction": 0, "test_source": "cvc_clinicdb", "test_root": str(cvc)}
     prepared = prepare_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
-    det = prepared.detection
+    det = prepared.task_data
     assert det is not None
     assert det.candidates["test"].frames.name == "cvc-clinicdb" and len(det.candidates["test"].frames) == 12
     assert len(det.candidates["train"].frames) + len(det.candidates["val"].frames) == 30
@@ -73,10 +78,10 @@ def test_cross_data_set_mode_tests_on_every_frame_of_the_other(detection_raw: di
 
 def test_fraction_subsets_whole_frame_groups(detection_raw: dict[str, Any], tmp_path: Path) -> None:
     prepared = prepare_study(parse_study(detection_raw, base_dir=tmp_path), tmp_path / "out")
-    det = prepared.detection
+    det = prepared.task_data
     assert det is not None
-    half = det.train_rows(0.5, seed=0)
-    full = det.train_rows(1.0, seed=0)
+    half = det.train_rows(prepared.data, train_fraction=0.5, seed=0)
+    full = det.train_rows(prepared.data, train_fraction=1.0, seed=0)
     assert np.isin(half, full).all() and len(full) == len(prepared.data.train)
     train = det.candidates["train"]
     frames_used = set(train.frame_index[det.patches["train"].candidate[half]].tolist())
@@ -159,6 +164,6 @@ def test_real_kvasir_seg_detection_study(data_dir: Path, tmp_path: Path) -> None
     row = results.iloc[0]
     assert row["test_auc"] > 0.8
     assert row["test_sensitivity_at_1_fps"] >= 0.5
-    froc = analyze_study(out).froc
-    assert froc is not None and froc["sensitivity"].tolist() == pytest.approx(
+    froc = analyze_study(out).task_tables["froc"]
+    assert froc["sensitivity"].tolist() == pytest.approx(
         [row[f"test_sensitivity_at_{t:g}_fps"] for t in (0.01, 0.1, 1.0)])

@@ -124,7 +124,7 @@ def test_two_worker_processes_give_the_same_results_as_one(study_raw, tmp_path):
 
 def test_auto_workers_is_one_on_cpu_and_one_per_gpu_on_cuda(monkeypatch):
     from tunedepth.config import ExecutionConfig
-    from tunedepth.study.runner import resolve_workers, worker_gpu
+    from tunedepth.study.executors import resolve_workers, worker_gpu
 
     cpu, cuda = runner_module.torch.device("cpu"), runner_module.torch.device("cuda")
     assert resolve_workers(ExecutionConfig(), cpu) == 1
@@ -135,7 +135,7 @@ def test_auto_workers_is_one_on_cpu_and_one_per_gpu_on_cuda(monkeypatch):
 
 
 def test_a_run_on_the_whole_split_uses_the_cached_features_without_a_copy():
-    from tunedepth.study.runner import _rows
+    from tunedepth.training import rows_of as _rows
 
     features = runner_module.torch.arange(12.0).reshape(4, 3)
     assert _rows(features, runner_module.torch.arange(4)) is features

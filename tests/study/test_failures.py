@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import tunedepth.study.execution as execution_module
 import tunedepth.study.runner as runner_module
 from tunedepth.cli.main import main
 from tunedepth.config import parse_study
-from tunedepth.study import FAILURE_COLUMNS, run_study
+from tunedepth.results import FAILURE_COLUMNS
+from tunedepth.study import run_study
 
 pytestmark = pytest.mark.run_failures_expected
 
@@ -165,7 +167,7 @@ def test_interruptions_are_not_recorded_as_failures(study_raw, tmp_path, monkeyp
 
 
 def test_resume_removes_what_a_killed_process_left(study_raw, tmp_path):
-    from tunedepth.study import StudyStore
+    from tunedepth.results import StudyStore
 
     study_raw["grid"] = {"regimes": ["finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]}
     config, out = _config(study_raw), tmp_path / "out"
@@ -190,7 +192,7 @@ def test_a_checkpoint_changed_during_the_study_is_never_trained_from(study_raw, 
 
     from tunedepth.errors import WeightsError
 
-    real_prepare = runner_module.prepare_study
+    real_prepare = execution_module.prepare_study
 
     def prepare_then_overwrite(*args, **kwargs):
         prepared = real_prepare(*args, **kwargs)
@@ -198,7 +200,7 @@ def test_a_checkpoint_changed_during_the_study_is_never_trained_from(study_raw, 
         torch.save({k: v + 1 for k, v in state.items()}, toy_checkpoint)
         return prepared
 
-    monkeypatch.setattr(runner_module, "prepare_study", prepare_then_overwrite)
+    monkeypatch.setattr(execution_module, "prepare_study", prepare_then_overwrite)
     study_raw["grid"] = {"regimes": ["scratch", "finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]}
     study_raw["execution"]["feature_cache"] = feature_cache
     out = tmp_path / "out"

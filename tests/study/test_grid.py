@@ -6,7 +6,8 @@ import pytest
 
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError
-from tunedepth.study import expand_grid, run_id
+from tunedepth.results import run_id
+from tunedepth.study import expand_grid
 
 GROUPS = ("conv1", "conv2", "conv3", "fc")
 

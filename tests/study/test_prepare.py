@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import tunedepth.data.sources.csv_manifest as csv_module
-import tunedepth.study.detection as detection_module
-import tunedepth.study.segmentation as segmentation_module
+import tunedepth.study.tasks.detection as detection_module
+import tunedepth.study.tasks.segmentation as segmentation_module
 from tunedepth.config import parse_study
 from tunedepth.data import DatasetSplits, ImageSet, SplitIndices
 from tunedepth.errors import DataError

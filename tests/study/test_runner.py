@@ -9,7 +9,8 @@ import pytest
 import tunedepth.study.runner as runner_module
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError, DataError, WeightsError
-from tunedepth.study import RESULT_COLUMNS, run_study
+from tunedepth.results import RESULT_COLUMNS
+from tunedepth.study import run_study
 
 
 def _config(raw):
@@ -154,7 +155,7 @@ def test_predictions_round_trip_exactly(study_raw, tmp_path):
 def test_store_writes_predictions_at_full_precision(tmp_path):
     import numpy as np
 
-    from tunedepth.study import StudyStore
+    from tunedepth.results import StudyStore
 
     probs = np.array([1 / 3, 1 - 1e-12, 1e-300, 0.1234567890123456789])
     frame = pd.DataFrame({"index": range(4), "label": [0, 1, 0, 1], "prob_0": 1 - probs, "prob_1": probs})

@@ -41,10 +41,10 @@ def test_toy_segmentation_study_end_to_end(segmentation_raw: dict[str, Any], tmp
 
 def test_fractions_keep_whole_sequences(segmentation_raw: dict[str, Any], tmp_path: Path) -> None:
     prepared = prepare_study(parse_study(segmentation_raw, base_dir=tmp_path), tmp_path / "out")
-    seg = prepared.segmentation
+    seg = prepared.task_data
     assert seg is not None
     train_groups = np.asarray(seg.frames["train"].group_ids)[seg.train_frame_of_row]
-    half = seg.train_rows(0.5, seed=0)
+    half = seg.train_rows(prepared.data, train_fraction=0.5, seed=0)
     chosen = set(train_groups[half].tolist())
     n_groups = len(set(train_groups.tolist()))
     assert len(chosen) == math.ceil(0.5 * n_groups) and len(chosen) < n_groups
@@ -70,16 +70,19 @@ def test_analysis_compares_each_depth_with_scratch_over_the_same_images(segmenta
                                                                         tmp_path: Path) -> None:
     from scipy.stats import wilcoxon
 
-    from tunedepth.study import analyze_study, load_finished_study, read_boundary_errors
+    from tunedepth.analysis import analyze_study
+    from tunedepth.analysis.tasks import read_boundary_errors
+    from tunedepth.results import load_finished_study
 
     out = tmp_path / "out"
     run_study(parse_study(segmentation_raw, base_dir=tmp_path), out)
-    table = analyze_study(out).boundaries
+    table = analyze_study(out).task_tables["boundary_errors"]
     assert table is not None and (out / "boundary_errors.csv").is_file()
     assert len(table) == 4 and table.loc[table["label"] == "scratch", "vs_scratch_p"].isna().all()
     study = load_finished_study(out)
     for row in table[table["label"] != "scratch"].itertuples():
-        runs = {label: study.runs_of(label, train_fraction=row.train_fraction)[0] for label in ("scratch", row.label)}
+        runs = {label: study.runs_of(study.arm_of(label), train_fraction=row.train_fraction)[0]
+                for label in ("scratch", row.label)}
         a = read_boundary_errors(study, runs[row.label].run_id)["mean_boundary_error"].to_numpy()
         b = read_boundary_errors(study, runs["scratch"].run_id)["mean_boundary_error"].to_numpy()
         assert row.mean_boundary_error == pytest.approx(a.mean())
@@ -91,12 +94,13 @@ def test_analysis_compares_each_depth_with_scratch_over_the_same_images(segmenta
 
 def test_images_without_a_predicted_boundary_are_counted_not_averaged(segmentation_raw: dict[str, Any],
                                                                        tmp_path: Path) -> None:
-    from tunedepth.study import boundary_table, load_finished_study
+    from tunedepth.analysis.tasks import boundary_table
+    from tunedepth.results import load_finished_study
 
     out = tmp_path / "out"
     run_study(parse_study(segmentation_raw, base_dir=tmp_path), out)
     study = load_finished_study(out)
-    run = study.runs_of("ft:conv1-fc", train_fraction=1.0)[0]
+    run = study.runs_of(study.arm_of("ft:conv1-fc"), train_fraction=1.0)[0]
     path = out / "runs" / run.run_id / "boundary_errors_test.csv"
     errors = pd.read_csv(path)
     errors.loc[[0, 3], "mean_boundary_error"] = np.nan  # as written for an image without a predicted region
@@ -256,7 +260,7 @@ def test_unit_px_reports_pixels_even_with_a_known_spacing(tmp_path: Path, toy_ch
 def test_the_closed_read_off_follows_segmentation_max_step_px(segmentation_raw: dict[str, Any], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch,
                                                               max_step_px: float | None) -> None:
-    import tunedepth.study.segmentation as segmentation_module
+    import tunedepth.study.tasks._boundary_reading as segmentation_module
 
     seen: list[float | None] = []
     real = segmentation_module.extract_closed_boundary

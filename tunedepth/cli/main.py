@@ -20,20 +20,12 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tunedepth.analysis import ANALYSIS_FILES, ANALYSIS_TASKS, DEPTH_RULES, StudyAnalysis, analyze_study
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
 from tunedepth.report import write_report
-from tunedepth.study import (
-    ANALYSIS_FILES,
-    DEPTH_RULES,
-    RunSpec,
-    StudyAnalysis,
-    StudyProgress,
-    StudyStore,
-    StudySummary,
-    analyze_study,
-    run_study,
-)
+from tunedepth.results import RunSpec, StudyStore
+from tunedepth.study import StudyProgress, StudySummary, run_study
 from tunedepth.training import EpochRecord
 
 __all__ = ["app", "main", "run"]
@@ -124,20 +116,13 @@ def _summary_table(summary: StudySummary) -> Table:
     return table
 
 
-def _froc_summary_table(froc: pd.DataFrame) -> Table:
-    """Test sensitivity per regime (rows) at each training fraction and FP/frame target (columns), mean over seeds."""
-    table = Table(title="detection: test sensitivity at FP per frame (rows: regime)")
-    columns = sorted({(f, t) for f, t in zip(froc["train_fraction"], froc["fps_per_frame"], strict=True)},
-                     key=lambda c: (-c[0], c[1]))
-    table.add_column("regime")
-    for f, t in columns:
-        table.add_column(f"{f:g} @ {t:g}", justify="right")
-    for label in froc.drop_duplicates("label").sort_values("depth", na_position="first")["label"]:
-        cells = []
-        for f, t in columns:
-            sel = froc[(froc["label"] == label) & (froc["train_fraction"] == f) & (froc["fps_per_frame"] == t)]
-            cells.append("-" if sel.empty else f"{sel['sensitivity'].mean():.3f}")
-        table.add_row(label, *cells)
+def _task_summary_table(title: str, frame: pd.DataFrame) -> Table:
+    """A task's summary (display strings; the first column names the rows) as a table."""
+    table = Table(title=title)
+    for k, column in enumerate(frame.columns):
+        table.add_column(str(column), justify="left" if k == 0 else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(cell) for cell in row))
     return table
 
 
@@ -174,8 +159,9 @@ def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> N
                f"finished{skipped_failed}.")
     _out.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
     analysis = analyze_study(summary.out_dir)
-    if analysis.froc is not None:
-        _out.print(_froc_summary_table(analysis.froc))
+    task = ANALYSIS_TASKS.get(analysis.task)
+    if task.summary is not None:
+        _out.print(_task_summary_table(*task.summary(analysis.task_tables)))
     _print_analysis(analysis)
     _print_report(write_report(summary.out_dir, analysis=analysis))
     if n_failed:
@@ -199,7 +185,7 @@ def _print_analysis(analysis: StudyAnalysis) -> None:
     _out.print("Recommendation (depth chosen on validation, scored on test):")
     for sentence in analysis.sentences:
         _out.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
-    files = ANALYSIS_FILES + (("froc.csv",) if analysis.froc is not None else ())
+    files = ANALYSIS_FILES + tuple(f"{name}.csv" for name in analysis.task_tables)
     _out.print(f"Tables: {', '.join(files)} in {analysis.study_dir}", markup=False, highlight=False, soft_wrap=True)
     failures = StudyStore(Path(analysis.study_dir)).failures_path
     if failures.is_file():

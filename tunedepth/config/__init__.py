@@ -1,41 +1,60 @@
-"""Study configuration: the schema (frozen pydantic models) and the TOML loader."""
+"""Study configuration: the schema (frozen pydantic models), its registries and the TOML loader."""
 
 from __future__ import annotations
 
+from tunedepth.config._base import DataSourceConfig, Frozen, added_field, is_run_id_neutral
+from tunedepth.config.data import (
+    DATA_CONFIGS,
+    CsvManifestDataConfig,
+    ImageFolderDataConfig,
+    MedmnistDataConfig,
+    PolypDataConfig,
+    SegmentationDataConfig,
+)
 from tunedepth.config.load import dump_resolved, load_study, parse_study
 from tunedepth.config.schema import (
     AnalysisConfig,
-    CsvManifestDataConfig,
-    DataConfig,
-    DetectionConfig,
     ExecutionConfig,
     GridConfig,
-    ImageFolderDataConfig,
-    MedmnistDataConfig,
     ModelConfig,
-    PolypDataConfig,
-    SegmentationConfig,
-    SegmentationDataConfig,
+    Regime,
     StudyConfig,
     TrainingConfig,
+    settings_of,
+)
+from tunedepth.config.tasks import (
+    TASK_CONFIGS,
+    DetectionConfig,
+    SegmentationConfig,
+    TaskConfig,
+    register_task_config,
 )
 
 __all__ = [
+    "DATA_CONFIGS",
+    "TASK_CONFIGS",
     "AnalysisConfig",
     "CsvManifestDataConfig",
-    "DataConfig",
+    "DataSourceConfig",
     "DetectionConfig",
     "ExecutionConfig",
+    "Frozen",
     "GridConfig",
     "ImageFolderDataConfig",
     "MedmnistDataConfig",
     "ModelConfig",
     "PolypDataConfig",
+    "Regime",
     "SegmentationConfig",
     "SegmentationDataConfig",
     "StudyConfig",
+    "TaskConfig",
     "TrainingConfig",
+    "added_field",
     "dump_resolved",
+    "is_run_id_neutral",
     "load_study",
     "parse_study",
+    "register_task_config",
+    "settings_of",
 ]

@@ -10,33 +10,48 @@ from __future__ import annotations
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from tunedepth.config.data import DATA_CONFIGS
 from tunedepth.config.schema import (
-    DataConfig,
+    AnalysisConfig,
+    ExecutionConfig,
     GridConfig,
     ModelConfig,
     StudyConfig,
     TrainingConfig,
 )
+from tunedepth.config.tasks import TASK_CONFIGS
 from tunedepth.errors import ConfigError
 
 __all__ = ["dump_resolved", "load_study", "parse_study"]
 
-# Every data.source of the schema's DataConfig union, with its table's model (read off the union, so that a new
-# source cannot be left out of messages).
-_DATA_MODELS: dict[str, type[BaseModel]] = {
-    source: model
-    for model in get_args(get_args(DataConfig)[0])
-    for source in get_args(model.model_fields["source"].annotation)
-}
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "model": ModelConfig,
     "grid": GridConfig,
     "training": TrainingConfig,
+    "execution": ExecutionConfig,
+    "analysis": AnalysisConfig,
 }
+
+
+def _section_model(section: str) -> type[BaseModel] | None:
+    """The model of a top-level table: a fixed section, or a registered task's own table."""
+    if section in _SECTION_MODELS:
+        return _SECTION_MODELS[section]
+    for name in TASK_CONFIGS:
+        task = TASK_CONFIGS.get(name)
+        if task.table == section:
+            return task.settings
+    return None
+
+
+def _top_level_keys() -> list[str]:
+    """The keys a study file may have at its top level: StudyConfig's fields and every task's table."""
+    tables = [t for t in (TASK_CONFIGS.get(name).table for name in TASK_CONFIGS) if t is not None]
+    return sorted({*StudyConfig.model_fields, *tables} - {"task_settings"})
 
 
 def load_study(path: Path) -> StudyConfig:
@@ -86,7 +101,7 @@ def parse_study(raw: dict[str, Any], *, base_dir: Path, source: str = "<study>")
 
 def _resolve_paths(config: StudyConfig, base_dir: Path) -> StudyConfig:
     data, model = config.data, config.model
-    updates: dict[str, Any] = {}
+    updates: dict[str, Path] = {}
     for field in ("path", "root", "test_root"):
         value = getattr(data, field, None)
         if value is not None and not Path(value).is_absolute():
@@ -110,25 +125,28 @@ def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
     err = max((e for e in errors if e["loc"][:1] == first_top), key=lambda e: len(e["loc"]))
     # Union members appear in the location as type tags ("literal['all']", "float"): drop them.
     loc = [str(p) for p in err["loc"] if not _is_type_tag(str(p))]
-    # Discriminated unions put the tag in the location ("data.medmnist.flag"): drop it.
-    if len(loc) >= 2 and loc[0] == "data" and loc[1] in _DATA_MODELS:
-        model: type[BaseModel] | None = _DATA_MODELS[loc[1]]
-        loc = [loc[0], *loc[2:]]
-    elif loc and loc[0] in _SECTION_MODELS:
-        model = _SECTION_MODELS[loc[0]]
+    model: type[BaseModel] | None
+    if loc and loc[0] == "data":
+        source = (raw.get("data") or {}).get("source") if isinstance(raw.get("data"), dict) else None
+        model = DATA_CONFIGS.get(source) if isinstance(source, str) and source in DATA_CONFIGS else None
+    elif loc:
+        model = _section_model(loc[0])
     else:
         model = StudyConfig
     key = ".".join(loc) or "<root>"
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = sorted(model.model_fields) if model is not None and len(loc) <= 2 else []
+        if len(loc) == 1:
+            allowed = _top_level_keys()
+        else:
+            allowed = sorted(model.model_fields) if model is not None and len(loc) <= 2 else []
         guess = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f" Did you mean {guess[0]!r}?" if guess else ""
         return f"unknown key {key!r}.{hint} Allowed here: {', '.join(allowed)}."
     if kind == "missing":
         return f"missing required key {key!r}; add it to the study file (see examples/full.toml)."
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return f"'{key}.source': {err['msg']}; set data.source to one of: {', '.join(_DATA_MODELS)}."
+    if kind == "data_source":
+        return f"'{key}.source': {err['msg']}; set data.source to one of: {', '.join(DATA_CONFIGS.names())}."
     if kind == "value_error":
         # A whole-study check (task vs data source) has no key of its own; its message names the keys.
         where = f"{key!r}: " if loc else ""

@@ -2,313 +2,56 @@
 
 Every setting that can change a result is a named, typed field here, with one documented
 default where a default is scientifically safe. The resolved values are written next to
-every run's results (see ``tunedepth.config.load.dump_resolved``).
+every run's results (see ``tunedepth.config.load.dump_resolved``). The ``[data]`` table's model depends on
+``data.source`` (:mod:`tunedepth.config.data`) and each task's own table on ``task``
+(:mod:`tunedepth.config.tasks`); both are looked up in registries, so plug-ins validate like built-ins.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from tunedepth.config._base import DataSourceConfig, Frozen
+from tunedepth.config.data import DATA_CONFIGS
+from tunedepth.config.tasks import TASK_CONFIGS, TaskConfig
+from tunedepth.errors import ConfigError
 
 __all__ = [
     "AnalysisConfig",
-    "CsvManifestDataConfig",
-    "DataConfig",
-    "DetectionConfig",
     "ExecutionConfig",
     "GridConfig",
-    "ImageFolderDataConfig",
-    "MedmnistDataConfig",
     "ModelConfig",
-    "PolypDataConfig",
-    "SegmentationConfig",
-    "SegmentationDataConfig",
+    "Regime",
     "StudyConfig",
     "TrainingConfig",
+    "settings_of",
 ]
 
+SettingsT = TypeVar("SettingsT", bound=Frozen)
+
+Regime = Literal["scratch", "finetune"]
+"""How a run starts: ``scratch`` (random initialisation, every group trains) or ``finetune`` (from the starting
+weights, the last ``depth`` groups train). Scratch is its own regime, not depth 0."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _DataCommon(_Frozen):
-    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
-        description="Side of the square model input in pixels; images are resized (bilinear) to it."
-    )
-    balance: Literal["none", "downsample", "weighted_loss"] = Field(
-        default="none",
-        description=(
-            "Class imbalance handling on the training subset: 'downsample' randomly drops majority-class "
-            "cases (the paper's choice), 'weighted_loss' weights the loss by inverse class frequency."
-        ),
-    )
-
-
-class MedmnistDataConfig(_DataCommon):
-    """A MedMNIST 2D data set, with its official train/val/test split."""
-
-    source: Literal["medmnist"]
-    flag: str = Field(description="MedMNIST flag, e.g. 'pneumoniamnist', 'breastmnist', 'retinamnist'.")
-    size: Literal[28, 64, 128, 224] = Field(
-        default=28, description="Which official file to read: 28 -> '<flag>.npz', 64 -> '<flag>_64.npz', ..."
-    )
-    root: Path | None = Field(
-        default=None,
-        description=(
-            "Folder holding the .npz files. Default: $TUNEDEPTH_DATA_DIR/medmnist if set, "
-            "else the user cache (~/.cache/tunedepth/medmnist), downloading there when absent."
-        ),
-    )
-    mirror_url: str | None = Field(
-        default=None,
-        description="Base URL to download from instead of the official Zenodo record (a local mirror).",
-    )
-
-
-class _SeededSplit(_DataCommon):
-    path: Path = Field(description="Folder (image_folder) or CSV file (csv_manifest).")
-    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
-        default=0.2, description="Share of the cases held out for validation when no split is given."
-    )
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
-        default=0.2, description="Share of the cases held out for testing when no split is given."
-    )
-    split_seed: int = Field(default=0, description="Seed of the train/val/test split (not of the runs).")
-
-    @model_validator(mode="after")
-    def _fractions_leave_training_data(self) -> _SeededSplit:
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction + test_fraction must be < 1 to leave training data; "
-                f"got {self.val_fraction} + {self.test_fraction}."
-            )
-        return self
-
-
-class ImageFolderDataConfig(_SeededSplit):
-    """An image folder with one sub-folder per class (sub-folder names are the class names)."""
-
-    source: Literal["image_folder"]
-
-
-class CsvManifestDataConfig(_SeededSplit):
-    """A CSV manifest with columns path, label and optional patient_id and split."""
-
-    source: Literal["csv_manifest"]
-
-
-class PolypDataConfig(_Frozen):
-    """Colonoscopy frames with polyp masks, for ``task = "detection"``: Kvasir-SEG (each image its own group, a
-    seeded image-level split) or CVC-ClinicDB (split by the videos derived from the frames; see
-    :mod:`tunedepth.data.video_segments`)."""
-
-    source: Literal["kvasir_seg", "cvc_clinicdb"]
-    root: Path | None = Field(
-        default=None,
-        description=(
-            "The data set folder (images/ and masks/). Default: $TUNEDEPTH_DATA_DIR/kvasir-seg or "
-            "$TUNEDEPTH_DATA_DIR/cvc-clinicdb-pranet-train550. Not part of run ids."
-        ),
-    )
-    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
-        description="Side of the square patches fed to the network, in pixels (paper: 227, implied)."
-    )
-    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
-        default=0.1, description="Share of the frames (whole groups) held out for validation."
-    )
-    test_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
-        default=0.2,
-        description="Share of the frames (whole groups) held out for testing; 0 exactly when test_source is set.",
-    )
-    split_seed: int = Field(default=0, description="Seed of the frame split and of the training patch draw.")
-    max_frames: Annotated[int, Field(ge=3)] | None = Field(
-        default=None, description="Use only the first max_frames frames in file order (quick trials, tests)."
-    )
-    skip_bad_frames: bool = Field(
-        default=False,
-        description=(
-            "Skip frames that cannot be used (missing or unreadable file, mask size mismatch, mask without polyp) "
-            "and list them in the study folder, instead of refusing the data set."
-        ),
-    )
-    test_source: Literal["kvasir_seg", "cvc_clinicdb"] | None = Field(
-        default=None,
-        description="Cross-data-set mode: test on every frame of this other data set (train and validate on source).",
-    )
-    test_root: Path | None = Field(default=None, description="Folder of test_source (default as for root).")
-
-    @model_validator(mode="after")
-    def _split_is_consistent(self) -> PolypDataConfig:
-        if self.test_source is None and self.test_root is not None:
-            raise ValueError("'test_root' is only read in cross-data-set mode; set test_source too, or remove it.")
-        if self.test_source is not None:
-            if self.test_source == self.source:
-                raise ValueError(f"test_source must be the other data set than source; both are {self.source!r}.")
-            if self.test_fraction != 0:
-                raise ValueError(
-                    f"with test_source = {self.test_source!r} the test split is that data set; set test_fraction = 0 "
-                    f"(got {self.test_fraction})."
-                )
-        elif self.test_fraction == 0:
-            raise ValueError("test_fraction = 0 leaves no test frames; give a share in (0, 1) or set test_source.")
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction + test_fraction must be < 1 to leave training frames; got {self.val_fraction} + "
-                f"{self.test_fraction}."
-            )
-        return self
-
-
-class SegmentationDataConfig(_Frozen):
-    """Images for ``task = "segmentation"``: the carotid ultrasound proxy ('carotid': transverse B-mode images with
-    expert artery masks, split by acquisition sequence; tunedepth/data/carotid.py) or your own layered annotations
-    ('layered': images/ plus one JSON file with two interface polylines per image; tunedepth/data/layered.py)."""
-
-    source: Literal["carotid", "layered"]
-    root: Path | None = Field(
-        default=None,
-        description="The data set folder. Default for 'carotid': $TUNEDEPTH_DATA_DIR/carotid-cca-us-subset; "
-        "required for 'layered'. Not part of run ids.",
-    )
-    image_size: Annotated[int, Field(ge=8, le=256)] = Field(
-        description="Side of the square pixel patches fed to the network, in pixels of the resampled image."
-    )
-    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
-        default=0.15, description="Share of the images (whole groups) held out for validation."
-    )
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
-        default=0.25, description="Share of the images (whole groups) held out for testing."
-    )
-    split_seed: int = Field(default=0, description="Seed of the split and of the training pixel draw.")
-    max_frames: Annotated[int, Field(ge=3)] | None = Field(
-        default=None, description="Use only the first max_frames images in file order (quick trials, tests)."
-    )
-    skip_bad_frames: bool = Field(
-        default=False, description="Skip and list unusable images (missing or unreadable file, bad mask) instead of "
-        "refusing the data set.",
-    )
-
-    @model_validator(mode="after")
-    def _fractions_leave_training_data(self) -> SegmentationDataConfig:
-        if self.source == "layered" and self.root is None:
-            raise ValueError("data.source = 'layered' needs data.root, the folder holding images/ and annotations/.")
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction + test_fraction must be < 1 to leave training images; got {self.val_fraction} + "
-                f"{self.test_fraction}."
-            )
-        return self
-
-
-DataConfig = Annotated[
-    MedmnistDataConfig | ImageFolderDataConfig | CsvManifestDataConfig | PolypDataConfig | SegmentationDataConfig,
-    Field(discriminator="source"),
-]
-
-
-class SegmentationConfig(_Frozen):
-    """Boundary segmentation by pixel-patch classification (``task = "segmentation"``; paper section II-D)."""
-
-    work_size_px: Annotated[int, Field(ge=32, le=2048)] = Field(
-        default=128,
-        description="Images are resampled so that their longer side has this many pixels (masks: nearest) before "
-        "patches are cut; distances are converted back to the original pixels.",
-    )
-    pixel_spacing_um: Annotated[float, Field(gt=0)] | None = Field(
-        default=None,
-        description="Pixel spacing of the ORIGINAL images in micrometres; None (unknown) reports errors in pixels, "
-        "except for layered annotations that carry their own pixel_spacing_um.",
-    )
-    unit: Literal["auto", "um", "px"] = Field(
-        default="auto",
-        description="Unit of the boundary errors: 'um' needs the pixel spacing of every image (pixel_spacing_um "
-        "here, or in every layered annotation) and refuses the study otherwise; 'px' reports pixels of the original "
-        "images even when a spacing is known; 'auto' gives um when the spacing of every image is known, px when none "
-        "is, and refuses a mix.",
-    )
-    pixels_per_class: Annotated[int, Field(ge=1)] = Field(
-        default=100, description="Training pixels drawn per image for the boundary and for the background."
-    )
-    near_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
-        default=0.5, description="Share of the background pixels drawn near the boundary (hard negatives)."
-    )
-    near_distance_px: Annotated[int, Field(ge=1)] = Field(
-        default=3, description="Largest distance of a hard background pixel to the boundary, in resampled pixels."
-    )
-    val_pixels_per_class: Annotated[int, Field(ge=1)] = Field(
-        default=50, description="Validation (and test) pixels per image and class for the AUC tables."
-    )
-    stride: Annotated[int, Field(ge=1)] = Field(
-        default=2, description="Dense inference on a stride-s grid of patch centres, bilinear in between (1 = every "
-        "pixel).",
-    )
-    roi_margin_px: Annotated[int, Field(ge=0)] = Field(
-        default=12,
-        description="Region of interest: the reference region's bounding box grown by this many resampled pixels "
-        "(the paper also segmented within a region of interest around the vessel wall).",
-    )
-    n_rays: Annotated[int, Field(ge=8)] = Field(
-        default=180, description="Rays from the region's centre along which a closed boundary is read."
-    )
-    smoothing: Annotated[float, Field(ge=0)] = Field(
-        default=2.0, description="Smoothing of the boundary read off the map (0 = none): sigma in rays for closed "
-        "boundaries, bandwidth in columns of a smoothing spline for layered ones; see "
-        "tunedepth/evaluation/boundary_extraction.py.",
-    )
-    max_step_px: Annotated[float, Field(ge=0.25)] | None = Field(
-        default=None,
-        description="Closed boundaries: read the radii of all rays together, as the path of highest summed "
-        "confidence whose radius changes by at most this many working pixels between neighbouring rays (dynamic "
-        "programming; at least 0.25, the radial sampling step); None (default) takes each ray's own maximum.",
-    )
-
-
-class DetectionConfig(_Frozen):
-    """Candidates and patches of ``task = "detection"`` (paper section II-A; paper-protocol.md section 1.3)."""
-
-    max_candidates: Annotated[int, Field(ge=1)] = Field(
-        default=50, description="Most candidates per frame from the handcrafted generator (tunedepth.data.candidates)."
-    )
-    min_polyp_area_px: Annotated[int, Field(ge=1)] = Field(
-        default=50, description="Smallest mask component counted as a polyp, in pixels."
-    )
-    scales: tuple[Annotated[float, Field(gt=0)], ...] = Field(
-        default=(1.0, 1.2, 1.5), min_length=1, description="Box enlargements of a candidate's patches (paper)."
-    )
-    shift_fraction: Annotated[float, Field(ge=0, lt=0.5)] = Field(
-        default=0.1,
-        description="Translations by this share of the box left, right, up and down, plus the centre (paper: 10%); "
-        "0 = centre only.",
-    )
-    orientations: Annotated[int, Field(ge=1, le=8)] = Field(
-        default=8, description="Mirror/rotation copies of each patch, the first n of the 8 (paper: 8)."
-    )
-    train_patches: Annotated[int, Field(ge=2)] = Field(
-        default=100_000,
-        description="Size of the stratified training patch set at train_fraction 1 (half positive; paper: 100,000).",
-    )
-    test_views: Literal["all", "scales"] = Field(
-        default="all",
-        description="Patches averaged per candidate at validation and test: 'all' views (paper) or one centred, "
-        "unrotated patch per scale.",
-    )
-
-    @field_validator("scales")
-    @classmethod
-    def _scales_unique(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if len(set(v)) != len(v):
-            raise ValueError(f"scales must be unique; got {list(v)}")
-        return v
-
-
-class ModelConfig(_Frozen):
+class ModelConfig(Frozen):
     """Which network and which starting weights for the fine-tuning regime."""
 
     architecture: str = Field(description="Registered architecture, see `tunedepth models`.")
@@ -349,10 +92,10 @@ class ModelConfig(_Frozen):
         return self
 
 
-class GridConfig(_Frozen):
+class GridConfig(Frozen):
     """The grid of runs: regime x depth x train_fraction x seed."""
 
-    regimes: tuple[Literal["scratch", "finetune"], ...] = Field(
+    regimes: tuple[Regime, ...] = Field(
         description="Which regimes to run; scratch is its own regime, not depth 0."
     )
     depths: Literal["all"] | tuple[Annotated[int, Field(ge=1)] | str, ...] = Field(
@@ -384,7 +127,7 @@ class GridConfig(_Frozen):
         return v
 
 
-class TrainingConfig(_Frozen):
+class TrainingConfig(Frozen):
     """Optimisation, schedule and stopping. Defaults follow the paper (Table II)."""
 
     optimizer: Literal["sgd", "adamw"] = Field(default="sgd", description="SGD with momentum (paper) or AdamW.")
@@ -443,7 +186,7 @@ class TrainingConfig(_Frozen):
         return self.lr if isinstance(self.lr, tuple) else (self.lr,)
 
 
-class ExecutionConfig(_Frozen):
+class ExecutionConfig(Frozen):
     """Where and how the runs execute. None of these changes what a run computes (beyond floating-point
     rounding), so they are not part of run ids: a study may be resumed with other values."""
 
@@ -490,7 +233,7 @@ class ExecutionConfig(_Frozen):
     )
 
 
-class AnalysisConfig(_Frozen):
+class AnalysisConfig(Frozen):
     """How a finished study is analysed: significance level, intervals, operating points, the depth rule.
 
     None of these changes a run's result, so they are not part of run ids: ``tunedepth recommend`` and
@@ -527,7 +270,7 @@ class AnalysisConfig(_Frozen):
             "How the recommendation walks from depth 1 deeper, on validation: 'stepwise' moves to the next depth "
             "while it is significantly better than the current one; 'lookahead' compares the current depth with "
             "every deeper one (Holm-adjusted) and moves to the shallowest that is significantly better, until "
-            "none is. See tunedepth/study/recommend.py."
+            "none is. See tunedepth/analysis/recommend.py."
         ),
     )
 
@@ -539,60 +282,117 @@ class AnalysisConfig(_Frozen):
         return v
 
 
-class StudyConfig(_Frozen):
-    """A whole study: data, model, grid and training settings."""
+class StudyConfig(Frozen):
+    """A whole study: data, model, grid, training settings and the task's own table.
+
+    The task's own table (``[detection]``, ``[segmentation]``, ...) is validated by the task's registered model and
+    held, with its defaults filled in, in :attr:`task_settings`; it is written back under its own name.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Study name; default output folder.")
-    task: Literal["classification", "detection", "segmentation"] = Field(
+    task: str = Field(
         default="classification",
         description=(
-            "'classification': one label per image. 'detection': polyp candidates in colonoscopy frames, "
-            "classified from patches and scored by FROC (data.source kvasir_seg or cvc_clinicdb). 'segmentation': "
-            "boundaries by pixel-patch classification, scored by boundary distance (data.source carotid, "
-            "layered, kvasir_seg or cvc_clinicdb)."
+            "What the network is trained to do, a registered task: 'classification' (one label per image), "
+            "'detection' (polyp candidates in colonoscopy frames, classified from patches and scored by FROC; "
+            "data.source kvasir_seg or cvc_clinicdb), 'segmentation' (boundaries by pixel-patch classification, "
+            "scored by boundary distance; data.source carotid, layered, kvasir_seg or cvc_clinicdb)."
         ),
     )
-    data: DataConfig
+    data: SerializeAsAny[DataSourceConfig]
     model: ModelConfig
     grid: GridConfig
     training: TrainingConfig = TrainingConfig()
-    detection: DetectionConfig | None = Field(
-        default=None, description="Candidates and patches; only with task = 'detection' (default settings if absent)."
-    )
-    segmentation: SegmentationConfig | None = Field(
-        default=None, description="Pixel patches, dense inference and boundary reading; only with task = "
-        "'segmentation' (default settings if absent).",
-    )
     execution: ExecutionConfig = ExecutionConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    task_settings: SerializeAsAny[Frozen] | None = Field(
+        default=None, exclude=True,
+        description="The task's own table with defaults filled in (None for a task without one); read from the "
+                    "table named after the task, never given under this name.",
+    )
 
-    @model_validator(mode="after")
-    def _task_fits_data(self) -> StudyConfig:
-        polyp = isinstance(self.data, PolypDataConfig)
-        masks = polyp or isinstance(self.data, SegmentationDataConfig)
-        if self.task == "detection" and not polyp:
-            raise ValueError(
-                f"task = 'detection' needs data.source 'kvasir_seg' or 'cvc_clinicdb'; got {self.data.source!r}."
-            )
-        if self.task == "segmentation" and not masks:
-            raise ValueError(f"task = 'segmentation' needs data.source 'carotid', 'layered', 'kvasir_seg' or "
-                             f"'cvc_clinicdb'; got {self.data.source!r}.")
-        if self.task == "classification" and masks:
-            raise ValueError(f"data.source {self.data.source!r} holds masks, not image labels; set task = 'detection' "
-                             "or 'segmentation'.")
-        if self.task == "segmentation" and polyp and self.data.test_source is not None:  # type: ignore[union-attr]
-            raise ValueError("cross-data-set mode (data.test_source) is for task = 'detection' only.")
-        for table in ("detection", "segmentation"):
-            if self.task != table and getattr(self, table) is not None:
-                raise ValueError(f"the [{table}] table is only read with task = '{table}'; remove it or set the task.")
-        return self
+    @field_validator("data", mode="wrap")
+    @classmethod
+    def _data_of_its_source(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if not isinstance(value, dict):
+            return handler(value)
+        source = value.get("source")
+        if not isinstance(source, str) or source not in DATA_CONFIGS:
+            raise PydanticCustomError("data_source", "unknown data source {source}", {"source": repr(source)})
+        return DATA_CONFIGS.get(source).model_validate(value)
 
-    @property
-    def segmentation_settings(self) -> SegmentationConfig:
-        """The [segmentation] table, or its defaults when the study file has none."""
-        return self.segmentation if self.segmentation is not None else SegmentationConfig()
+    @model_validator(mode="wrap")
+    @classmethod
+    def _task_table(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> StudyConfig:
+        if not isinstance(value, dict):
+            result: StudyConfig = handler(value)
+            return result
+        raw = dict(value)
+        if "task_settings" in raw:
+            raise ValueError("unknown key 'task_settings'; a task's settings go in the task's own table, e.g. "
+                             "[detection].")
+        task = raw.get("task", "classification")
+        if not isinstance(task, str):
+            typed: StudyConfig = handler(raw)  # the field's own type error
+            return typed
+        spec = TASK_CONFIGS.get(task)  # ConfigError (a ValueError) with a guess for an unknown task
+        misplaced = []
+        for name in TASK_CONFIGS:
+            other = TASK_CONFIGS.get(name).table
+            if other is not None and other != spec.table:
+                if raw.get(other) is not None:
+                    misplaced.append(f"the [{other}] table is only read with task = '{name}'; remove it or set the "
+                                     "task.")
+                raw.pop(other, None)  # (an empty table of another task is what study.json of earlier versions held)
+        if spec.table is not None and spec.settings is not None:
+            try:
+                raw["task_settings"] = spec.settings.model_validate(raw.pop(spec.table, None) or {})
+            except ValidationError as exc:
+                raise _prefixed(exc, spec.table) from None
+        config: StudyConfig = handler(raw)
+        _check_task(config, spec)  # a wrong data source explains a misplaced table: it is reported first
+        if misplaced:
+            raise ValueError(misplaced[0])
+        return config
 
-    @property
-    def detection_settings(self) -> DetectionConfig:
-        """The [detection] table, or its defaults when the study file has none."""
-        return self.detection if self.detection is not None else DetectionConfig()
+    @model_serializer(mode="wrap")
+    def _write_task_table(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        table = TASK_CONFIGS.get(self.task).table
+        if table is not None and self.task_settings is not None:
+            out[table] = self.task_settings.model_dump(mode=info.mode)
+        return out
+
+
+def _prefixed(exc: ValidationError, table: str) -> ValidationError:
+    """``exc`` with every error located under ``table`` (as if the table were a field)."""
+    errors: list[Any] = [{"type": e["type"], "loc": (table, *e["loc"]), "input": e["input"],
+                          **({"ctx": e["ctx"]} if "ctx" in e else {})} for e in exc.errors()]
+    return ValidationError.from_exception_data(exc.title, errors)
+
+
+def _check_task(config: StudyConfig, spec: TaskConfig) -> None:
+    source = config.data.source
+    if source not in spec.data_sources:
+        readers = [name for name in TASK_CONFIGS if source in TASK_CONFIGS.get(name).data_sources]
+        if spec.needs is not None and type(config.data).holds != spec.needs:
+            tasks = " or ".join(f"'{name}'" for name in readers) or "a task that reads it"
+            raise ValueError(f"data.source {source!r} holds {type(config.data).holds}, not {spec.needs}; set task = "
+                             f"{tasks}.")
+        sources = [repr(s) for s in spec.data_sources]
+        listed = sources[0] if len(sources) == 1 else f"{', '.join(sources[:-1])} or {sources[-1]}"
+        raise ValueError(f"task = '{spec.name}' needs data.source {listed}; got {source!r}.")
+    if spec.check is not None:
+        spec.check(config)
+
+
+def settings_of(config: StudyConfig, model: type[SettingsT]) -> SettingsT:
+    """The study's task table as ``model`` (a task module reading its own settings).
+
+    Raises:
+        ConfigError: if the study's task has another table (a task module called for the wrong task).
+    """
+    if not isinstance(config.task_settings, model):
+        raise ConfigError(f"study {config.name!r} (task = {config.task!r}) has no [{model.__name__}] settings; "
+                          f"got {type(config.task_settings).__name__}.")
+    return config.task_settings

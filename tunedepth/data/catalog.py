@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunedepth.data.locations import default_mask_data_folder
+from tunedepth.config import TASK_CONFIGS
+from tunedepth.data.masked.locations import default_mask_data_folder
 from tunedepth.data.sources import DATA_SOURCES
 from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MEDMNIST_SIZES
 from tunedepth.data.sources.medmnist import find_medmnist_file
@@ -75,17 +76,16 @@ def list_datasets(
             local_files=(),
         )
         for name in DATA_SOURCES.names()
-        if name != "medmnist"
+        if name != "medmnist" and DATA_SOURCES.get(name).load is not None
     ]
-    for source, task, description in (
-        ("carotid", "segmentation", "Carotid ultrasound (transverse) with expert artery masks, split by sequence"),
-        ("cvc_clinicdb", "detection, segmentation", "CVC-ClinicDB colonoscopy frames with polyp masks, by video"),
-        ("kvasir_seg", "detection, segmentation", "Kvasir-SEG colonoscopy images with polyp masks (and boxes)"),
-    ):
-        folder = default_mask_data_folder(source)
+    for source in (DATA_SOURCES.get(name) for name in DATA_SOURCES.names()):
+        if source.folder is None:
+            continue
+        tasks = [name for name in TASK_CONFIGS if source.name in TASK_CONFIGS.get(name).data_sources]
+        folder = default_mask_data_folder(source.name)
         exists = folder is not None and folder.is_dir()
-        listings.append(DatasetListing(source=source, name=source, description=description, task=task,
-                                       n_classes=None, supported=True,
+        listings.append(DatasetListing(source=source.name, name=source.name, description=source.description,
+                                       task=", ".join(tasks), n_classes=None, supported=True,
                                        local_files=((0, folder),) if folder is not None and exists else ()))
     for flag in sorted(MEDMNIST_INFO):
         info = MEDMNIST_INFO[flag]

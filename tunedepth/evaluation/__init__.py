@@ -21,12 +21,14 @@ from tunedepth.evaluation.froc import (
     DEFAULT_FPS_TARGETS,
     FrameLevelScores,
     FrocCurve,
-    FrocSensitivityDifference,
-    FrocSensitivityInterval,
     frame_level_scores,
     froc_curve,
-    paired_sensitivity_difference,
     sensitivity_at_fps,
+)
+from tunedepth.evaluation.froc_bootstrap import (
+    FrocSensitivityDifference,
+    FrocSensitivityInterval,
+    paired_sensitivity_difference,
     sensitivity_at_fps_ci,
 )
 from tunedepth.evaluation.operating_points import (

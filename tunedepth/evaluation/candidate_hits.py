@@ -3,7 +3,7 @@
 Definitions (per frame; a frame is one 2-D image):
 
 * The polyps of a frame are the distinct positive values of its label image (0 is background), for example the
-  connected components from :func:`tunedepth.data.polyp.label_polyps`.
+  connected components from :func:`tunedepth.data.masked.polyp.label_polyps`.
 * A candidate is a point ``(x, y)`` in pixel coordinates (x = column, y = row; pixel ``(r, c)`` covers
   ``[c, c + 1) x [r, r + 1)``) with a score; for a box ``(x0, y0, x1, y1)`` pass its centre
   ``((x0 + x1) / 2, (y0 + y1) / 2)``. The candidate *hits* the polyp whose label is at pixel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tunedepth.report.html import REPORT_FILE, write_report
+from tunedepth.report.plot_kinds import PLOT_KINDS
 from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
@@ -14,6 +15,7 @@ from tunedepth.report.plots import (
 from tunedepth.report.task_plots import plot_boundary_errors, plot_boundary_overlays, plot_froc_curves
 
 __all__ = [
+    "PLOT_KINDS",
     "REPORT_FILE",
     "figure_to_png_bytes",
     "plot_boundary_errors",

@@ -8,7 +8,6 @@ report shows.
 from __future__ import annotations
 
 import base64
-import json
 import math
 from dataclasses import dataclass
 
@@ -16,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tunedepth.analysis import ANALYSIS_TASKS, FigureData, StudyAnalysis
+from tunedepth.report.plot_kinds import PLOT_KINDS
 from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
@@ -24,8 +25,7 @@ from tunedepth.report.plots import (
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
-from tunedepth.report.task_plots import plot_boundary_errors, plot_boundary_overlays, plot_froc_curves
-from tunedepth.study import FinishedRun, FinishedStudy, StudyAnalysis, froc_curves, read_boundary_errors
+from tunedepth.results import FinishedRun, FinishedStudy
 
 __all__ = ["EmbeddedFigure", "build_figures"]
 
@@ -35,8 +35,8 @@ class EmbeddedFigure:
     """One figure of the report.
 
     Attributes:
-        kind: "score_vs_depth", "convergence", "roc", "froc", "boundary_errors", "boundary_overlays",
-            "pvalue_heatmap" or "score_vs_fraction".
+        kind: "score_vs_depth", "convergence", "roc", "pvalue_heatmap", "score_vs_fraction", or a task's plot
+            kind (e.g. "froc", "boundary_errors", "boundary_overlays"; see :data:`~tunedepth.report.PLOT_KINDS`).
         title: the caption shown above the image.
         train_fraction: the fraction it shows, or None for a figure across fractions.
         png_base64: the PNG file, base64-encoded (ASCII).
@@ -59,27 +59,22 @@ def _embed(kind: str, title: str, fraction: float | None, fig: Figure) -> Embedd
 
 def _run_history(study: FinishedStudy, run: FinishedRun) -> pd.DataFrame | None:
     """The run's history at its chosen learning rate, with a seed column; None when it has no val_auc curve."""
-    folder = study.root / "runs" / run.run_id
-    path = folder / "history.csv"
-    if not path.is_file():
-        return None
-    history = pd.read_csv(path)
-    if not {"iteration", "val_auc"} <= set(history.columns) or history.empty:
+    history = study.run_history(run.run_id)
+    if history is None or not {"iteration", "val_auc"} <= set(history.columns) or history.empty:
         return None
     if "base_lr" in history.columns and history["base_lr"].nunique() > 1:
-        with open(folder / "metrics.json", encoding="utf-8") as fh:
-            lr = float(json.load(fh)["lr"])
+        lr = run.lr if run.lr is not None else float(study.run_metrics(run.run_id)["lr"])
         history = history[np.isclose(history["base_lr"].to_numpy(dtype=float), lr)]
     return history.assign(seed=run.seed)
 
 
 def _convergence(study: FinishedStudy, fraction: float, notes: list[str]) -> EmbeddedFigure | None:
     histories: dict[str, pd.DataFrame] = {}
-    for label in study.regimes_at(fraction):
-        frames = [h for run in study.runs_of(label, train_fraction=fraction).values()
+    for arm in study.arms_at(fraction):
+        frames = [h for run in study.runs_of(arm, train_fraction=fraction).values()
                   if (h := _run_history(study, run)) is not None]
         if frames:
-            histories[label] = pd.concat(frames, ignore_index=True)
+            histories[study.label_of(arm)] = pd.concat(frames, ignore_index=True)
     if not histories:
         notes.append(f"Convergence at {fraction:g}: no run has a history.csv with iteration and val_auc columns.")
         return None
@@ -89,11 +84,11 @@ def _convergence(study: FinishedStudy, fraction: float, notes: list[str]) -> Emb
 
 def _roc(study: FinishedStudy, fraction: float, notes: list[str]) -> EmbeddedFigure | None:
     scores: dict[str, np.ndarray] = {}
-    for label in study.regimes_at(fraction):
-        usable = [r for r in study.runs_of(label, train_fraction=fraction).values()
+    for arm in study.arms_at(fraction):
+        usable = [r for r in study.runs_of(arm, train_fraction=fraction).values()
                   if np.isfinite(r.test_scores).all()]
         if usable:
-            scores[label] = usable[0].test_scores  # the lowest seed with finite predictions
+            scores[study.label_of(arm)] = usable[0].test_scores  # the lowest seed with finite predictions
     if np.unique(study.test_labels).size < 2:
         notes.append(f"ROC curves at {fraction:g}: the test split has one class only, so a ROC curve is undefined.")
         return None
@@ -104,48 +99,8 @@ def _roc(study: FinishedStudy, fraction: float, notes: list[str]) -> EmbeddedFig
     return _embed("roc", title, fraction, plot_roc_curves(study.test_labels, scores))
 
 
-def _froc(study: FinishedStudy, fraction: float) -> EmbeddedFigure | None:
-    seed = min(r.seed for r in study.runs if r.train_fraction == fraction)
-    curves = froc_curves(study, train_fraction=fraction, seed=seed)
-    title = f"FROC curves on the test frames (seed {seed}), {fraction * 100:g}% of the training data"
-    return _embed("froc", title, fraction, plot_froc_curves(curves)) if curves else None
-
-
-def _boundary_boxes(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> EmbeddedFigure | None:
-    table = analysis.boundaries
-    if table is None:
-        return None
-    seed = min(r.seed for r in study.runs if r.train_fraction == fraction)
-    errors = {}
-    for label in study.regimes_at(fraction):
-        run = study.runs_of(label, train_fraction=fraction).get(seed)
-        if run is not None:
-            errors[label] = read_boundary_errors(study, run.run_id)["mean_boundary_error"].to_numpy(dtype=float)
-    rows = table[np.isclose(table["train_fraction"].to_numpy(dtype=float), fraction)]
-    unit = str(rows["unit"].iloc[0]) if len(rows) else "px"
-    title = f"Boundary error per test image (seed {seed}), {fraction * 100:g}% of the training data"
-    return _embed("boundary_errors", title, fraction, plot_boundary_errors(errors, unit=unit)) if errors else None
-
-
-def _overlays(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> EmbeddedFigure | None:
-    if analysis.boundaries is None:
-        return None
-    recommended = [r.label for r in analysis.recommendations if r.train_fraction == fraction and r.label]
-    panels = {}
-    for label in dict.fromkeys(["scratch", *recommended]):
-        runs = study.runs_of(label, train_fraction=fraction) if label in study.regimes_at(fraction) else {}
-        path = study.root / "runs" / runs[min(runs)].run_id / "overlays_test.npz" if runs else None
-        if path is None or not path.is_file():
-            continue
-        with np.load(path) as arrays:
-            n = len([k for k in arrays.files if k.startswith("image_")])
-            panels[label] = [(arrays[f"image_{k}"], arrays[f"reference_{k}"], arrays[f"predicted_{k}"])
-                             for k in range(n)]
-    if not panels:
-        return None
-    title = (f"Test images with reference and predicted boundaries: scratch and the recommended depth, "
-             f"{fraction * 100:g}% of the training data")
-    return _embed("boundary_overlays", title, fraction, plot_boundary_overlays(panels))
+def _task_figure(figure: FigureData) -> EmbeddedFigure:
+    return _embed(figure.kind, figure.title, figure.train_fraction, PLOT_KINDS.get(figure.kind)(**figure.data))
 
 
 def _deepest_label(scores: pd.DataFrame) -> str | None:
@@ -173,19 +128,21 @@ def _score_vs_fraction(analysis: StudyAnalysis, notes: list[str]) -> EmbeddedFig
 def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[EmbeddedFigure, ...], tuple[str, ...]]:
     """Every figure of the report, and a note for each figure left out.
 
-    Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, FROC curves (detection
-    studies), boundary error box plots and overlays (segmentation studies), Holm-adjusted p-value heatmap; then
+    Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, the task's figures (e.g.
+    FROC curves of a detection study, boundary error box plots and overlays of a segmentation study), Holm-adjusted
+    p-value heatmap; then
     test AUC vs training fraction for scratch, the deepest depth run and the recommended depth.
 
     Args:
-        study: the finished study (:func:`~tunedepth.study.load_finished_study`).
-        analysis: its analysis (:func:`~tunedepth.study.analyze_study`).
+        study: the finished study (:func:`~tunedepth.results.load_finished_study`).
+        analysis: its analysis (:func:`~tunedepth.analysis.analyze_study`).
 
     Returns:
         The figures in report order, and the notes (one sentence each) on figures that could not be drawn.
     """
     figures: list[EmbeddedFigure | None] = []
     notes: list[str] = []
+    task = ANALYSIS_TASKS.get(study.task)
     fractions = [f for f in study.train_fractions if not math.isnan(f)]
     for fraction in fractions:
         at = f"{fraction * 100:g}% of the training data"
@@ -194,10 +151,8 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
                                   plot_score_vs_depth(analysis.scores, train_fraction=fraction)))
         figures.append(_convergence(study, fraction, notes))
         figures.append(_roc(study, fraction, notes))
-        if analysis.froc is not None:
-            figures.append(_froc(study, fraction))
-        figures.append(_boundary_boxes(study, analysis, fraction))
-        figures.append(_overlays(study, analysis, fraction))
+        if task.figures is not None:
+            figures += [_task_figure(figure) for figure in task.figures(study, analysis, fraction)]
         sig = analysis.significance
         if np.isclose(sig["train_fraction"].to_numpy(dtype=float), fraction).any():
             figures.append(_embed("pvalue_heatmap", f"Holm-adjusted p-values between regimes, {at}", fraction,

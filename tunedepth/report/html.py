@@ -18,16 +18,9 @@ import jinja2
 import pandas as pd
 
 import tunedepth
-from tunedepth._io import atomic_write_text
+from tunedepth.analysis import ANALYSIS_TASKS, StudyAnalysis, analyze_study, recommendation_table
 from tunedepth.report._figures import build_figures
-from tunedepth.study import (
-    FinishedStudy,
-    StudyAnalysis,
-    StudyStore,
-    analyze_study,
-    load_finished_study,
-    recommendation_table,
-)
+from tunedepth.results import FinishedStudy, StudyStore, load_finished_study
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +35,6 @@ _RULE_TEXT = {
     "stepwise": ("from depth 1, the walk moves to the next depth while it is significantly better than the current "
                  "one on the validation cases"),
 }
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        data: dict[str, Any] = json.load(fh)
-    return data
 
 
 def _cell(value: Any) -> tuple[str, bool]:
@@ -70,7 +57,6 @@ def _table(frame: pd.DataFrame, table_id: str, title: str, caption: str) -> dict
 def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any]:
     data = study_config.get("data", {})
     model = study_config.get("model", {})
-    detection = _detection_summary(study.root)
     if data.get("source") == "medmnist":
         dataset = (f"medmnist: {data.get('flag', '?')} ({data.get('size', '?')} px, resized to "
                    f"{data.get('image_size', '?')} px)")
@@ -83,8 +69,7 @@ def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any
     weights: dict[tuple[str, str], None] = {}
     versions: dict[str, None] = {}
     for run in study.runs:
-        path = study.root / "runs" / run.run_id / "config.json"
-        config = _read_json(path) if path.is_file() else {}
+        config = study.run_config(run.run_id) or {}
         if isinstance(config.get("weights"), dict):
             weights[(str(config["weights"].get("name")), str(config["weights"].get("sha256")))] = None
         if "tunedepth_version" in config:
@@ -99,27 +84,12 @@ def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any
         ("Weights sha256", sha), ("tunedepth version (runs)", ", ".join(versions) or "unknown"),
         ("tunedepth version (report)", tunedepth.__version__), ("Finished runs", str(len(study.runs))),
     ]
-    if detection:
-        fields.append(("Detection (frames, polyps, candidates)", detection))
+    task = ANALYSIS_TASKS.get(study.task)
+    if task.header is not None:
+        fields += task.header(study)
     fields.append(("Uncertainty", _uncertainty(study)))
     name = str(study_config.get("name", study.root.name))
     return {"name": name, "fields": fields, "config": json.dumps(study_config, indent=2, sort_keys=True)}
-
-
-def _detection_summary(root: Path) -> str:
-    """Frames, polyps and candidate recall per split of a detection study; "" for other studies."""
-    path = root / "detection" / "summary.json"
-    if not path.is_file():
-        return ""
-    summary = _read_json(path)
-    parts = [f"{split}: {s['frames']} frames, {s['polyps']} polyps, {s['candidates_per_frame']:.1f} candidates per "
-             f"frame (recall {s['candidate_recall']:.3f}), {s['patches']} patches"
-             for split, s in ((k, summary[k]) for k in ("train", "val", "test") if k in summary)]
-    parts.append(f"{summary.get('views_per_evaluated_candidate', '?')} patches averaged per candidate")
-    skipped = summary.get("skipped_frames") or []
-    if skipped:
-        parts.append(f"{len(skipped)} frame(s) skipped, listed in detection/summary.json")
-    return "; ".join(parts)
 
 
 def _uncertainty(study: FinishedStudy) -> str:
@@ -145,11 +115,8 @@ def _nan_runs(study: FinishedStudy) -> list[str]:
     return out
 
 
-def _failed_runs(root: Path) -> list[str]:
-    path = StudyStore(root).failures_path
-    if not path.is_file():
-        return []
-    failures = pd.read_csv(path, dtype={"run_id": str}, keep_default_na=False)
+def _failed_runs(study: FinishedStudy) -> list[str]:
+    failures = study.failures()
     return [f"{row.label} at {float(row.train_fraction):g}, seed {row.seed} (run {row.run_id}): {row.error}: "
             f"{row.reason}" for row in failures.itertuples(index=False)]
 
@@ -174,7 +141,7 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
     Args:
         study_dir: the folder written by :func:`tunedepth.study.run_study`.
         alpha: significance level of the analysis; None takes the study's own (see
-            :func:`~tunedepth.study.analyze_study`).
+            :func:`~tunedepth.analysis.analyze_study`).
         depth_rule: the recommendation's rule, "lookahead" or "stepwise"; None takes the study's own.
         analysis: the study's analysis when already computed (e.g. by ``tunedepth study``); None computes it
             (with ``alpha`` and ``depth_rule``), which also writes the CSV tables. When given, ``alpha`` and
@@ -214,26 +181,15 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
                "Per training fraction: the recommended depth, its test AUC and comparison with scratch, and every "
                "validation comparison the walk made (validation_steps)."),
     ]
-    if analysis.froc is not None:
-        tables.insert(1, _table(
-            analysis.froc, "froc", "Detection: sensitivity at false positives per frame",
-            "Per run: test sensitivity at each FP/frame target with its frame-bootstrap interval, and the paired "
-            "frame-bootstrap difference from scratch (same fraction and seed) with its p-value, Holm-adjusted over "
-            "the regimes at each target. Cases of the other tables are candidates."))
-    if analysis.boundaries is not None:
-        tables.insert(1, _table(
-            analysis.boundaries, "boundary-errors", "Segmentation: boundary error on the test images",
-            "Per run: mean, SD and median over the test images of the mean boundary distance (unit column), mean "
-            "Hausdorff-95 and Dice; and the mean per-image difference from scratch (same fraction and seed; negative "
-            "= smaller error) with the Wilcoxon signed-rank p-value over images, Holm-adjusted over the depths. Cases "
-            "of the AUC tables are sampled boundary/background pixels."))
+    task = ANALYSIS_TASKS.get(study.task)
+    tables[1:1] = [_table(analysis.task_tables[t.name], t.name.replace("_", "-"), t.title, t.caption)
+                   for t in task.tables]
     html = _template().render(
-        header=_header(study, _read_json(study.root / "study.json")), alpha=settings.alpha,
+        header=_header(study, study.study_config()), alpha=settings.alpha,
         rule=_RULE_TEXT[settings.depth_rule], sentences=analysis.sentences, tables=tables, figures=figures,
-        figure_notes=figure_notes, nan_runs=_nan_runs(study), failed_runs=_failed_runs(study.root),
+        figure_notes=figure_notes, nan_runs=_nan_runs(study), failed_runs=_failed_runs(study),
         version=tunedepth.__version__,
     )
-    path = study.root / REPORT_FILE
-    atomic_write_text(path, html)
+    path = StudyStore(study.root).write_text(REPORT_FILE, html)
     logger.info("wrote %s (%d figures)", path, len(figures))
     return path

@@ -3,8 +3,8 @@
 Every function draws on a new :class:`matplotlib.figure.Figure` built without pyplot (no global state, no
 display: each figure is attached to an Agg canvas explicitly, so importing this module never switches the
 process's matplotlib backend), so the caller saves it (``fig.savefig``) or embeds it (:func:`figure_to_png_bytes`).
-The tables are those of :mod:`tunedepth.study`: :func:`~tunedepth.study.score_table`,
-:func:`~tunedepth.study.significance_table` and each run's ``history.csv``.
+The tables are those of :mod:`tunedepth.analysis`: :func:`~tunedepth.analysis.score_table`,
+:func:`~tunedepth.analysis.significance_table` and each run's ``history.csv``.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def plot_score_vs_depth(scores: pd.DataFrame, *, train_fraction: float) -> Figur
     """Test AUC against fine-tuning depth at one training fraction, with scratch as a reference band.
 
     Args:
-        scores: the score table (:func:`tunedepth.study.score_table`); needs the columns train_fraction, label,
+        scores: the score table (:func:`tunedepth.analysis.score_table`); needs the columns train_fraction, label,
             regime, depth, test_auc, test_auc_low, test_auc_high.
         train_fraction: the fraction to plot, one of ``scores.train_fraction``.
 
@@ -128,12 +128,12 @@ def plot_score_vs_fraction(
     """Test AUC against training fraction (log x-axis) for chosen regimes: the robustness to training size.
 
     Args:
-        scores: the score table (:func:`tunedepth.study.score_table`); needs the columns train_fraction, label,
+        scores: the score table (:func:`tunedepth.analysis.score_table`); needs the columns train_fraction, label,
             test_auc, test_auc_low, test_auc_high.
         labels: the regime labels to draw, one line each, in this order (e.g. ``["scratch", "ft:conv1-fc8"]``);
             each must appear in ``scores``.
         recommended: optional map from train fraction to the recommended regime label there
-            (:func:`tunedepth.study.recommend_depths`), drawn as one more line named "recommended" after ``labels``.
+            (:func:`tunedepth.analysis.recommend_depths`), drawn as one more line named "recommended" after ``labels``.
 
     Returns:
         A figure with one axes on a log x-axis: ``ax.containers[i]`` (an ErrorbarContainer: data line, caps,
@@ -304,7 +304,7 @@ def plot_pvalue_heatmap(significance: pd.DataFrame, *, train_fraction: float) ->
     """Holm-adjusted p-values between every pair of regimes at one fraction, as an annotated heatmap.
 
     Args:
-        significance: the significance table (:func:`tunedepth.study.significance_table`); needs the columns
+        significance: the significance table (:func:`tunedepth.analysis.significance_table`); needs the columns
             train_fraction, label_a, label_b and p_holm.
         train_fraction: the fraction to plot, one of ``significance.train_fraction``.
 

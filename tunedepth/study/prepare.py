@@ -12,23 +12,32 @@ from pathlib import Path
 
 import torch
 
-from tunedepth.config import DataConfig, PolypDataConfig, SegmentationDataConfig, StudyConfig
-from tunedepth.data import DATA_SOURCES, DatasetSplits, check_no_leakage
+from tunedepth.config import StudyConfig
+from tunedepth.data import DatasetSplits, check_no_leakage
 from tunedepth.errors import ConfigError, DataError
 from tunedepth.models import ResolvedWeights, build_model, get_architecture, resolve_weights
-from tunedepth.study.detection import DetectionData, prepare_detection
-from tunedepth.study.grid import RunSpec, expand_grid, run_id
-from tunedepth.study.segmentation import SegmentationData, prepare_segmentation
+from tunedepth.results import RunSpec, run_id
+from tunedepth.study.grid import expand_grid
+from tunedepth.study.tasks import STUDY_TASKS, TaskData
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PreparedStudy", "load_data", "prepare_study", "resolve_device"]
+__all__ = ["PreparedStudy", "prepare_study", "resolve_device"]
 
 
 @dataclass(frozen=True)
 class PreparedStudy:
-    """A validated study, ready to run (``detection``: the candidates behind the patch sets of a detection
-    study; ``segmentation``: the images behind the pixel patches of a segmentation study; None otherwise)."""
+    """A validated study, ready to run.
+
+    Attributes:
+        config: the study configuration.
+        data: the image splits the network trains on and scores (whole images, or a task's patches).
+        runs: the grid's runs, in order.
+        run_ids: each run's id.
+        weights: the fine-tuning regime's starting weights; None without fine-tuning runs.
+        group_names: the architecture's layer groups, input to output.
+        task_data: what the task's runs need beyond ``data`` (:class:`~tunedepth.study.tasks.TaskData`).
+    """
 
     config: StudyConfig
     data: DatasetSplits
@@ -36,22 +45,7 @@ class PreparedStudy:
     run_ids: tuple[str, ...]
     weights: ResolvedWeights | None
     group_names: tuple[str, ...]
-    detection: DetectionData | None = None
-    segmentation: SegmentationData | None = None
-
-
-def load_data(data: DataConfig) -> DatasetSplits:
-    """Load the classification data set named by a data config (the config -> loader boundary).
-
-    Raises:
-        ConfigError: for a detection data set (polyp frames), which :func:`prepare_detection` loads.
-    """
-    if isinstance(data, PolypDataConfig | SegmentationDataConfig):
-        raise ConfigError(f"data.source {data.source!r} holds images with masks for task = 'detection' or "
-                          "'segmentation', not labelled images; prepare_study loads it.")
-    source = DATA_SOURCES.get(data.source)
-    kwargs = data.model_dump(exclude={"source", "balance"})
-    return source.load(**kwargs)
+    task_data: TaskData
 
 
 def _check_classes(data: DatasetSplits) -> None:
@@ -112,17 +106,10 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
             # not in every run. The head is new and never loaded: its number of classes does not matter here.
             build_model(arch.name, num_classes=2, weights="checkpoint", checkpoint_path=weights.path,
                         checkpoint_sha256=weights.sha256)
-    detection, segmentation = None, None
-    if config.task == "segmentation":
-        assert isinstance(config.data, PolypDataConfig | SegmentationDataConfig)  # the schema checks this
-        data, segmentation = prepare_segmentation(config.data, config.segmentation_settings)
-    elif isinstance(config.data, PolypDataConfig):
-        data, detection = prepare_detection(config.data, config.detection_settings)
-    else:
-        data = load_data(config.data)
+    data, task_data = STUDY_TASKS.get(config.task).prepare(config)
     _check_classes(data)
     check_no_leakage(data)
     sha = None if weights is None else weights.sha256
     ids = tuple(run_id(config, spec, weights_sha256=sha if spec.regime == "finetune" else None) for spec in runs)
     logger.info("study %s: %d runs on %s (%s split)", config.name, len(runs), data.name, data.split_origin)
-    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names, detection, segmentation)
+    return PreparedStudy(config, data, tuple(runs), ids, weights, arch.group_names, task_data)

@@ -45,12 +45,14 @@ import torch
 from torch import nn
 
 from tunedepth._io import atomic_write
+from tunedepth.config import Regime
 from tunedepth.data import normalize
 from tunedepth.models import GroupedModel
+from tunedepth.tuning import BnPolicy, freeze_to_depth
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CacheDtype", "CachedInputs", "FeatureStore", "cache_cut"]
+__all__ = ["CacheDtype", "CachedInputs", "FeatureStore", "cache_cut", "plan_cached_cuts", "rows_of", "run_cut"]
 
 CacheDtype = Literal["float16", "float32"]
 
@@ -289,3 +291,75 @@ class FeatureStore:
         """Drop every entry (memory-mapped files stay where they are; the caller owns ``directory``)."""
         self._entries.clear()
         self._memory_bytes = 0
+
+
+# Planning: which cut each run takes from the cache, and which cuts a study computes up front.
+
+
+def run_cut(model: GroupedModel, features: FeatureStore, *, regime: Regime, augment: bool,
+            max_gb: float) -> tuple[int, str]:
+    """How many leading groups a run of ``model`` (frozen to its depth) takes from ``features`` (0 = none), and why
+    not, or what it does instead, as one phrase ("" when it takes its own cut).
+
+    A run with random online augmentation never uses the cache (its inputs change every epoch), nor does a scratch
+    run (every group trains). A cut the study could not cache within ``max_gb`` (see :func:`plan_cached_cuts`)
+    falls back to the deepest cached cut before it (still exact: the groups in between run live, frozen), or to
+    none.
+    """
+    if augment:
+        return 0, "random online augmentation (augment = true) changes the inputs every epoch"
+    if regime == "scratch":
+        return 0, "scratch: every group trains"
+    cut, reason = cache_cut(model)
+    allowed = features.allowed_cuts
+    if cut and allowed is not None and cut not in allowed:
+        fallback = max((c for c in allowed if c < cut), default=0)
+        if not fallback:
+            return 0, f"the features at cut {cut} did not fit in feature_cache_max_gb = {max_gb:g}"
+        return fallback, (f"cut {cut} did not fit in feature_cache_max_gb = {max_gb:g}; cut {fallback} used, "
+                          f"groups {fallback + 1}-{cut} run live (frozen)")
+    return cut, reason
+
+
+def plan_cached_cuts(model: GroupedModel, depths: list[int], features: FeatureStore, *, bn_policy: BnPolicy,
+                     n_images: int, image_size: int, max_gb: float) -> set[int]:
+    """The cuts a study caches for its fine-tuning runs at ``depths``, smallest first while they fit in ``max_gb``
+    for ``n_images`` images; sets ``features.allowed_cuts`` to them (when any run has a cut) and returns them.
+
+    Args:
+        model: the fine-tuning model (any depth; it is frozen to each of ``depths`` in turn).
+        depths: the depths of the pending fine-tuning runs.
+        features: the store the cuts will be computed into.
+        bn_policy: the study's BatchNorm policy (a cut exists only where frozen BatchNorm is exact).
+        n_images: images of all splits together.
+        image_size: side of the (square) input images.
+        max_gb: the budget, ``execution.feature_cache_max_gb``.
+    """
+    cuts: set[int] = set()
+    for depth in sorted(set(depths)):
+        freeze_to_depth(model, depth, bn_policy=bn_policy)
+        cut, _ = cache_cut(model)
+        if cut:
+            cuts.add(cut)
+    if not cuts:
+        return cuts  # no run takes features from the cache: allowed_cuts stays as it was
+    budget = max_gb * 2**30
+    allowed: set[int] = set()
+    for need, cut in sorted((features.feature_bytes_per_image(model, c, image_size) * n_images, c) for c in cuts):
+        if need <= budget:
+            allowed.add(cut)
+            budget -= need
+        else:
+            logger.warning("feature cache: cut %d (%s) would need %.1f GB for %d images, over feature_cache_max_gb; "
+                           "runs there use a shallower cached cut or none", cut, model.group_names[cut - 1],
+                           need / 2**30, n_images)
+    features.allowed_cuts = allowed
+    return allowed
+
+
+def rows_of(features: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``features[index]``, without a copy when ``index`` is every row in order (a run on the whole split): at the
+    demo's shallowest cut that copy is 600 MB."""
+    if index.numel() == features.shape[0] and torch.equal(index, torch.arange(features.shape[0])):
+        return features
+    return features[index]

@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from tunedepth._seeding import torch_generator
+from tunedepth.config import Regime
 from tunedepth.data import ImageSet, augment_batch, normalize
 from tunedepth.models import GroupedModel
 from tunedepth.training.features import CachedInputs
-from tunedepth.tuning import LrPolicy, Regime, build_optimizer, build_param_groups, build_scheduler
+from tunedepth.tuning import LrPolicy, build_optimizer, build_param_groups, build_scheduler
 
 logger = logging.getLogger(__name__)
 

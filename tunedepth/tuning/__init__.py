@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tunedepth.tuning.depth import BnPolicy, Regime, check_depth, freeze_to_depth, regime_label
+from tunedepth.tuning.depth import BnPolicy, check_depth, freeze_to_depth, regime_label
 from tunedepth.tuning.lr_policies import LrPolicy, build_optimizer, build_param_groups, build_scheduler
 
 __all__ = [
     "BnPolicy",
     "LrPolicy",
-    "Regime",
     "build_optimizer",
     "build_param_groups",
     "build_scheduler",

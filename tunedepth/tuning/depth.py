@@ -12,15 +12,15 @@ from typing import Literal
 
 from torch import nn
 
+from tunedepth.config import Regime
 from tunedepth.errors import ConfigError
 from tunedepth.models import GroupedModel
 
 logger = logging.getLogger(__name__)
 
-Regime = Literal["scratch", "finetune"]
 BnPolicy = Literal["freeze", "train"]
 
-__all__ = ["BnPolicy", "Regime", "check_depth", "freeze_to_depth", "regime_label"]
+__all__ = ["BnPolicy", "check_depth", "freeze_to_depth", "regime_label"]
 
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 

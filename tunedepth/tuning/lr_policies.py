@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import torch
 
+from tunedepth.config import Regime
 from tunedepth.models import GroupedModel
-from tunedepth.tuning.depth import Regime
 
 __all__ = ["LrPolicy", "build_optimizer", "build_param_groups", "build_scheduler"]
 

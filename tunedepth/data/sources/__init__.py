@@ -11,6 +11,12 @@ from tunedepth.data.sources.base import DATA_SOURCES, DataSource
 # Each import below registers its source.
 from tunedepth.data.sources.csv_manifest import load_csv_manifest
 from tunedepth.data.sources.image_folder import load_image_folder
+from tunedepth.data.sources.masked import (
+    load_carotid_frames,
+    load_cvc_clinicdb_frames,
+    load_kvasir_seg_frames,
+    load_layered_frames,
+)
 from tunedepth.data.sources.medmnist import find_medmnist_file, get_medmnist_info, load_medmnist
 
 __all__ = [
@@ -18,7 +24,11 @@ __all__ = [
     "DataSource",
     "find_medmnist_file",
     "get_medmnist_info",
+    "load_carotid_frames",
     "load_csv_manifest",
+    "load_cvc_clinicdb_frames",
     "load_image_folder",
+    "load_kvasir_seg_frames",
+    "load_layered_frames",
     "load_medmnist",
 ]

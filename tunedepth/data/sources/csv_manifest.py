@@ -24,9 +24,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from tunedepth.data._image_file import read_image_files
 from tunedepth.data.dataset import DatasetSplits, ImageSet
 from tunedepth.data.preprocess import check_image_size
-from tunedepth.data.sources._image_file import read_image_files
 from tunedepth.data.sources.base import DATA_SOURCES, DataSource
 from tunedepth.data.splits import check_no_leakage, check_split_fractions, split_image_set
 from tunedepth.errors import DataError

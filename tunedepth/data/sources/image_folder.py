@@ -7,7 +7,7 @@ Layout::
       malignant/  ...
 
 Class names are the sorted sub-folder names (label = position). Files with a suffix in
-:data:`~tunedepth.data.sources._image_file.IMAGE_SUFFIXES` (any case) are read; other
+:data:`~tunedepth.data._image_file.IMAGE_SUFFIXES` (any case) are read; other
 files and hidden entries are skipped and counted in the log.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from tunedepth.data._image_file import IMAGE_SUFFIXES, read_image_files
 from tunedepth.data.dataset import DatasetSplits, ImageSet
 from tunedepth.data.preprocess import check_image_size
-from tunedepth.data.sources._image_file import IMAGE_SUFFIXES, read_image_files
 from tunedepth.data.sources.base import DATA_SOURCES, DataSource
 from tunedepth.data.splits import check_split_fractions, split_image_set
 from tunedepth.errors import DataError

@@ -1,0 +1,309 @@
+"""The paper's layer-wise recommendation, automated: how deep to fine-tune, per training fraction.
+
+Tajbakhsh et al. (IEEE TMI 2016, section V) recommend tuning layer-wise from the end backwards until performance
+stops improving. Here, for each training fraction:
+
+1. Walk from depth 1 (the new head only) deeper, on the **validation** cases, by one of two rules
+   (``depth_rule``, set in the study file's ``[analysis]`` table or by ``tunedepth recommend --rule``):
+
+   * ``"stepwise"`` (the paper's words taken literally): go to the next depth the study ran while it is
+     significantly better than the current one; stop at the first that is not.
+   * ``"lookahead"`` (the default): compare the current depth with **every** deeper depth, Holm-adjust those
+     p-values, and go to the shallowest deeper depth that is significantly better; stop when none is. The
+     recommendation is then a depth that no deeper depth significantly beats, reached through depths that each
+     significantly beat the previous one.
+
+   "Significantly better" means a positive difference with (adjusted) two-sided p < alpha, by
+   :func:`~tunedepth.analysis.compare_regimes`: DeLong's paired test on the validation cases with one seed, the
+   paired t-test across seeds with several. The test split is never looked at to choose.
+2. Report the chosen depth's **test** AUC with its interval (:func:`~tunedepth.analysis.score_regime`) and its paired
+   test against scratch on the test cases, when scratch was run.
+
+Notes:
+    * The stepwise walk is a fixed-sequence procedure (hypotheses tested in an order fixed in advance, stopping at the
+      first non-rejection), which keeps the family-wise error rate at alpha without adjustment (Maurer, Hothorn &
+      Lehmacher, "Multiple comparisons in drug clinical trials and preclinical assays: a-priori ordered
+      hypotheses", 1995). The comparison with scratch is one further test per fraction, not adjusted across
+      fractions.
+    * Depths the study did not run are skipped (the walk goes to the next depth that exists); so are depths whose
+      every run has a NaN validation AUC. Both are stated in the row's notes. When depth 1 is absent the walk
+      starts at the shallowest depth present, and says so.
+    * Why ``lookahead`` is the default: the stepwise rule tests one step at a time, so gains that are small at
+      every step stop it early even where a much deeper depth is clearly better (the paper saw such gains in PE
+      detection: marginal per layer, substantial together). On the demo study (PneumoniaMNIST, EfficientNet-Lite0)
+      it stopped at depth 1 at every fraction because depth 2 was no better, while depths 5-10 were
+      significantly better than depth 1 on validation. The lookahead rule costs more tests per stage, which Holm
+      pays for.
+    * Error control: each stage of ``lookahead`` is a Holm family, so each move is justified at family-wise
+      level alpha; the walk as a whole may have several stages and its overall error rate is not formally bounded
+      at alpha (that of ``stepwise`` is, see the next note). The ``validation_steps`` column lists every test
+      made, so the path can be audited.
+    * Each run's validation AUC is that of its selected epoch, which was chosen on the same validation cases, so
+      it is optimistic; every depth is selected the same way, so the comparison between depths is even-handed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from tunedepth.analysis._checks import check_alpha
+from tunedepth.analysis.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
+from tunedepth.errors import ConfigError
+from tunedepth.evaluation import holm_adjust
+from tunedepth.results import Arm, FinishedStudy
+
+__all__ = [
+    "DEPTH_RULES",
+    "RECOMMENDATION_COLUMNS",
+    "DepthRecommendation",
+    "WalkStep",
+    "recommend_depths",
+    "recommendation_table",
+    "regime_phrase",
+]
+
+DEPTH_RULES = ("lookahead", "stepwise")
+"""The rules of the walk from depth 1 deeper (see the module docstring)."""
+
+RECOMMENDATION_COLUMNS = (
+    "train_fraction", "label", "depth", "test_auc", "test_auc_low", "test_auc_high", "ci_method",
+    "scratch_test_auc", "difference_vs_scratch", "difference_low", "difference_high", "p_vs_scratch",
+    "method_vs_scratch", "beats_scratch", "depth_rule", "validation_steps", "alpha", "sentence", "note",
+)
+
+
+def _significantly_better(c: RegimeComparison, alpha: float, p_value: float | None = None) -> bool:
+    p = c.p_value if p_value is None else p_value
+    return not math.isnan(p) and p < alpha and c.difference > 0
+
+
+@dataclass(frozen=True)
+class WalkStep:
+    """One validation comparison the walk made: a deeper depth (a) against the current one (b).
+
+    Attributes:
+        comparison: the paired comparison on the validation cases (``label_a`` is the deeper depth).
+        p_adjusted: its p-value after Holm's adjustment within its stage (``lookahead``); equal to the raw p-value
+            for ``stepwise``, whose stages are single tests.
+        stage: the stage of the walk (0 = comparisons against the starting depth).
+        moved: whether the walk went to ``comparison.label_a`` after this stage.
+    """
+
+    comparison: RegimeComparison
+    p_adjusted: float
+    stage: int
+    moved: bool
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def regime_phrase(label: str) -> str:
+    """A fine-tuning label in words, with the group range from the label's group names.
+
+    Example:
+        >>> regime_phrase("ft:conv4-fc8"), regime_phrase("ft:fc8")
+        ('fine-tune conv4–fc8', 'fine-tune only fc8')
+    """
+    name = label.removeprefix("ft:")
+    if "-" not in name:
+        return f"fine-tune only {name}"
+    first, last = name.rsplit("-", 1)
+    return f"fine-tune {first}–{last}"
+
+
+@dataclass(frozen=True)
+class DepthRecommendation:
+    """The recommended fine-tuning depth at one training fraction, and how it compares with scratch on test.
+
+    Attributes:
+        train_fraction: the training fraction, in (0, 1].
+        label: the recommended regime's label, e.g. "ft:conv4-fc8"; None when no fine-tuning depth has a run with
+            a defined validation AUC at this fraction.
+        depth: the recommended depth; None with ``label``.
+        steps: the validation comparisons the walk made, stage by stage, each "deeper depth (a) vs current (b)";
+            the last stage is where it stopped unless the walk reached the deepest depth.
+        depth_rule: the walk's rule, "lookahead" or "stepwise".
+        test: the recommended regime's test AUC with its interval; None with ``label``.
+        versus_scratch: the recommended regime (a) vs scratch (b) on the test cases; None when scratch was not run
+            at this fraction (or there is no recommendation).
+        alpha: the significance level used.
+        notes: what the walk skipped or could not compute, empty when nothing.
+        arm: the recommended regime as a key (``label`` is its display); None with ``label``.
+    """
+
+    train_fraction: float
+    label: str | None
+    depth: int | None
+    steps: tuple[WalkStep, ...]
+    test: RegimeScore | None
+    versus_scratch: RegimeComparison | None
+    alpha: float
+    notes: tuple[str, ...]
+    depth_rule: str = "lookahead"
+    arm: Arm | None = None
+
+    @property
+    def beats_scratch(self) -> bool:
+        """True when the recommended regime is significantly better than scratch on test (p < alpha)."""
+        return self.versus_scratch is not None and _significantly_better(self.versus_scratch, self.alpha)
+
+    @property
+    def sentence(self) -> str:
+        """The verdict in one sentence, e.g. "At 25% of the data, fine-tune conv4–fc8: AUC 0.930 [0.910, 0.950],
+        better than scratch (p = 0.003)."."""
+        at = f"At {_percent(self.train_fraction)} of the data"
+        if self.label is None or self.test is None:
+            why = self.notes[0] if self.notes else "no fine-tuning run has a defined validation AUC"
+            return f"{at}: {why}; no recommendation."
+        t = self.test
+        if math.isnan(t.auc):
+            score = "test AUC undefined"
+        elif math.isnan(t.low):
+            score = f"AUC {t.auc:.3f} (interval undefined)"
+        else:
+            score = f"AUC {t.auc:.3f} [{t.low:.3f}, {t.high:.3f}]"
+        if t.n_runs - t.n_nan >= 2:
+            score += f" (mean of {t.n_runs - t.n_nan} seeds)"
+        return f"{at}, {regime_phrase(self.label)}: {score}, {self._scratch_clause()}."
+
+    def _scratch_clause(self) -> str:
+        c = self.versus_scratch
+        if c is None:
+            return "no scratch run to compare with"
+        if math.isnan(c.p_value):
+            return "not testable against scratch (p undefined)"
+        if c.p_value < self.alpha:
+            word = "better" if c.difference > 0 else "worse"
+            return f"{word} than scratch ({_p_text(c.p_value)})"
+        return f"not significantly different from scratch ({_p_text(c.p_value)})"
+
+
+def _walk(study: FinishedStudy, fraction: float, alpha: float, confidence: float, rule: str,
+          notes: list[str]) -> tuple[Arm | None, tuple[WalkStep, ...]]:
+    depths = [arm for arm in study.arms_at(fraction) if not arm.is_scratch]
+    usable = [arm for arm in depths
+              if any(not math.isnan(r.val_auc) for r in study.runs_of(arm, train_fraction=fraction).values())]
+    if not depths:
+        notes.append("no fine-tuning run finished at this fraction")
+    if skipped := [study.label_of(arm) for arm in depths if arm not in usable]:
+        notes.append(f"skipped {skipped}: every run has a NaN validation AUC")
+    if not usable:
+        return None, ()
+    start = usable[0].depth
+    if start != 1:
+        why = "has no defined validation AUC" if depths[0].depth == 1 else "was not run"
+        notes.append(f"depth 1 {why}; the walk starts at {study.label_of(usable[0])} (depth {start})")
+    current, steps = usable[0], []
+    for stage in range(len(usable)):
+        deeper = usable[usable.index(current) + 1:]
+        if rule == "stepwise":
+            deeper = deeper[:1]
+        if not deeper:
+            break
+        found = [compare_regimes(study, arm, current, train_fraction=fraction, split="val", confidence=confidence)
+                 for arm in deeper]
+        adjusted = holm_adjust([c.p_value for c in found]).tolist()
+        better = [c.arm_a for c, p in zip(found, adjusted, strict=True) if _significantly_better(c, alpha, p)]
+        target = better[0] if better else None
+        steps += [WalkStep(c, p, stage, c.arm_a == target) for c, p in zip(found, adjusted, strict=True)]
+        if target is None:
+            break
+        current = target
+    return current, tuple(steps)
+
+
+def recommend_depths(
+    study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95, depth_rule: str = "lookahead"
+) -> tuple[DepthRecommendation, ...]:
+    """The recommended fine-tuning depth per training fraction, chosen on validation, scored on test.
+
+    Args:
+        study: the finished study.
+        alpha: significance level of each step of the walk and of the comparison with scratch, in (0, 1).
+        confidence: level of the test AUC's and the difference's two-sided intervals, in (0, 1).
+        depth_rule: "lookahead" (default) or "stepwise"; see the module docstring.
+
+    Returns:
+        One recommendation per training fraction, largest fraction first. See the module docstring for the rule.
+
+    Raises:
+        ConfigError: if alpha is not in (0, 1) or depth_rule is not one of :data:`DEPTH_RULES`.
+
+    Example:
+        See ``tests/analysis/test_recommend.py``; a study folder is needed.
+    """
+    alpha = check_alpha(alpha, "recommend_depths")
+    if depth_rule not in DEPTH_RULES:
+        raise ConfigError(f"The 'depth_rule' parameter of recommend_depths must be one of {list(DEPTH_RULES)}; "
+                          f"got {depth_rule!r}.")
+    out = []
+    for fraction in study.train_fractions:
+        notes: list[str] = []
+        arm, steps = _walk(study, fraction, alpha, confidence, depth_rule, notes)
+        test = versus = None
+        if arm is not None:
+            test = score_regime(study, arm, train_fraction=fraction, split="test", confidence=confidence)
+            scratch = [a for a in study.arms_at(fraction) if a.is_scratch]
+            if scratch:
+                versus = compare_regimes(study, arm, scratch[0], train_fraction=fraction, split="test",
+                                         confidence=confidence)
+            else:
+                notes.append("scratch was not run at this fraction")
+        label = None if arm is None else study.label_of(arm)
+        depth = None if arm is None else arm.depth
+        out.append(DepthRecommendation(fraction, label, depth, steps, test, versus, alpha, tuple(notes),
+                                       depth_rule, arm))
+    return tuple(out)
+
+
+def _steps_text(rec: DepthRecommendation) -> str:
+    parts = []
+    for step in rec.steps:
+        c = step.comparison
+        p = "p undefined" if math.isnan(c.p_value) else _p_text(c.p_value)
+        if rec.depth_rule == "lookahead" and not math.isnan(step.p_adjusted):
+            p += f", Holm {_p_text(step.p_adjusted).removeprefix('p ')}"
+        verdict = "go" if step.moved else "stay"
+        parts.append(f"[{step.stage}] {c.label_a} vs {c.label_b}: {c.difference:+.4f}, {p} ({c.method}) -> {verdict}")
+    return "; ".join(parts)
+
+
+def recommendation_table(recommendations: tuple[DepthRecommendation, ...]) -> pd.DataFrame:
+    """The recommendations as a table, one row per training fraction, with the columns RECOMMENDATION_COLUMNS.
+
+    ``validation_steps`` lists the walk's comparisons, "[stage] deeper vs current: difference, p (, Holm-adjusted
+    p) (method) -> go|stay", where "go" marks the depth the walk moved to;
+    ``note`` joins the recommendation's notes and those of its statistics ("" when none).
+
+    Example:
+        >>> recommendation_table(()).columns[:3].tolist()
+        ['train_fraction', 'label', 'depth']
+    """
+    nan = float("nan")
+    rows: list[dict[str, Any]] = []
+    for rec in recommendations:
+        t, c = rec.test, rec.versus_scratch
+        notes = [*rec.notes, *(n for s in rec.steps for n in s.comparison.notes), *(t.notes if t else ()),
+                 *(c.notes if c else ())]
+        rows.append({
+            "train_fraction": rec.train_fraction, "label": rec.label or "", "depth": rec.depth,
+            "test_auc": t.auc if t else nan, "test_auc_low": t.low if t else nan,
+            "test_auc_high": t.high if t else nan, "ci_method": t.method if t else "",
+            "scratch_test_auc": c.auc_b if c else nan, "difference_vs_scratch": c.difference if c else nan,
+            "difference_low": c.low if c else nan, "difference_high": c.high if c else nan,
+            "p_vs_scratch": c.p_value if c else nan, "method_vs_scratch": c.method if c else "",
+            "beats_scratch": rec.beats_scratch, "depth_rule": rec.depth_rule, "validation_steps": _steps_text(rec),
+            "alpha": rec.alpha,
+            "sentence": rec.sentence, "note": "; ".join(dict.fromkeys(notes)),
+        })
+    return pd.DataFrame(rows, columns=list(RECOMMENDATION_COLUMNS))

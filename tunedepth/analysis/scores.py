@@ -1,0 +1,115 @@
+"""The score table of a finished study: each regime's test AUC and operating points, per training fraction.
+
+One row per (regime, train_fraction). The test AUC's interval follows :mod:`tunedepth.analysis.compare`: DeLong's
+within-test-set interval with one seed, the mean and t interval over seeds with several; ``ci_method`` says which.
+For binary tasks, the sensitivity at each target false-positive rate (the paper's Table S3 operating points) is
+added, with the same rule: a seeded, stratified case-bootstrap percentile interval with one seed
+(:func:`~tunedepth.evaluation.sensitivity_at_fpr_ci`), the mean and t interval over seeds with several.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tunedepth.analysis._notes import collect_undefined
+from tunedepth.analysis.compare import score_regime
+from tunedepth.evaluation import DEFAULT_FPR_TARGETS, seed_mean_ci, sensitivity_at_fpr, sensitivity_at_fpr_ci
+from tunedepth.results import FinishedRun, FinishedStudy
+
+__all__ = ["score_table", "sensitivity_column"]
+
+
+def sensitivity_column(fpr_target: float) -> str:
+    """Name of the score-table column of the sensitivity at ``fpr_target``.
+
+    Example:
+        >>> sensitivity_column(0.15)
+        'sens_at_fpr15'
+    """
+    return f"sens_at_fpr{fpr_target * 100:g}"
+
+
+def _sensitivities(
+    study: FinishedStudy, runs: list[FinishedRun], fpr_targets: tuple[float, ...], confidence: float, n_boot: int,
+    bootstrap_seed: int,
+) -> dict[str, float]:
+    labels = study.test_labels
+    out: dict[str, float] = {}
+    if len(runs) == 1:
+        intervals = sensitivity_at_fpr_ci(labels, runs[0].test_scores[:, 1], fpr_targets=fpr_targets,
+                                          confidence=confidence, n_boot=n_boot, seed=bootstrap_seed)
+        values = [(r.sensitivity, r.low, r.high) for r in intervals]
+    else:
+        per_seed = np.array([sensitivity_at_fpr(labels, r.test_scores[:, 1], fpr_targets=fpr_targets) for r in runs])
+        means = [seed_mean_ci(per_seed[:, i], confidence=confidence) for i in range(len(fpr_targets))]
+        values = [(m.mean, m.low, m.high) for m in means]
+    for target, (value, low, high) in zip(fpr_targets, values, strict=True):
+        name = sensitivity_column(target)
+        out[name] = value
+        out[f"{name}_low"] = low if math.isnan(low) else max(0.0, low)
+        out[f"{name}_high"] = high if math.isnan(high) else min(1.0, high)
+    return out
+
+
+def score_table(
+    study: FinishedStudy,
+    *,
+    confidence: float = 0.95,
+    fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS,
+    n_boot: int = 2000,
+    bootstrap_seed: int = 0,
+) -> pd.DataFrame:
+    """Each regime's test AUC (and, for binary tasks, sensitivity at fixed FPRs) with intervals, per fraction.
+
+    Args:
+        study: the finished study.
+        confidence: level of every two-sided interval, in (0, 1).
+        fpr_targets: false-positive rates of the operating points, each in (0, 1); binary tasks only. Default:
+            the paper's (0.10, 0.15, 0.20).
+        n_boot: bootstrap resamples of a one-seed sensitivity interval.
+        bootstrap_seed: seed of the bootstrap; the same seed gives the same intervals.
+
+    Returns:
+        One row per (train_fraction, regime), fractions largest first, then scratch, depth 1, 2, ... Columns:
+        train_fraction, label, regime, depth, n_runs, n_nan (runs with a NaN test AUC, left out), val_auc (mean
+        over the usable runs, no interval), test_auc, test_auc_low, test_auc_high, ci_method; for binary tasks
+        ``sens_at_fpr<t>``, ``..._low``, ``..._high`` for each target (see :func:`sensitivity_column`); and note
+        (messages of undefined statistics, "" when none). As in results.csv, scratch rows have depth = n_groups
+        (scratch is its own regime, not a depth; the regime column tells them apart).
+
+    Raises:
+        ValueError: if confidence, fpr_targets, n_boot or bootstrap_seed is invalid (from the evaluation
+            functions).
+
+    Example:
+        See ``tests/analysis/test_scores.py``; a study folder is needed.
+    """
+    rows: list[dict[str, Any]] = []
+    binary = study.n_classes == 2
+    for fraction in study.train_fractions:
+        for arm in study.arms_at(fraction):
+            runs = list(study.runs_of(arm, train_fraction=fraction).values())
+            score = score_regime(study, arm, train_fraction=fraction, split="test", confidence=confidence)
+            usable = [r for r in runs if not math.isnan(r.test_auc)]
+            val = [r.val_auc for r in runs if not math.isnan(r.val_auc)]
+            row: dict[str, Any] = {
+                "train_fraction": fraction, "label": score.label, "regime": runs[0].regime,
+                "depth": runs[0].depth, "n_runs": score.n_runs, "n_nan": score.n_nan,
+                "val_auc": float(np.mean(val)) if val else float("nan"), "test_auc": score.auc,
+                "test_auc_low": score.low, "test_auc_high": score.high, "ci_method": score.method,
+            }
+            notes = list(score.notes)
+            if binary:
+                with collect_undefined(notes):
+                    if usable:
+                        row |= _sensitivities(study, usable, fpr_targets, confidence, n_boot, bootstrap_seed)
+                    else:
+                        row |= {f"{sensitivity_column(t)}{s}": float("nan") for t in fpr_targets
+                                for s in ("", "_low", "_high")}
+            row["note"] = "; ".join(notes)
+            rows.append(row)
+    return pd.DataFrame(rows)

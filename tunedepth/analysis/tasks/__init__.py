@@ -1,0 +1,42 @@
+"""Each task's analysis part: its own tables and its sections of the report, registered under the task's name.
+
+Adding a task's analysis = one module here that registers a :class:`TaskAnalysis` in :data:`ANALYSIS_TASKS`, and
+one import line below (or, for a task outside the package, an import of its own module before the analysis).
+"""
+
+from __future__ import annotations
+
+from tunedepth.analysis.tasks.base import ANALYSIS_TASKS, FigureData, TaskAnalysis, TaskTable
+
+# Each import below registers its task.
+from tunedepth.analysis.tasks.classification import CLASSIFICATION_ANALYSIS
+from tunedepth.analysis.tasks.detection import (
+    DETECTION_ANALYSIS,
+    FROC_COLUMNS,
+    candidate_hits,
+    froc_curves,
+    froc_table,
+)
+from tunedepth.analysis.tasks.segmentation import (
+    BOUNDARY_TABLE_COLUMNS,
+    SEGMENTATION_ANALYSIS,
+    boundary_table,
+    read_boundary_errors,
+)
+
+__all__ = [
+    "ANALYSIS_TASKS",
+    "BOUNDARY_TABLE_COLUMNS",
+    "CLASSIFICATION_ANALYSIS",
+    "DETECTION_ANALYSIS",
+    "FROC_COLUMNS",
+    "SEGMENTATION_ANALYSIS",
+    "FigureData",
+    "TaskAnalysis",
+    "TaskTable",
+    "boundary_table",
+    "candidate_hits",
+    "froc_curves",
+    "froc_table",
+    "read_boundary_errors",
+]

@@ -1,0 +1,210 @@
+"""The ``[data]`` table: one config model per registered data source, and the registry that picks it.
+
+A study file's ``data.source`` names the model its ``[data]`` table is validated with. Adding a data source = its
+config model here (or in a module of its own) registered in :data:`DATA_CONFIGS` under the source's name, and its
+loader registered under the same name in :data:`tunedepth.data.DATA_SOURCES`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from tunedepth._registry import Registry
+from tunedepth.config._base import DataSourceConfig
+
+__all__ = [
+    "DATA_CONFIGS",
+    "CsvManifestDataConfig",
+    "ImageFolderDataConfig",
+    "MedmnistDataConfig",
+    "PolypDataConfig",
+    "SegmentationDataConfig",
+]
+
+
+class _DataCommon(DataSourceConfig):
+    holds: ClassVar[str] = "image labels"
+
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square model input in pixels; images are resized (bilinear) to it."
+    )
+    balance: Literal["none", "downsample", "weighted_loss"] = Field(
+        default="none",
+        description=(
+            "Class imbalance handling on the training subset: 'downsample' randomly drops majority-class "
+            "cases (the paper's choice), 'weighted_loss' weights the loss by inverse class frequency."
+        ),
+    )
+
+
+class MedmnistDataConfig(_DataCommon):
+    """A MedMNIST 2D data set, with its official train/val/test split."""
+
+    source: Literal["medmnist"]
+    flag: str = Field(description="MedMNIST flag, e.g. 'pneumoniamnist', 'breastmnist', 'retinamnist'.")
+    size: Literal[28, 64, 128, 224] = Field(
+        default=28, description="Which official file to read: 28 -> '<flag>.npz', 64 -> '<flag>_64.npz', ..."
+    )
+    root: Path | None = Field(
+        default=None,
+        description=(
+            "Folder holding the .npz files. Default: $TUNEDEPTH_DATA_DIR/medmnist if set, "
+            "else the user cache (~/.cache/tunedepth/medmnist), downloading there when absent."
+        ),
+    )
+    mirror_url: str | None = Field(
+        default=None,
+        description="Base URL to download from instead of the official Zenodo record (a local mirror).",
+    )
+
+
+class _SeededSplit(_DataCommon):
+    path: Path = Field(description="Folder (image_folder) or CSV file (csv_manifest).")
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the cases held out for validation when no split is given."
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the cases held out for testing when no split is given."
+    )
+    split_seed: int = Field(default=0, description="Seed of the train/val/test split (not of the runs).")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> _SeededSplit:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 to leave training data; "
+                f"got {self.val_fraction} + {self.test_fraction}."
+            )
+        return self
+
+
+class ImageFolderDataConfig(_SeededSplit):
+    """An image folder with one sub-folder per class (sub-folder names are the class names)."""
+
+    source: Literal["image_folder"]
+
+
+class CsvManifestDataConfig(_SeededSplit):
+    """A CSV manifest with columns path, label and optional patient_id and split."""
+
+    source: Literal["csv_manifest"]
+
+
+class PolypDataConfig(DataSourceConfig):
+    """Colonoscopy frames with polyp masks, for ``task = "detection"``: Kvasir-SEG (each image its own group, a
+    seeded image-level split) or CVC-ClinicDB (split by the videos derived from the frames; see
+    :mod:`tunedepth.data.masked.video_segments`)."""
+
+    holds: ClassVar[str] = "masks"
+
+    source: Literal["kvasir_seg", "cvc_clinicdb"]
+    root: Path | None = Field(
+        default=None,
+        description=(
+            "The data set folder (images/ and masks/). Default: $TUNEDEPTH_DATA_DIR/kvasir-seg or "
+            "$TUNEDEPTH_DATA_DIR/cvc-clinicdb-pranet-train550. Not part of run ids."
+        ),
+    )
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square patches fed to the network, in pixels (paper: 227, implied)."
+    )
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.1, description="Share of the frames (whole groups) held out for validation."
+    )
+    test_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.2,
+        description="Share of the frames (whole groups) held out for testing; 0 exactly when test_source is set.",
+    )
+    split_seed: int = Field(default=0, description="Seed of the frame split and of the training patch draw.")
+    max_frames: Annotated[int, Field(ge=3)] | None = Field(
+        default=None, description="Use only the first max_frames frames in file order (quick trials, tests)."
+    )
+    skip_bad_frames: bool = Field(
+        default=False,
+        description=(
+            "Skip frames that cannot be used (missing or unreadable file, mask size mismatch, mask without polyp) "
+            "and list them in the study folder, instead of refusing the data set."
+        ),
+    )
+    test_source: Literal["kvasir_seg", "cvc_clinicdb"] | None = Field(
+        default=None,
+        description="Cross-data-set mode: test on every frame of this other data set (train and validate on source).",
+    )
+    test_root: Path | None = Field(default=None, description="Folder of test_source (default as for root).")
+
+    @model_validator(mode="after")
+    def _split_is_consistent(self) -> PolypDataConfig:
+        if self.test_source is None and self.test_root is not None:
+            raise ValueError("'test_root' is only read in cross-data-set mode; set test_source too, or remove it.")
+        if self.test_source is not None:
+            if self.test_source == self.source:
+                raise ValueError(f"test_source must be the other data set than source; both are {self.source!r}.")
+            if self.test_fraction != 0:
+                raise ValueError(
+                    f"with test_source = {self.test_source!r} the test split is that data set; set test_fraction = 0 "
+                    f"(got {self.test_fraction})."
+                )
+        elif self.test_fraction == 0:
+            raise ValueError("test_fraction = 0 leaves no test frames; give a share in (0, 1) or set test_source.")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 to leave training frames; got {self.val_fraction} + "
+                f"{self.test_fraction}."
+            )
+        return self
+
+
+class SegmentationDataConfig(DataSourceConfig):
+    """Images for ``task = "segmentation"``: the carotid ultrasound proxy ('carotid': transverse B-mode images with
+    expert artery masks, split by acquisition sequence; tunedepth/data/masked/carotid.py) or your own layered
+    annotations ('layered': images/ plus one JSON file with two interface polylines per image;
+    tunedepth/data/boundaries/layered.py)."""
+
+    holds: ClassVar[str] = "masks"
+
+    source: Literal["carotid", "layered"]
+    root: Path | None = Field(
+        default=None,
+        description="The data set folder. Default for 'carotid': $TUNEDEPTH_DATA_DIR/carotid-cca-us-subset; "
+        "required for 'layered'. Not part of run ids.",
+    )
+    image_size: Annotated[int, Field(ge=8, le=256)] = Field(
+        description="Side of the square pixel patches fed to the network, in pixels of the resampled image."
+    )
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.15, description="Share of the images (whole groups) held out for validation."
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.25, description="Share of the images (whole groups) held out for testing."
+    )
+    split_seed: int = Field(default=0, description="Seed of the split and of the training pixel draw.")
+    max_frames: Annotated[int, Field(ge=3)] | None = Field(
+        default=None, description="Use only the first max_frames images in file order (quick trials, tests)."
+    )
+    skip_bad_frames: bool = Field(
+        default=False, description="Skip and list unusable images (missing or unreadable file, bad mask) instead of "
+        "refusing the data set.",
+    )
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> SegmentationDataConfig:
+        if self.source == "layered" and self.root is None:
+            raise ValueError("data.source = 'layered' needs data.root, the folder holding images/ and annotations/.")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be < 1 to leave training images; got {self.val_fraction} + "
+                f"{self.test_fraction}."
+            )
+        return self
+
+
+DATA_CONFIGS: Registry[type[DataSourceConfig]] = Registry("data source")
+"""The config model of each ``data.source``, by name (in registration order in messages)."""
+
+for _model in (MedmnistDataConfig, ImageFolderDataConfig, CsvManifestDataConfig, PolypDataConfig,
+               SegmentationDataConfig):
+    for _source in _model.model_fields["source"].annotation.__args__:  # type: ignore[union-attr]
+        DATA_CONFIGS.register(_source, _model)

@@ -1,0 +1,83 @@
+"""Where everything of a study folder lives: the one place that spells its paths and file names.
+
+Layout::
+
+    <study>/study.json                        resolved study configuration
+    <study>/results.csv                       one row per finished run
+    <study>/failures.csv                      one row per failed run; absent when none
+    <study>/<task>/...                        task-wide tables of a task that writes them (e.g. detection/)
+    <study>/runs/<run_id>/config.json         resolved run config, version, git SHA, weights sha256
+    <study>/runs/<run_id>/history.csv         convergence: val AUC against mini-batches
+    <study>/runs/<run_id>/predictions_{val,test}.csv
+    <study>/runs/<run_id>/<name>.csv, <name>.npz   a task's own per-run tables and arrays
+    <study>/runs/<run_id>/metrics.json        written last: the run is finished iff it exists
+    <study>/runs/<run_id>/failed.json, traceback.txt   instead, for a run that raised
+    <study>/.lock                             held (flock) by the process running the study
+    <study>/.feature-cache/                   shared frozen-feature files while a study runs
+
+:class:`~tunedepth.results.StudyStore` writes and :class:`~tunedepth.results.FinishedStudy` reads through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Split", "StudyLayout"]
+
+Split = Literal["val", "test"]
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """The paths of one study folder.
+
+    Example:
+        >>> layout = StudyLayout(Path("/s"))
+        >>> str(layout.run_file("0123abcd4567", "metrics.json"))
+        '/s/runs/0123abcd4567/metrics.json'
+    """
+
+    root: Path
+
+    @property
+    def study_json(self) -> Path:
+        return self.root / "study.json"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.root / "results.csv"
+
+    @property
+    def failures_csv(self) -> Path:
+        return self.root / "failures.csv"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def feature_cache_dir(self) -> Path:
+        return self.root / ".feature-cache"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def run_file(self, run_id: str, name: str) -> Path:
+        return self.run_dir(run_id) / name
+
+    def predictions_file(self, run_id: str, split: Split) -> Path:
+        return self.run_file(run_id, f"predictions_{split}.csv")
+
+    def task_dir(self, task: str) -> Path:
+        """The folder of a task's study-wide tables (e.g. ``detection/``)."""
+        return self.root / task
+
+    def analysis_file(self, name: str) -> Path:
+        """A table or text the analysis writes into the study folder (``scores.csv``, ...)."""
+        return self.root / name

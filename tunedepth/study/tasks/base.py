@@ -1,0 +1,93 @@
+"""The task-run plug-in type and its registry: how a task's runs get their data and score their cases."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tunedepth._registry import Registry
+from tunedepth.config import StudyConfig
+from tunedepth.data import DatasetSplits
+from tunedepth.evaluation import roc_auc_score
+from tunedepth.models import GroupedModel
+from tunedepth.results import Split, StudyStore
+
+__all__ = ["STUDY_TASKS", "TaskData", "TaskOutputs", "TaskRun"]
+
+
+@dataclass(frozen=True)
+class TaskOutputs:
+    """What a run of a task leaves beyond the metrics every run has.
+
+    Attributes:
+        metrics: the task's test metrics, by ``results.csv`` column (e.g. ``test_sensitivity_at_1_fps``).
+        tables: per-run tables, written as ``<name>.csv`` in the run folder (e.g. ``boundary_errors_test``).
+        arrays: per-run groups of arrays, written as ``<name>.npz`` (e.g. ``overlays_test``).
+    """
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+class TaskData(ABC):
+    """A prepared study's task data: what its runs need beyond the image splits the network trains on.
+
+    The network always classifies the images of :class:`~tunedepth.data.DatasetSplits` (whole images, patches
+    around candidates, pixel patches); a task says which training rows a run at a ``train_fraction`` and seed
+    takes, what its validation and test *cases* are (images, candidates, pixels) and their scores, and what else
+    a run's test yields.
+    """
+
+    @abstractmethod
+    def train_rows(self, data: DatasetSplits, *, train_fraction: float, seed: int) -> np.ndarray:
+        """Rows of ``data.train`` a run at ``train_fraction`` and ``seed`` trains on (nested across fractions)."""
+
+    def class_weights(self, data: DatasetSplits, rows: np.ndarray) -> torch.Tensor | None:
+        """Per-class loss weights for the training rows, or None for an unweighted loss."""
+        return None
+
+    @abstractmethod
+    def case_labels(self, data: DatasetSplits, split: Split) -> np.ndarray:
+        """Class labels of the scored cases of ``split``, of shape (n_cases,)."""
+
+    def case_log_odds(self, log_odds: np.ndarray) -> np.ndarray:
+        """Per-case class log-odds, of shape (n_cases, n_classes), from the network's per-image ones (the images
+        of a validation or test split, in order). Default: each image is a case."""
+        return log_odds
+
+    def val_score(self, data: DatasetSplits) -> Callable[[np.ndarray, np.ndarray], float]:
+        """The validation score that stops training and picks the learning rate, from the images' labels and
+        log-odds: the ROC AUC of the cases."""
+        labels = self.case_labels(data, "val")
+        return lambda _image_labels, log_odds: roc_auc_score(labels, self.case_log_odds(log_odds))
+
+    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device) -> TaskOutputs:
+        """The task's own test outputs of a trained run, given its per-case test log-odds. Default: none."""
+        return TaskOutputs()
+
+    def write_study_files(self, store: StudyStore) -> None:  # noqa: B027 (optional hook; default: none)
+        """Write the task's study-wide files (e.g. the candidates of a detection study) before the runs."""
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """A task's run part.
+
+    Attributes:
+        name: the task's name (as in :data:`tunedepth.config.TASK_CONFIGS`).
+        prepare: loads and checks the study's data: the image splits the network trains on and the task data.
+    """
+
+    name: str
+    prepare: Callable[[StudyConfig], tuple[DatasetSplits, TaskData]]
+
+
+STUDY_TASKS: Registry[TaskRun] = Registry("task (run part)")
+"""Every task's run part, by task name."""
