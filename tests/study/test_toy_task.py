@@ -92,5 +92,5 @@ def test_an_unknown_task_is_refused_with_a_guess(toy_raw: dict[str, Any], tmp_pa
     raw = copy.deepcopy(toy_raw)
     raw["task"] = "toy_view"
     del raw[toy.NAME]
-    with pytest.raises(ConfigError, match=r"Unknown task 'toy_view'\. Did you mean 'toy_views'\?"):
+    with pytest.raises(ConfigError, match=r"'task': Unknown task 'toy_view'\. Did you mean 'toy_views'\?"):
         parse_study(raw, base_dir=tmp_path)

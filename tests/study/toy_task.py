@@ -96,10 +96,10 @@ def _accuracy_table(study: FinishedStudy, settings: AnalysisConfig) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def _figures(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> list[FigureData]:
+def _figures(study: FinishedStudy, analysis: StudyAnalysis, train_fraction: float) -> list[FigureData]:
     table = analysis.task_tables["view_accuracy"]
-    rows = table[table["train_fraction"] == fraction]
-    return [FigureData("toy_bars", f"View accuracy at {fraction:g}", fraction,
+    rows = table[table["train_fraction"] == train_fraction]
+    return [FigureData("toy_bars", f"View accuracy at {train_fraction:g}", train_fraction,
                        {"values": dict(zip(rows["label"], rows["view_accuracy"], strict=True))})]
 
 

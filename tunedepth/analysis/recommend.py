@@ -99,8 +99,8 @@ class WalkStep:
     moved: bool
 
 
-def _percent(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
+def _percent(train_fraction: float) -> str:
+    return f"{train_fraction * 100:g}%"
 
 
 def _p_text(p: float) -> str:
@@ -188,11 +188,11 @@ class DepthRecommendation:
         return f"not significantly different from scratch ({_p_text(c.p_value)})"
 
 
-def _walk(study: FinishedStudy, fraction: float, alpha: float, confidence: float, rule: str,
+def _walk(study: FinishedStudy, train_fraction: float, alpha: float, confidence: float, rule: str,
           notes: list[str]) -> tuple[Arm | None, tuple[WalkStep, ...]]:
-    depths = [arm for arm in study.arms_at(fraction) if not arm.is_scratch]
+    depths = [arm for arm in study.arms_at(train_fraction) if not arm.is_scratch]
     usable = [arm for arm in depths
-              if any(not math.isnan(r.val_auc) for r in study.runs_of(arm, train_fraction=fraction).values())]
+              if any(not math.isnan(r.val_auc) for r in study.runs_of(arm, train_fraction=train_fraction).values())]
     if not depths:
         notes.append("no fine-tuning run finished at this fraction")
     if skipped := [study.label_of(arm) for arm in depths if arm not in usable]:
@@ -210,7 +210,7 @@ def _walk(study: FinishedStudy, fraction: float, alpha: float, confidence: float
             deeper = deeper[:1]
         if not deeper:
             break
-        found = [compare_regimes(study, arm, current, train_fraction=fraction, split="val", confidence=confidence)
+        found = [compare_regimes(study, arm, current, train_fraction=train_fraction, split="val", confidence=confidence)
                  for arm in deeper]
         adjusted = holm_adjust([c.p_value for c in found]).tolist()
         better = [c.arm_a for c, p in zip(found, adjusted, strict=True) if _significantly_better(c, alpha, p)]
@@ -247,21 +247,21 @@ def recommend_depths(
         raise ConfigError(f"The 'depth_rule' parameter of recommend_depths must be one of {list(DEPTH_RULES)}; "
                           f"got {depth_rule!r}.")
     out = []
-    for fraction in study.train_fractions:
+    for train_fraction in study.train_fractions:
         notes: list[str] = []
-        arm, steps = _walk(study, fraction, alpha, confidence, depth_rule, notes)
+        arm, steps = _walk(study, train_fraction, alpha, confidence, depth_rule, notes)
         test = versus = None
         if arm is not None:
-            test = score_regime(study, arm, train_fraction=fraction, split="test", confidence=confidence)
-            scratch = [a for a in study.arms_at(fraction) if a.is_scratch]
+            test = score_regime(study, arm, train_fraction=train_fraction, split="test", confidence=confidence)
+            scratch = [a for a in study.arms_at(train_fraction) if a.is_scratch]
             if scratch:
-                versus = compare_regimes(study, arm, scratch[0], train_fraction=fraction, split="test",
+                versus = compare_regimes(study, arm, scratch[0], train_fraction=train_fraction, split="test",
                                          confidence=confidence)
             else:
                 notes.append("scratch was not run at this fraction")
         label = None if arm is None else study.label_of(arm)
         depth = None if arm is None else arm.depth
-        out.append(DepthRecommendation(fraction, label, depth, steps, test, versus, alpha, tuple(notes),
+        out.append(DepthRecommendation(train_fraction, label, depth, steps, test, versus, alpha, tuple(notes),
                                        depth_rule, arm))
     return tuple(out)
 

@@ -90,14 +90,14 @@ def score_table(
     """
     rows: list[dict[str, Any]] = []
     binary = study.n_classes == 2
-    for fraction in study.train_fractions:
-        for arm in study.arms_at(fraction):
-            runs = list(study.runs_of(arm, train_fraction=fraction).values())
-            score = score_regime(study, arm, train_fraction=fraction, split="test", confidence=confidence)
+    for train_fraction in study.train_fractions:
+        for arm in study.arms_at(train_fraction):
+            runs = list(study.runs_of(arm, train_fraction=train_fraction).values())
+            score = score_regime(study, arm, train_fraction=train_fraction, split="test", confidence=confidence)
             usable = [r for r in runs if not math.isnan(r.test_auc)]
             val = [r.val_auc for r in runs if not math.isnan(r.val_auc)]
             row: dict[str, Any] = {
-                "train_fraction": fraction, "label": score.label, "regime": runs[0].regime,
+                "train_fraction": train_fraction, "label": score.label, "regime": runs[0].regime,
                 "depth": runs[0].depth, "n_runs": score.n_runs, "n_nan": score.n_nan,
                 "val_auc": float(np.mean(val)) if val else float("nan"), "test_auc": score.auc,
                 "test_auc_low": score.low, "test_auc_high": score.high, "ci_method": score.method,

@@ -58,15 +58,15 @@ def significance_table(study: FinishedStudy, *, alpha: float = 0.05, confidence:
     """
     alpha = check_alpha(alpha, "significance_table")
     rows: list[dict[str, Any]] = []
-    for fraction in study.train_fractions:
-        arms = study.arms_at(fraction)
+    for train_fraction in study.train_fractions:
+        arms = study.arms_at(train_fraction)
         family: list[dict[str, Any]] = []
         for j, arm_a in enumerate(arms):
             for arm_b in arms[:j]:
-                c = compare_regimes(study, arm_a, arm_b, train_fraction=fraction, split="test",
+                c = compare_regimes(study, arm_a, arm_b, train_fraction=train_fraction, split="test",
                                     confidence=confidence)
                 family.append({
-                    "train_fraction": fraction, "label_a": c.label_a, "label_b": c.label_b, "auc_a": c.auc_a,
+                    "train_fraction": train_fraction, "label_a": c.label_a, "label_b": c.label_b, "auc_a": c.auc_a,
                     "auc_b": c.auc_b, "difference": c.difference, "low": c.low, "high": c.high,
                     "p_value": c.p_value, "method": c.method, "n_seeds": c.n_seeds, "note": "; ".join(c.notes),
                 })

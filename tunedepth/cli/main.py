@@ -171,7 +171,7 @@ def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> N
 def _report_failures(failures: pd.DataFrame, out_dir: Path, consequence: str) -> None:
     """Print the failed runs, then one line on stderr, and exit with code 1."""
     _out.print(_failures_table(failures))
-    _err.print(f"error: {len(failures)} run(s) failed, listed in {(out_dir / 'failures.csv').resolve()}; "
+    _err.print(f"error: {len(failures)} run(s) failed, listed in {StudyStore(out_dir).failures_path.resolve()}; "
                f"{consequence}. Fix the cause, then run again with --retry-failed.",
                markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)

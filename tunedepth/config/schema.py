@@ -335,7 +335,9 @@ class StudyConfig(Frozen):
         if not isinstance(task, str):
             typed: StudyConfig = handler(raw)  # the field's own type error
             return typed
-        spec = TASK_CONFIGS.get(task)  # ConfigError (a ValueError) with a guess for an unknown task
+        if task not in TASK_CONFIGS:
+            raise ValueError(f"'task': {TASK_CONFIGS.unknown_message(task)}")
+        spec = TASK_CONFIGS.get(task)
         misplaced = []
         for name in TASK_CONFIGS:
             other = TASK_CONFIGS.get(name).table

@@ -1,7 +1,8 @@
-"""Data: sources of labelled images, splits, training subsets, preprocessing, augmentation.
+"""Data: the registry of data sources, image splits, training subsets, preprocessing, augmentation.
 
-Data with masks (polyp and carotid frames, candidates, patches) is in :mod:`tunedepth.data.masked`, boundary
-targets and layered annotations in :mod:`tunedepth.data.boundaries`.
+The sources and their loaders are in :mod:`tunedepth.data.sources`; data with masks (polyp and carotid frames,
+candidates, patches) in :mod:`tunedepth.data.masked`; boundary targets and layered annotations in
+:mod:`tunedepth.data.boundaries`.
 
 Every public name is imported explicitly below and listed in ``__all__``.
 """
@@ -12,16 +13,7 @@ from tunedepth.data.augment import augment_batch
 from tunedepth.data.catalog import DatasetListing, list_datasets
 from tunedepth.data.dataset import DatasetSplits, ImageSet
 from tunedepth.data.preprocess import check_image_size, normalize, prepare_images
-from tunedepth.data.sources import (
-    DATA_SOURCES,
-    DataSource,
-    find_medmnist_file,
-    get_medmnist_info,
-    load_csv_manifest,
-    load_image_folder,
-    load_medmnist,
-)
-from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MedmnistInfo
+from tunedepth.data.sources import DATA_SOURCES, DataSource
 from tunedepth.data.splits import (
     SplitIndices,
     check_no_leakage,
@@ -33,12 +25,10 @@ from tunedepth.data.subsets import balance_indices, class_weights, train_subset_
 
 __all__ = [
     "DATA_SOURCES",
-    "MEDMNIST_INFO",
     "DataSource",
     "DatasetListing",
     "DatasetSplits",
     "ImageSet",
-    "MedmnistInfo",
     "SplitIndices",
     "augment_batch",
     "balance_indices",
@@ -46,12 +36,7 @@ __all__ = [
     "check_no_leakage",
     "check_split_fractions",
     "class_weights",
-    "find_medmnist_file",
-    "get_medmnist_info",
     "list_datasets",
-    "load_csv_manifest",
-    "load_image_folder",
-    "load_medmnist",
     "normalize",
     "prepare_images",
     "split_image_set",

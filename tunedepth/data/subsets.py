@@ -32,23 +32,23 @@ __all__ = [
 _CEIL_TOLERANCE = 1e-9
 
 
-def train_subset_indices(labels: npt.ArrayLike, fraction: float, *, seed: int) -> np.ndarray:
+def train_subset_indices(labels: npt.ArrayLike, train_fraction: float, *, seed: int) -> np.ndarray:
     """Indices of a stratified training subset; subsets of one seed are nested across fractions.
 
     Each class ``c`` (in increasing label order) is shuffled once with the seed, the same
-    way for every fraction, and its first ``max(1, ceil(fraction * n_c))`` cases are kept.
+    way for every train_fraction, and its first ``max(1, ceil(train_fraction * n_c))`` cases are kept.
     So for one seed the 10% subset is inside the 25% subset, inside 50%, inside 100%.
 
     Args:
         labels: integer class labels of the training split, shape (n_cases,).
-        fraction: the ``train_fraction``, in (0, 1]; 1.0 keeps every case.
+        train_fraction: the share of the training split to keep, in (0, 1]; 1.0 keeps every case.
         seed: the run's seed.
 
     Returns:
         Sorted int64 row indices into ``labels``.
 
     Raises:
-        DataError: if ``fraction`` is not in (0, 1] or ``labels`` is not a 1-D integer array.
+        DataError: if ``train_fraction`` is not in (0, 1] or ``labels`` is not a 1-D integer array.
 
     Example:
         >>> labels = np.array([0] * 30 + [1] * 10)
@@ -58,19 +58,19 @@ def train_subset_indices(labels: npt.ArrayLike, fraction: float, *, seed: int) -
         >>> bool(np.isin(small, train_subset_indices(labels, 0.5, seed=0)).all())
         True
     """
-    if not (isinstance(fraction, int | float) and 0 < fraction <= 1):
+    if not (isinstance(train_fraction, int | float) and 0 < train_fraction <= 1):
         raise DataError(
-            "The 'train_fraction' (parameter 'fraction' of train_subset_indices) must be in "
-            f"(0, 1]; got {fraction!r}. Use e.g. 0.1, 0.25, 0.5 or 1.0."
+            "The 'train_fraction' parameter of train_subset_indices must be in "
+            f"(0, 1]; got {train_fraction!r}. Use e.g. 0.1, 0.25, 0.5 or 1.0."
         )
     y = _as_labels(labels, "train_subset_indices")
-    if fraction == 1:
+    if train_fraction == 1:
         return np.arange(len(y), dtype=np.int64)
     rng = np.random.default_rng(seed)
     kept = []
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
-        n_keep = max(1, math.ceil(fraction * len(members) - _CEIL_TOLERANCE))
+        n_keep = max(1, math.ceil(train_fraction * len(members) - _CEIL_TOLERANCE))
         kept.append(members[:n_keep])
     return np.sort(np.concatenate(kept)).astype(np.int64) if kept else np.zeros(0, dtype=np.int64)
 

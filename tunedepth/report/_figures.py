@@ -53,8 +53,8 @@ class EmbeddedFigure:
         return f"data:image/png;base64,{self.png_base64}"
 
 
-def _embed(kind: str, title: str, fraction: float | None, fig: Figure) -> EmbeddedFigure:
-    return EmbeddedFigure(kind, title, fraction, base64.b64encode(figure_to_png_bytes(fig)).decode("ascii"))
+def _embed(kind: str, title: str, train_fraction: float | None, fig: Figure) -> EmbeddedFigure:
+    return EmbeddedFigure(kind, title, train_fraction, base64.b64encode(figure_to_png_bytes(fig)).decode("ascii"))
 
 
 def _run_history(study: FinishedStudy, run: FinishedRun) -> pd.DataFrame | None:
@@ -68,35 +68,36 @@ def _run_history(study: FinishedStudy, run: FinishedRun) -> pd.DataFrame | None:
     return history.assign(seed=run.seed)
 
 
-def _convergence(study: FinishedStudy, fraction: float, notes: list[str]) -> EmbeddedFigure | None:
+def _convergence(study: FinishedStudy, train_fraction: float, notes: list[str]) -> EmbeddedFigure | None:
     histories: dict[str, pd.DataFrame] = {}
-    for arm in study.arms_at(fraction):
-        frames = [h for run in study.runs_of(arm, train_fraction=fraction).values()
+    for arm in study.arms_at(train_fraction):
+        frames = [h for run in study.runs_of(arm, train_fraction=train_fraction).values()
                   if (h := _run_history(study, run)) is not None]
         if frames:
             histories[study.label_of(arm)] = pd.concat(frames, ignore_index=True)
     if not histories:
-        notes.append(f"Convergence at {fraction:g}: no run has a history.csv with iteration and val_auc columns.")
+        notes.append(f"Convergence at {train_fraction:g}: no run has a history.csv with iteration and val_auc columns.")
         return None
-    title = f"Convergence (validation AUC vs mini-batches), {fraction * 100:g}% of the training data"
-    return _embed("convergence", title, fraction, plot_convergence(histories, train_fraction=fraction))
+    title = f"Convergence (validation AUC vs mini-batches), {train_fraction * 100:g}% of the training data"
+    return _embed("convergence", title, train_fraction, plot_convergence(histories, train_fraction=train_fraction))
 
 
-def _roc(study: FinishedStudy, fraction: float, notes: list[str]) -> EmbeddedFigure | None:
+def _roc(study: FinishedStudy, train_fraction: float, notes: list[str]) -> EmbeddedFigure | None:
     scores: dict[str, np.ndarray] = {}
-    for arm in study.arms_at(fraction):
-        usable = [r for r in study.runs_of(arm, train_fraction=fraction).values()
+    for arm in study.arms_at(train_fraction):
+        usable = [r for r in study.runs_of(arm, train_fraction=train_fraction).values()
                   if np.isfinite(r.test_scores).all()]
         if usable:
             scores[study.label_of(arm)] = usable[0].test_scores  # the lowest seed with finite predictions
     if np.unique(study.test_labels).size < 2:
-        notes.append(f"ROC curves at {fraction:g}: the test split has one class only, so a ROC curve is undefined.")
+        notes.append(f"ROC curves at {train_fraction:g}: the test split has one class only, so a ROC curve is "
+                     "undefined.")
         return None
     if not scores:
-        notes.append(f"ROC curves at {fraction:g}: every run has non-finite test predictions.")
+        notes.append(f"ROC curves at {train_fraction:g}: every run has non-finite test predictions.")
         return None
-    title = f"ROC curves on the test set (lowest seed per regime), {fraction * 100:g}% of the training data"
-    return _embed("roc", title, fraction, plot_roc_curves(study.test_labels, scores))
+    title = f"ROC curves on the test set (lowest seed per regime), {train_fraction * 100:g}% of the training data"
+    return _embed("roc", title, train_fraction, plot_roc_curves(study.test_labels, scores))
 
 
 def _task_figure(figure: FigureData) -> EmbeddedFigure:
@@ -144,20 +145,20 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
     notes: list[str] = []
     task = ANALYSIS_TASKS.get(study.task)
     fractions = [f for f in study.train_fractions if not math.isnan(f)]
-    for fraction in fractions:
-        at = f"{fraction * 100:g}% of the training data"
-        if np.isclose(analysis.scores["train_fraction"].to_numpy(dtype=float), fraction).any():
-            figures.append(_embed("score_vs_depth", f"Test AUC vs fine-tuning depth, {at}", fraction,
-                                  plot_score_vs_depth(analysis.scores, train_fraction=fraction)))
-        figures.append(_convergence(study, fraction, notes))
-        figures.append(_roc(study, fraction, notes))
+    for train_fraction in fractions:
+        at = f"{train_fraction * 100:g}% of the training data"
+        if np.isclose(analysis.scores["train_fraction"].to_numpy(dtype=float), train_fraction).any():
+            figures.append(_embed("score_vs_depth", f"Test AUC vs fine-tuning depth, {at}", train_fraction,
+                                  plot_score_vs_depth(analysis.scores, train_fraction=train_fraction)))
+        figures.append(_convergence(study, train_fraction, notes))
+        figures.append(_roc(study, train_fraction, notes))
         if task.figures is not None:
-            figures += [_task_figure(figure) for figure in task.figures(study, analysis, fraction)]
+            figures += [_task_figure(figure) for figure in task.figures(study, analysis, train_fraction)]
         sig = analysis.significance
-        if np.isclose(sig["train_fraction"].to_numpy(dtype=float), fraction).any():
-            figures.append(_embed("pvalue_heatmap", f"Holm-adjusted p-values between regimes, {at}", fraction,
-                                  plot_pvalue_heatmap(sig, train_fraction=fraction)))
+        if np.isclose(sig["train_fraction"].to_numpy(dtype=float), train_fraction).any():
+            figures.append(_embed("pvalue_heatmap", f"Holm-adjusted p-values between regimes, {at}", train_fraction,
+                                  plot_pvalue_heatmap(sig, train_fraction=train_fraction)))
         else:
-            notes.append(f"p-value heatmap at {fraction:g}: fewer than two regimes, so no pair to compare.")
+            notes.append(f"p-value heatmap at {train_fraction:g}: fewer than two regimes, so no pair to compare.")
     figures.append(_score_vs_fraction(analysis, notes))
     return tuple(f for f in figures if f is not None), tuple(notes)

@@ -20,13 +20,13 @@ import pandas as pd
 import tunedepth
 from tunedepth.analysis import ANALYSIS_TASKS, StudyAnalysis, analyze_study, recommendation_table
 from tunedepth.report._figures import build_figures
-from tunedepth.results import FinishedStudy, StudyStore, load_finished_study
+from tunedepth.results import FinishedStudy, StudyLayout, StudyStore, load_finished_study
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["REPORT_FILE", "write_report"]
 
-REPORT_FILE = "report.html"
+REPORT_FILE = StudyLayout(Path(".")).report_html.name
 """The report's file name in the study folder."""
 
 _RULE_TEXT = {

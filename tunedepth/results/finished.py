@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tunedepth.config import Regime
 from tunedepth.errors import ConfigError, StudyFolderError, UndefinedMetricWarning
 from tunedepth.evaluation import roc_auc_score
-from tunedepth.results.identity import Arm
+from tunedepth.results.identity import Arm, RunSpec
 from tunedepth.results.layout import Split, StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS
 
@@ -39,12 +40,9 @@ class FinishedRun:
     """One finished run and its predicted class probabilities.
 
     Attributes:
-        run_id: the run's id (its folder name under ``runs/``).
-        regime: "scratch" or "finetune".
-        depth: trainable groups from the output (scratch: n_groups).
-        label: user-facing label, "scratch" or e.g. "ft:conv3-fc8".
-        train_fraction: share of the training split, in (0, 1].
-        seed: the run's seed.
+        run_id: the run's id (its folder name).
+        spec: which run of the grid it is (regime, depth, train_fraction, seed, label); also readable as
+            ``run.regime``, ``run.depth``, ``run.train_fraction``, ``run.seed``, ``run.label`` and ``run.arm``.
         val_scores: class scores on the validation cases, of shape (n_val, n_classes): per-class log-odds (or
             probabilities, for studies written before tunedepth stored log-odds); ranked, never averaged.
         test_scores: class scores on the test cases, of shape (n_test, n_classes), likewise.
@@ -55,11 +53,7 @@ class FinishedRun:
     """
 
     run_id: str
-    regime: str
-    depth: int
-    label: str
-    train_fraction: float
-    seed: int
+    spec: RunSpec
     val_scores: np.ndarray = field(repr=False)
     test_scores: np.ndarray = field(repr=False)
     val_auc: float
@@ -69,7 +63,27 @@ class FinishedRun:
     @property
     def arm(self) -> Arm:
         """What the run trained: scratch, or fine-tuning at its depth."""
-        return Arm("scratch" if self.regime == "scratch" else "finetune", self.depth)
+        return self.spec.arm
+
+    @property
+    def regime(self) -> Regime:
+        return self.spec.regime
+
+    @property
+    def depth(self) -> int:
+        return self.spec.depth
+
+    @property
+    def train_fraction(self) -> float:
+        return self.spec.train_fraction
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
 
     def scores(self, split: Split) -> np.ndarray:
         """Class probabilities on ``split`` ("val" or "test"), of shape (n_cases, n_classes)."""
@@ -288,9 +302,13 @@ def _read_run(root: Path, row: pd.Series) -> tuple[FinishedRun, dict[Split, np.n
     scores: dict[Split, np.ndarray] = {}
     for split in _SPLITS:
         labels[split], scores[split] = _read_predictions(layout.predictions_file(run_id, split))
+    regime = str(row["regime"])
+    _fail_unless(regime in ("scratch", "finetune"), f"{str(layout.results_csv)!r}: run {run_id!r} has regime "
+                                                    f"{regime!r}; expected 'scratch' or 'finetune'.")
+    spec = RunSpec("scratch" if regime == "scratch" else "finetune", int(row["depth"]), float(row["train_fraction"]),
+                   int(row["seed"]), str(row["label"]))
     run = FinishedRun(
-        run_id=run_id, regime=str(row["regime"]), depth=int(row["depth"]), label=str(row["label"]),
-        train_fraction=float(row["train_fraction"]), seed=int(row["seed"]),
+        run_id=run_id, spec=spec,
         val_scores=scores["val"], test_scores=scores["test"],
         val_auc=_auc(labels["val"], scores["val"], run_id, "val"),
         test_auc=_auc(labels["test"], scores["test"], run_id, "test"),

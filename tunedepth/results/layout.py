@@ -5,6 +5,8 @@ Layout::
     <study>/study.json                        resolved study configuration
     <study>/results.csv                       one row per finished run
     <study>/failures.csv                      one row per failed run; absent when none
+    <study>/scores.csv, ..., analysis.json    the analysis (tunedepth.analysis), written by analyze_study
+    <study>/report.html                       the report (tunedepth.report)
     <study>/<task>/...                        task-wide tables of a task that writes them (e.g. detection/)
     <study>/runs/<run_id>/config.json         resolved run config, version, git SHA, weights sha256
     <study>/runs/<run_id>/history.csv         convergence: val AUC against mini-batches
@@ -56,6 +58,10 @@ class StudyLayout:
     @property
     def lock_file(self) -> Path:
         return self.root / ".lock"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
 
     @property
     def runs_dir(self) -> Path:

@@ -91,10 +91,10 @@ def freeze_to_depth(model: GroupedModel, depth: int, *, bn_policy: BnPolicy) -> 
     check_depth(depth, model.group_names, architecture=model.architecture)
     if bn_policy not in ("freeze", "train"):
         raise ConfigError(f"The 'bn_policy' parameter must be 'freeze' or 'train'. Got {bn_policy!r} instead.")
-    n_frozen_groups = model.n_groups - depth
+    first_trainable = model.n_groups - depth  # index of the first group that trains
     frozen_norms: list[nn.Module] = []
     for index, group in enumerate(model.groups):
-        trainable = index >= n_frozen_groups
+        trainable = index >= first_trainable
         for _, param in model.group_parameters(group):
             param.requires_grad_(trainable)
         if not trainable and bn_policy == "freeze":
@@ -102,5 +102,5 @@ def freeze_to_depth(model: GroupedModel, depth: int, *, bn_policy: BnPolicy) -> 
     model.set_frozen_norms(tuple(frozen_norms))
     logger.debug(
         "depth %d of %s: trainable groups %s; %d frozen BatchNorm layers in eval mode",
-        depth, model.architecture, model.group_names[n_frozen_groups:], len(frozen_norms),
+        depth, model.architecture, model.group_names[first_trainable:], len(frozen_norms),
     )

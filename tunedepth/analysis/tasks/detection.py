@@ -95,15 +95,15 @@ def froc_table(study: FinishedStudy, *, fps_targets: tuple[float, ...], confiden
         and where the study has no scratch run at that fraction and seed.
     """
     rows = []
-    for fraction in study.train_fractions:
-        for seed in study.seeds_at(fraction):
-            rows.extend(_rows_at(study, fraction, seed, fps_targets, confidence, n_boot, bootstrap_seed))
+    for train_fraction in study.train_fractions:
+        for seed in study.seeds_at(train_fraction):
+            rows.extend(_rows_at(study, train_fraction, seed, fps_targets, confidence, n_boot, bootstrap_seed))
     return pd.DataFrame(rows, columns=list(FROC_COLUMNS))
 
 
-def _rows_at(study: FinishedStudy, fraction: float, seed: int, fps_targets: tuple[float, ...], confidence: float,
+def _rows_at(study: FinishedStudy, train_fraction: float, seed: int, fps_targets: tuple[float, ...], confidence: float,
              n_boot: int, bootstrap_seed: int) -> list[dict[str, Any]]:
-    found = {arm: study.runs_of(arm, train_fraction=fraction).get(seed) for arm in study.arms_at(fraction)}
+    found = {arm: study.runs_of(arm, train_fraction=train_fraction).get(seed) for arm in study.arms_at(train_fraction)}
     runs = {arm: run for arm, run in found.items() if run is not None}
     hits = {arm: candidate_hits(study, "test", _polyp_scores(run)) for arm, run in runs.items()}
     scratch = next((h for arm, h in hits.items() if arm.is_scratch), None)
@@ -121,7 +121,7 @@ def _rows_at(study: FinishedStudy, fraction: float, seed: int, fps_targets: tupl
         for j, s in enumerate(sens):
             d = diff[j] if diff is not None else None
             rows.append({
-                "train_fraction": fraction, "seed": seed, "label": run.label,
+                "train_fraction": train_fraction, "seed": seed, "label": run.label,
                 "depth": np.nan if arm.is_scratch else arm.depth, "fps_per_frame": s.fps_per_frame_target,
                 "sensitivity": s.sensitivity, "sensitivity_low": s.low, "sensitivity_high": s.high,
                 "vs_scratch_difference": np.nan if d is None else d.difference,
@@ -137,11 +137,11 @@ def _rows_at(study: FinishedStudy, fraction: float, seed: int, fps_targets: tupl
     return rows
 
 
-def _froc_figures(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> list[FigureData]:
-    seed = min(study.seeds_at(fraction))
-    curves = froc_curves(study, train_fraction=fraction, seed=seed)
-    title = f"FROC curves on the test frames (seed {seed}), {fraction * 100:g}% of the training data"
-    return [FigureData("froc", title, fraction, {"curves": curves})] if curves else []
+def _froc_figures(study: FinishedStudy, analysis: StudyAnalysis, train_fraction: float) -> list[FigureData]:
+    seed = min(study.seeds_at(train_fraction))
+    curves = froc_curves(study, train_fraction=train_fraction, seed=seed)
+    title = f"FROC curves on the test frames (seed {seed}), {train_fraction * 100:g}% of the training data"
+    return [FigureData("froc", title, train_fraction, {"curves": curves})] if curves else []
 
 
 def _summary_header(study: FinishedStudy) -> list[tuple[str, str]]:

@@ -74,9 +74,10 @@ def boundary_table(study: FinishedStudy) -> pd.DataFrame:
     with different counts with that in mind.
     """
     rows: list[dict[str, Any]] = []
-    for fraction in study.train_fractions:
-        for seed in study.seeds_at(fraction):
-            found = {arm: study.runs_of(arm, train_fraction=fraction).get(seed) for arm in study.arms_at(fraction)}
+    for train_fraction in study.train_fractions:
+        for seed in study.seeds_at(train_fraction):
+            found = {arm: study.runs_of(arm, train_fraction=train_fraction).get(seed)
+                     for arm in study.arms_at(train_fraction)}
             runs = {arm: run for arm, run in found.items() if run is not None}
             errors = {arm: read_boundary_errors(study, run.run_id) for arm, run in runs.items()}
             scratch = next((table for arm, table in errors.items() if arm.is_scratch), None)
@@ -84,7 +85,7 @@ def boundary_table(study: FinishedStudy) -> pd.DataFrame:
             for arm, table in errors.items():
                 values = table["mean_boundary_error"].to_numpy(dtype=float)
                 row = {
-                    "train_fraction": fraction, "seed": seed, "label": runs[arm].label,
+                    "train_fraction": train_fraction, "seed": seed, "label": runs[arm].label,
                     "depth": np.nan if arm.is_scratch else arm.depth, "n_images": len(table),
                     "n_images_without_boundary": int(np.isnan(values).sum()),
                     "unit": str(table["unit"].iloc[0]) if len(table) else "", "mean_boundary_error": np.nanmean(values),
@@ -110,26 +111,28 @@ def boundary_table(study: FinishedStudy) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(BOUNDARY_TABLE_COLUMNS))
 
 
-def _boundary_boxes(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> FigureData | None:
+def _boundary_boxes(study: FinishedStudy, analysis: StudyAnalysis, train_fraction: float) -> FigureData | None:
     table = analysis.task_tables["boundary_errors"]
-    seed = min(study.seeds_at(fraction))
+    seed = min(study.seeds_at(train_fraction))
     errors = {}
-    for arm in study.arms_at(fraction):
-        run = study.runs_of(arm, train_fraction=fraction).get(seed)
+    for arm in study.arms_at(train_fraction):
+        run = study.runs_of(arm, train_fraction=train_fraction).get(seed)
         if run is not None:
             errors[run.label] = read_boundary_errors(study, run.run_id)["mean_boundary_error"].to_numpy(dtype=float)
-    rows = table[np.isclose(table["train_fraction"].to_numpy(dtype=float), fraction)]
+    rows = table[np.isclose(table["train_fraction"].to_numpy(dtype=float), train_fraction)]
     unit = str(rows["unit"].iloc[0]) if len(rows) else "px"
-    title = f"Boundary error per test image (seed {seed}), {fraction * 100:g}% of the training data"
-    return FigureData("boundary_errors", title, fraction, {"errors_by_label": errors, "unit": unit}) if errors else None
+    title = f"Boundary error per test image (seed {seed}), {train_fraction * 100:g}% of the training data"
+    if not errors:
+        return None
+    return FigureData("boundary_errors", title, train_fraction, {"errors_by_label": errors, "unit": unit})
 
 
-def _overlays(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> FigureData | None:
-    recommended = [r.arm for r in analysis.recommendations if r.train_fraction == fraction and r.arm is not None]
-    scratch = [arm for arm in study.arms_at(fraction) if arm.is_scratch]
+def _overlays(study: FinishedStudy, analysis: StudyAnalysis, train_fraction: float) -> FigureData | None:
+    recommended = [r.arm for r in analysis.recommendations if r.train_fraction == train_fraction and r.arm is not None]
+    scratch = [arm for arm in study.arms_at(train_fraction) if arm.is_scratch]
     panels = {}
     for arm in dict.fromkeys([*scratch, *recommended]):
-        runs = study.runs_of(arm, train_fraction=fraction)
+        runs = study.runs_of(arm, train_fraction=train_fraction)
         arrays = study.run_arrays(runs[min(runs)].run_id, "overlays_test") if runs else None
         if arrays is None:
             continue
@@ -139,12 +142,12 @@ def _overlays(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) ->
     if not panels:
         return None
     title = (f"Test images with reference and predicted boundaries: scratch and the recommended depth, "
-             f"{fraction * 100:g}% of the training data")
-    return FigureData("boundary_overlays", title, fraction, {"panels": panels})
+             f"{train_fraction * 100:g}% of the training data")
+    return FigureData("boundary_overlays", title, train_fraction, {"panels": panels})
 
 
-def _figures(study: FinishedStudy, analysis: StudyAnalysis, fraction: float) -> list[FigureData]:
-    return [f for f in (_boundary_boxes(study, analysis, fraction), _overlays(study, analysis, fraction))
+def _figures(study: FinishedStudy, analysis: StudyAnalysis, train_fraction: float) -> list[FigureData]:
+    return [f for f in (_boundary_boxes(study, analysis, train_fraction), _overlays(study, analysis, train_fraction))
             if f is not None]
 
 
