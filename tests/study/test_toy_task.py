@@ -94,3 +94,15 @@ def test_an_unknown_task_is_refused_with_a_guess(toy_raw: dict[str, Any], tmp_pa
     del raw[toy.NAME]
     with pytest.raises(ConfigError, match=r"'task': Unknown task 'toy_view'\. Did you mean 'toy_views'\?"):
         parse_study(raw, base_dir=tmp_path)
+
+
+def test_the_toy_task_runs_in_worker_processes(toy_raw: dict[str, Any], tmp_path: Path) -> None:
+    """Spawned workers import the module that registered the task's run part, so a plug-in task runs there too,
+    with the same results as in one process."""
+    serial = run_study(parse_study(toy_raw, base_dir=tmp_path), tmp_path / "serial").results
+    raw = copy.deepcopy(toy_raw)
+    raw["execution"] = {"workers": 2, "num_threads": 1}
+    summary = run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "pool")
+    assert summary.failures.empty and summary.n_executed == 2
+    columns = ["run_id", "test_auc", "test_view_accuracy"]
+    pd.testing.assert_frame_equal(summary.results[columns], serial[columns])

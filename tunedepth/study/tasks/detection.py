@@ -207,7 +207,7 @@ def candidate_log_odds(patch_log_odds: np.ndarray, n_views: int) -> np.ndarray:
 
     Args:
         patch_log_odds: float array of shape (n_candidates * n_views,), candidate-major (see
-            :func:`~tunedepth.data.evaluation_patches`).
+            :func:`~tunedepth.data.masked.evaluation_patches`).
         n_views: patches per candidate.
 
     Returns:

@@ -11,10 +11,10 @@ carotid artery in transverse ultrasound, a polyp):
   ``segmentation.pixel_spacing_um`` is given; the unit is stored with every number.
 * Split by group (acquisition sequence, video, image), seeded by ``data.split_seed``; a training fraction keeps a
   nested, seeded subset of the training groups.
-* Targets: the 1-pixel inner contour of each mask (:func:`~tunedepth.data.closed_boundary`). Training pixels: per
-  image, ``pixels_per_class`` boundary pixels and as many background pixels, ``near_fraction`` of them within
-  ``near_distance_px`` of the boundary (hard negatives), drawn once per study (``data.split_seed``); patches are
-  cut centred on them without translation (the paper notes that shifting boundary patches injects label noise).
+* Targets: the 1-pixel inner contour of each mask (:func:`~tunedepth.data.boundaries.closed_boundary`). Training
+  pixels: per image, ``pixels_per_class`` boundary pixels and as many background pixels, ``near_fraction`` of them
+  within ``near_distance_px`` of the boundary (hard negatives), drawn once per study (``data.split_seed``); patches
+  are cut centred on them without translation (the paper notes that shifting boundary patches injects label noise).
   Validation and test pixels (``val_pixels_per_class``, same rule) give the AUC tables and stop training.
 * Test images: class probabilities on a stride-``stride`` grid inside the region of interest (the reference
   region's bounding box grown by ``roi_margin_px``; the paper also worked inside a region of interest), the
