@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
@@ -238,3 +239,13 @@ def test_no_module_is_over_450_lines(path):
 def test_the_runner_stays_small():
     n = len((ROOT / "study" / "runner.py").read_text().splitlines())
     assert n <= 300, f"study/runner.py has {n} lines: one run and the lr sweep only (executors go elsewhere)"
+
+
+def test_importing_tunedepth_asks_openmp_for_passive_waiting_unless_set():
+    code = "import os, tunedepth; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    got = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    assert got.stdout.strip() == "PASSIVE"
+    kept = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert kept.stdout.strip() == "ACTIVE"

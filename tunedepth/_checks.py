@@ -2,7 +2,7 @@
 
 Each raises ``ValueError`` with one line naming the parameter, the function, what was expected and what was got
 (``bool`` is refused where an int is expected, although Python counts it as one). Checks tied to one package's
-meaning live beside it (``evaluation/_inputs.py``, ``study/_checks.py``).
+meaning live beside it (``evaluation/_inputs.py``, ``analysis/_checks.py``).
 """
 
 from __future__ import annotations

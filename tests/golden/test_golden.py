@@ -5,10 +5,12 @@ proxy) is run again and compared with what the code gave when the golden folder 
 existing study folder re-runs), ``results.csv`` (timings aside), the test predictions of a few runs, the analysis
 tables and the report's text. A refactor that changes any behaviour fails here.
 
-One change was accepted on purpose when the redesign landed: the report's study configuration (``study.json``)
-no longer lists the empty tables of the other tasks (``"detection": null``, ``"segmentation": null``), since the
-tasks are now registered plug-ins rather than a closed list; ``report.txt`` was regenerated for that alone (every
-other golden file is as recorded before the redesign).
+The report's study configuration block is compared as data: the golden configuration, read by today's code
+(which fills in settings added since with their defaults), must equal today's. New settings at their old-behaviour
+default are how the schema grows (the run ids, compared exactly, prove they are neutral). One change was accepted on
+purpose when the redesign landed: the configuration no longer lists the empty tables of the other tasks
+(``"detection": null``, ``"segmentation": null``), since tasks are registered plug-ins rather than a closed list;
+``report.txt`` was regenerated for that alone (every other golden file is as recorded before the redesign).
 
 Predictions are compared exactly on a machine like the one that wrote the golden files (same CPU capability, as
 torch reports it) and within 1e-6 relative elsewhere, since float rounding of the CPU kernels differs between
@@ -33,7 +35,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tunedepth.config import parse_study
+from tunedepth.config import dump_resolved, parse_study
 from tunedepth.report import write_report
 from tunedepth.study import run_study
 
@@ -99,6 +101,27 @@ def _report_text(path: Path, replacements: dict[str, str]) -> str:
     for old, new in replacements.items():
         text = text.replace(old, new)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip()) + "\n"
+
+
+CONFIG_HEADING = "Study configuration (study.json)\n"
+
+
+def _split_config(text: str) -> tuple[dict[str, Any], str]:
+    """The report text's configuration block (as data) and the text without it."""
+    start = text.index(CONFIG_HEADING) + len(CONFIG_HEADING)
+    config, end = json.JSONDecoder().raw_decode(text[start:])
+    return config, text[:start] + text[start + end:].lstrip("\n")
+
+
+def _as_read_today(config: dict[str, Any], replacements: dict[str, str]) -> dict[str, Any]:
+    """A golden configuration as today's code resolves it (settings added since get their defaults)."""
+    blob = json.dumps(config)
+    for real, placeholder in replacements.items():
+        blob = blob.replace(placeholder, real)
+    resolved = json.dumps(dump_resolved(parse_study(json.loads(blob), base_dir=Path("/"))))
+    for real, placeholder in replacements.items():
+        resolved = resolved.replace(real, placeholder)
+    return dict(json.loads(resolved))
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -167,8 +190,12 @@ def test_golden_study_reproduces(name: str, data_dir: Path, tmp_path: Path) -> N
         assert (out / table).is_file() == (golden / table).is_file(), f"{table}: written now but not before, or back"
         if (golden / table).is_file():
             _assert_frames_equal(_read_table(out / table), _read_table(golden / table), table)
+    config, rest = _split_config(text)
+    golden_config, golden_rest = _split_config((golden / "report.txt").read_text())
+    replacements = {str(tmp_path): "<tmp>", str(data_dir): "<data>"}
+    assert config == _as_read_today(golden_config, replacements), "the resolved study configuration changed"
     if _same_capability():
-        assert text == (golden / "report.txt").read_text(), "the report's text changed"
+        assert rest == golden_rest, "the report's text changed"
 
 
 @pytest.mark.parametrize("name", list(STUDIES))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import tunedepth.study.execution as execution_module
-import tunedepth.study.runner as runner_module
+import tunedepth.study.lr_search as lr_search_module
 from tunedepth.cli.main import main
 from tunedepth.config import parse_study
 from tunedepth.results import FAILURE_COLUMNS
@@ -26,7 +26,7 @@ def _config(raw):
 
 def _fail_in_call(monkeypatch, failing: set[int], exc: Exception) -> list[int]:
     """Make the n-th call of train_model (1-based, counted over the test) raise ``exc`` for n in ``failing``."""
-    real_train = runner_module.train_model
+    real_train = lr_search_module.train_model
     calls: list[int] = []
 
     def train(*args, **kwargs):
@@ -35,7 +35,7 @@ def _fail_in_call(monkeypatch, failing: set[int], exc: Exception) -> list[int]:
             raise exc
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "train_model", train)
+    monkeypatch.setattr(lr_search_module, "train_model", train)
     return calls
 
 

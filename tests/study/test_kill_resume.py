@@ -142,7 +142,8 @@ workers = 1
 feature_cache_memory_gb = 1e-9
 """
 
-RUN_FILES = ["config.json", "history.csv", "metrics.json", "predictions_test.csv", "predictions_val.csv"]
+RUN_FILES = ["config.json", "epoch_predictions.npz", "history.csv", "metrics.json", "predictions_test.csv",
+             "predictions_val.csv"]
 
 
 @dataclass(frozen=True)

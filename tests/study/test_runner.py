@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import tunedepth.study.runner as runner_module
+import tunedepth.study.lr_search as lr_search_module
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError, DataError, WeightsError
 from tunedepth.results import RESULT_COLUMNS
@@ -30,7 +30,8 @@ def test_study_writes_every_run_and_results(study_raw, tmp_path):
     assert set(frame["n_train"]) == {36, 18}
     run = out / "runs" / frame["run_id"].iloc[0]
     assert sorted(p.name for p in run.iterdir()) == [
-        "config.json", "history.csv", "metrics.json", "predictions_test.csv", "predictions_val.csv"]
+        "config.json", "epoch_predictions.npz", "history.csv", "metrics.json", "predictions_test.csv",
+        "predictions_val.csv"]
     config = json.loads((run / "config.json").read_text())
     assert {"tunedepth_version", "git_sha", "torch_version", "device", "num_threads", "hashed"} <= set(config)
     history = pd.read_csv(run / "history.csv")
@@ -56,7 +57,7 @@ def test_resume_runs_only_missing_runs(study_raw, tmp_path, monkeypatch):
     study_raw["grid"] = {"regimes": ["finetune"], "depths": [1, 2, 3, 4], "train_fractions": [1.0], "seeds": [0]}
     config = _config(study_raw)
     out = tmp_path / "out"
-    real_train = runner_module.train_model
+    real_train = lr_search_module.train_model
     calls: list[int] = []
 
     def interrupted_in_third(*args, **kwargs):
@@ -65,7 +66,7 @@ def test_resume_runs_only_missing_runs(study_raw, tmp_path, monkeypatch):
             raise KeyboardInterrupt  # stops the study (a run that raises an Exception is recorded and skipped)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "train_model", interrupted_in_third)
+    monkeypatch.setattr(lr_search_module, "train_model", interrupted_in_third)
     with pytest.raises(KeyboardInterrupt):
         run_study(config, out)
     assert len([p for p in (out / "runs").iterdir() if (p / "metrics.json").exists()]) == 2
@@ -165,3 +166,28 @@ def test_store_writes_predictions_at_full_precision(tmp_path):
                     predictions={"test": frame})
     back = pd.read_csv(tmp_path / "runs" / "r" / "predictions_test.csv")
     assert back["prob_1"].tolist() == probs.tolist()
+
+
+def test_per_epoch_predictions_redo_the_choice_of_epoch_and_lr(study_raw, tmp_path):
+    """Each run keeps every epoch's validation and test case log-odds at every lr tried; choosing the best epoch of
+    the best lr on validation from them gives the run's reported lr, best epoch and validation AUC, and the kept
+    epoch's test log-odds are the run's test predictions."""
+    from tunedepth.evaluation import roc_auc_score
+    from tunedepth.results import load_finished_study
+
+    study_raw["training"] |= {"lr": [0.05, 0.01], "max_epochs": 3, "patience": 3}
+    out = tmp_path / "out"
+    run_study(_config(study_raw), out)
+    study = load_finished_study(out)
+    for run in study.runs:
+        metrics = study.run_metrics(run.run_id)
+        val = study.run_epoch_log_odds(run.run_id, "val")
+        test = study.run_epoch_log_odds(run.run_id, "test")
+        assert sorted(val) == sorted(test) == [0.01, 0.05]
+        aucs = {lr: [roc_auc_score(study.val_labels, epoch) for epoch in arrays] for lr, arrays in val.items()}
+        best_lr = max([0.05, 0.01], key=lambda lr: max(aucs[lr]))  # first of equals, as the runner
+        best_epoch = int(pd.Series(aucs[best_lr]).idxmax()) + 1
+        assert (best_lr, best_epoch) == (metrics["lr"], metrics["best_epoch"])
+        assert max(aucs[best_lr]) == metrics["val_auc"] == run.val_auc
+        assert test[best_lr].shape[0] == metrics["epochs_run"]
+        pd.testing.assert_frame_equal(pd.DataFrame(test[best_lr][best_epoch - 1]), pd.DataFrame(run.test_scores))

@@ -145,8 +145,112 @@ def test_log_probabilities_keep_the_order_of_confident_predictions():
 
 
 def test_log_odds_of_three_classes_are_the_log_odds_of_the_softmax():
-    from tunedepth.training.loop import _log_odds
+    from tunedepth.training.predict import _log_odds
 
     logits = torch.tensor([[1.0, 2.0, 0.5], [-3.0, 0.0, 4.0]])
     p = torch.softmax(logits.double(), dim=1)
     torch.testing.assert_close(_log_odds(logits), torch.log(p / (1 - p)))
+
+
+def test_every_epoch_keeps_its_validation_and_test_log_odds():
+    """The kept epoch's validation log-odds are those of the kept epoch in the per-epoch record, and the per-epoch
+    AUCs are the history's scores: the choice of epoch can be redone from them."""
+    torch.manual_seed(0)
+    test = synthetic_images(20, seed=4)
+    result = _train(build_toy(), epochs=4, patience=4, test_inputs=test.images)
+    val_labels = synthetic_images(32, seed=2).labels.numpy()
+    assert result.epoch_val_log_odds.shape == (4, 32, 2) and result.epoch_test_log_odds.shape == (4, 20, 2)
+    assert [roc_auc_score(val_labels, lo) for lo in result.epoch_val_log_odds] == \
+        [r.val_score for r in result.history]
+    np.testing.assert_array_equal(result.epoch_val_log_odds[result.best_epoch - 1], result.val_log_odds)
+
+
+def test_to_cases_maps_the_kept_log_odds():
+    torch.manual_seed(0)
+    result = _train(build_toy(), epochs=2, patience=2, test_inputs=synthetic_images(20, seed=4).images,
+                    to_cases=lambda lo: lo[::2])
+    assert result.epoch_val_log_odds.shape == (2, 16, 2) and result.epoch_test_log_odds.shape == (2, 10, 2)
+
+
+def test_epoch_metric_loss_keeps_the_epoch_of_lowest_validation_loss():
+    """With a validation score that prefers the first epoch, 'auc' keeps epoch 1 and 'loss' the epoch of lowest
+    validation loss (a later one, as the toy task is learnt)."""
+    first_wins = iter([1.0, 0.0, 0.0, 0.0, 0.0])
+    torch.manual_seed(0)
+    by_score = _train(build_toy(), epochs=5, patience=5, val_score=lambda y, s: next(first_wins))
+    torch.manual_seed(0)
+    by_loss = _train(build_toy(), epochs=5, patience=5, val_score=lambda y, s: 0.5, epoch_metric="loss")
+    losses = [r.val_loss for r in by_loss.history]
+    assert by_score.best_epoch == 1
+    assert by_loss.best_epoch == int(np.argmin(losses)) + 1 > 1
+    assert by_loss.selection_score == -min(losses)
+
+
+def test_label_smoothing_changes_the_training_loss_only_when_set():
+    torch.manual_seed(0)
+    plain = _train(build_toy(), epochs=1, patience=1)
+    torch.manual_seed(0)
+    zero = _train(build_toy(), epochs=1, patience=1, label_smoothing=0.0)
+    torch.manual_seed(0)
+    smoothed = _train(build_toy(), epochs=1, patience=1, label_smoothing=0.2)
+    assert zero.history[0].train_loss == plain.history[0].train_loss
+    assert smoothed.history[0].train_loss != plain.history[0].train_loss
+
+
+def test_warmup_cosine_history_records_the_base_lr_of_each_epoch():
+    """4 mini-batches per epoch, 1 warm-up epoch, a 12-step budget: epoch 1 starts at lr/4, epoch 2 at the full lr,
+    epoch 3 at half of it (cosine at step 8 of 4..12)."""
+    policy = LrPolicy(**{**POLICY.__dict__, "schedule": "warmup_cosine", "warmup_epochs": 1.0})
+    torch.manual_seed(0)
+    model = build_toy()
+    freeze_to_depth(model, 4, bn_policy="freeze")
+    result = train_model(model, train=synthetic_images(64, seed=1), val=synthetic_images(32, seed=2),
+                         regime="scratch", policy=policy, stopping=StoppingRule(3, 3), batch_size=16, seed=0,
+                         device=CPU, val_score=roc_auc_score)
+    assert [r.lr for r in result.history] == pytest.approx([0.05 / 4, 0.05, 0.025])
+
+
+def _dropout_toy():
+    """The toy CNN with dropout before its head: training draws from the global RNG every mini-batch."""
+    from torch import nn
+
+    from tests.conftest import TOY
+    from tunedepth.models import Architecture
+
+    def net(num_classes):
+        base = TOY.build_net(num_classes)
+        base[2].append(nn.Dropout(0.5))
+        return base
+
+    arch = Architecture(name="toy4-dropout", description="toy4 with dropout", groups=TOY.groups, build_net=net,
+                        first_conv=TOY.first_conv, weight_sources={}, mean=TOY.mean, std=TOY.std, input_size=16)
+    return arch.build(2)
+
+
+def test_training_in_stages_interleaved_with_another_run_equals_training_in_one_go():
+    """A Trainer paused and resumed (as the lr search does), while another Trainer uses the global RNG in between,
+    ends with exactly the weights and history of the same run trained in one go: it keeps its own RNG stream."""
+    from tunedepth.training import Trainer
+
+    def trainer(lr):
+        torch.manual_seed(0)
+        model = _dropout_toy()
+        freeze_to_depth(model, 4, bn_policy="freeze")
+        policy = LrPolicy(**{**POLICY.__dict__, "lr": lr})
+        return Trainer(model, train=synthetic_images(64, seed=1), val=synthetic_images(32, seed=2), regime="scratch",
+                       policy=policy, stopping=StoppingRule(4, 4), batch_size=16, seed=0, device=CPU,
+                       val_score=roc_auc_score)
+
+    alone = trainer(0.05)
+    alone.run()
+    staged, other = trainer(0.05), trainer(0.01)
+    staged.run(until_epoch=1)
+    other.run(until_epoch=2)
+    staged.run(until_epoch=2)
+    other.run()
+    staged.run()
+    assert [r.train_loss for r in staged.history] == [r.train_loss for r in alone.history]
+    a, b = alone.result(), staged.result()
+    assert (a.best_epoch, a.best_val_score) == (b.best_epoch, b.best_val_score)
+    for (name, x), y in zip(alone.model.state_dict().items(), staged.model.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name

@@ -19,7 +19,6 @@ from tunedepth.config.schema import (
     ModelConfig,
     Regime,
     StudyConfig,
-    TrainingConfig,
     settings_of,
 )
 from tunedepth.config.tasks import (
@@ -29,9 +28,11 @@ from tunedepth.config.tasks import (
     TaskConfig,
     register_task_config,
 )
+from tunedepth.config.training import RECIPES, TrainingConfig
 
 __all__ = [
     "DATA_CONFIGS",
+    "RECIPES",
     "TASK_CONFIGS",
     "AnalysisConfig",
     "CsvManifestDataConfig",

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from tunedepth.config._base import DataSourceConfig, Frozen
 from tunedepth.config.data import DATA_CONFIGS
 from tunedepth.config.tasks import TASK_CONFIGS, TaskConfig
+from tunedepth.config.training import TrainingConfig
 from tunedepth.errors import ConfigError
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "ModelConfig",
     "Regime",
     "StudyConfig",
-    "TrainingConfig",
     "settings_of",
 ]
 
@@ -125,65 +125,6 @@ class GridConfig(Frozen):
         if not isinstance(v, str) and (len(v) == 0 or len(set(v)) != len(v)):
             raise ValueError(f"must be 'all' or a non-empty list of unique depths; got {list(v)}")
         return v
-
-
-class TrainingConfig(Frozen):
-    """Optimisation, schedule and stopping. Defaults follow the paper (Table II)."""
-
-    optimizer: Literal["sgd", "adamw"] = Field(default="sgd", description="SGD with momentum (paper) or AdamW.")
-    lr: Annotated[float, Field(gt=0)] | tuple[Annotated[float, Field(gt=0)], ...] = Field(
-        default=0.001,
-        description=(
-            "Base learning rate of tuned groups (paper: 0.001). A list trains every run at each value "
-            "and keeps the one with the best validation AUC."
-        ),
-    )
-    head_lr_mult: Annotated[float, Field(gt=0)] = Field(
-        default=10.0, description="Head lr = head_lr_mult x lr when fine-tuning (paper: 10). Scratch uses 1."
-    )
-    bias_lr_mult: Annotated[float, Field(gt=0)] = Field(
-        default=2.0, description="Bias lr = bias_lr_mult x the weight lr of the same group (paper: 2)."
-    )
-    momentum: Annotated[float, Field(ge=0, lt=1)] = Field(default=0.9, description="SGD momentum (paper: 0.9).")
-    weight_decay: Annotated[float, Field(ge=0)] = Field(
-        default=0.0, description="Weight decay on weights (not biases or norm parameters)."
-    )
-    lr_decay_per_epoch: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.95, description="The lr is multiplied by this after every epoch (paper's gamma: 0.95)."
-    )
-    batch_size: Annotated[int, Field(ge=1)] = Field(default=64, description="Mini-batch size (paper: not stated).")
-    max_epochs: Annotated[int, Field(ge=1)] = Field(default=30, description="Upper bound on epochs.")
-    patience: Annotated[int, Field(ge=1)] = Field(
-        default=5, description="Stop after this many epochs without a better validation AUC."
-    )
-    min_iterations: Annotated[int, Field(ge=0)] = Field(
-        default=0,
-        description=(
-            "Train at least this many mini-batches before stopping (even past max_epochs), so small "
-            "training fractions, with few mini-batches per epoch, still converge."
-        ),
-    )
-    bn_policy: Literal["freeze", "train"] = Field(
-        default="freeze",
-        description=(
-            "BatchNorm layers of frozen groups: 'freeze' keeps them in eval mode (running statistics "
-            "fixed), 'train' lets them use batch statistics and update running statistics."
-        ),
-    )
-    augment: bool = Field(
-        default=False, description="Random online augmentation of training images (flips, small shifts/rotations)."
-    )
-    @field_validator("lr")
-    @classmethod
-    def _lr_list_non_empty(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
-        if isinstance(v, tuple) and (len(v) == 0 or len(set(v)) != len(v)):
-            raise ValueError(f"a list of learning rates must be non-empty and unique; got {list(v)}")
-        return v
-
-    @property
-    def lrs(self) -> tuple[float, ...]:
-        """The learning rates to try, as a tuple."""
-        return self.lr if isinstance(self.lr, tuple) else (self.lr,)
 
 
 class ExecutionConfig(Frozen):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from tunedepth.results.finished import FinishedRun, FinishedStudy, load_finished_study
 from tunedepth.results.identity import Arm, RunSpec, hashed_config, hashed_fields, run_id
-from tunedepth.results.layout import Split, StudyLayout
+from tunedepth.results.layout import EPOCH_PREDICTIONS, Split, StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS, RESULT_COLUMNS, RunFailure, RunRecord
 from tunedepth.results.store import StudyStore, frame_to_csv
 
 __all__ = [
+    "EPOCH_PREDICTIONS",
     "FAILURE_COLUMNS",
     "RESULT_COLUMNS",
     "Arm",

@@ -24,7 +24,7 @@ from tunedepth.config import Regime
 from tunedepth.errors import ConfigError, StudyFolderError, UndefinedMetricWarning
 from tunedepth.evaluation import roc_auc_score
 from tunedepth.results.identity import Arm, RunSpec
-from tunedepth.results.layout import Split, StudyLayout
+from tunedepth.results.layout import EPOCH_PREDICTIONS, Split, StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -211,6 +211,15 @@ class FinishedStudy:
             return None
         with np.load(path) as arrays:
             return {key: arrays[key] for key in arrays.files}
+
+    def run_epoch_log_odds(self, run_id: str, split: Split) -> dict[float, np.ndarray]:
+        """A run's case log-odds on ``split`` after every epoch, per learning rate tried: lr -> array of shape
+        (epochs, n_cases, n_classes). Empty for runs written before tunedepth kept them. The test arrays are for
+        scoring only: nothing may be chosen on them."""
+        arrays = self.run_arrays(run_id, EPOCH_PREDICTIONS)
+        if arrays is None:
+            return {}
+        return {float(lr): arrays[f"{split}_{k}"] for k, lr in enumerate(arrays["lrs"]) if f"{split}_{k}" in arrays}
 
     def task_table(self, name: str) -> pd.DataFrame:
         """A task's study-wide table ``<task>/<name>`` (e.g. ``detection/frames.csv``).

@@ -11,6 +11,7 @@ Layout::
     <study>/runs/<run_id>/config.json         resolved run config, version, git SHA, weights sha256
     <study>/runs/<run_id>/history.csv         convergence: val AUC against mini-batches
     <study>/runs/<run_id>/predictions_{val,test}.csv
+    <study>/runs/<run_id>/epoch_predictions.npz    every epoch's val and test case log-odds at every lr
     <study>/runs/<run_id>/<name>.csv, <name>.npz   a task's own per-run tables and arrays
     <study>/runs/<run_id>/metrics.json        written last: the run is finished iff it exists
     <study>/runs/<run_id>/failed.json, traceback.txt   instead, for a run that raised
@@ -26,9 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Split", "StudyLayout"]
+__all__ = ["EPOCH_PREDICTIONS", "Split", "StudyLayout"]
 
 Split = Literal["val", "test"]
+
+EPOCH_PREDICTIONS = "epoch_predictions"
+"""Name of a run's arrays (``<name>.npz``) of every epoch's validation and test case log-odds at every lr tried:
+``lrs`` (the study's learning rates), ``val_<k>`` and ``test_<k>`` of shape (epochs, n_cases, n_classes) for the
+lr of index k (absent for an lr whose training diverged). The test arrays are for scoring only: nothing selects on
+them."""
 
 
 @dataclass(frozen=True)

@@ -9,34 +9,22 @@ executors) is :func:`tunedepth.study.run_study`.
 from __future__ import annotations
 
 import logging
-import math
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from tunedepth._seeding import seed_everything
 from tunedepth.config import dump_resolved
 from tunedepth.evaluation import accuracy_score, roc_auc_score
 from tunedepth.models import GroupedModel, build_model
-from tunedepth.results import RunFailure, RunRecord, RunSpec, StudyStore, hashed_config
+from tunedepth.results import EPOCH_PREDICTIONS, RunFailure, RunRecord, RunSpec, StudyStore, hashed_config
 from tunedepth.study._provenance import provenance
+from tunedepth.study.lr_search import LrSearch, Trial, cached_inputs_of, search_lr
 from tunedepth.study.prepare import PreparedStudy, resolve_device
-from tunedepth.training import (
-    CachedInputs,
-    EpochRecord,
-    FeatureStore,
-    StoppingRule,
-    TrainingDivergedError,
-    TrainResult,
-    predict_log_odds,
-    rows_of,
-    run_cut,
-    train_model,
-)
+from tunedepth.training import EpochRecord, FeatureStore, StoppingRule, predict_log_odds, run_cut
 from tunedepth.tuning import LrPolicy, freeze_to_depth
 
 logger = logging.getLogger(__name__)
@@ -70,20 +58,6 @@ def _predictions_frame(labels: np.ndarray, log_odds: np.ndarray) -> pd.DataFrame
     return frame
 
 
-@dataclass(frozen=True)
-class _Trial:
-    lr: float
-    result: TrainResult
-    model: GroupedModel
-    cut: int
-
-    @property
-    def rank(self) -> float:
-        # A NaN validation AUC never wins over a number.
-        score = self.result.best_val_score
-        return score if math.isfinite(score) else -math.inf
-
-
 def build_frozen_model(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
     """The run's network at its starting weights (random for scratch), frozen to its depth."""
     config, tc = prepared.config, prepared.config.training
@@ -108,51 +82,47 @@ def _cut(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec, features: 
                    max_gb=execution.feature_cache_max_gb)
 
 
-def _train_at_each_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor,
-                      class_weights: torch.Tensor | None, device: torch.device, progress: StudyProgress | None,
-                      features: FeatureStore | None) -> tuple[list[_Trial], dict[float, str], str]:
-    """Train the run once per configured learning rate, each from the same initialisation.
+def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor, class_weights: torch.Tensor | None,
+               device: torch.device, progress: StudyProgress | None, features: FeatureStore | None) -> LrSearch:
+    """Train the run at its learning rate(s) and keep the best on validation (:mod:`tunedepth.study.lr_search`)."""
+    tc, data, task = prepared.config.training, prepared.data, prepared.task_data
 
-    Returns the trials, the learning rates whose training diverged (lr -> reason; the run goes on with the
-    others), and why the feature cache was not used ("" when it was).
-
-    Raises:
-        TrainingDivergedError: when training diverged at every learning rate.
-    """
-    tc, data = prepared.config.training, prepared.data
-    train = data.train.subset(train_index)
-    val_score = prepared.task_data.val_score(data)
-    trials, diverged, reason = [], {}, ""
-    for lr in tc.lrs:
-        seed_everything(spec.seed)  # same initialisation (and data order) for every lr
+    def build() -> tuple[GroupedModel, int, str]:
         model = build_frozen_model(prepared, spec)
         cut, reason = _cut(prepared, model, spec, features)
-        cached = None
-        if cut and features is not None:
-            cached = CachedInputs(cut, rows_of(features.get(model, cut, data.train.images), train_index),
-                                  features.get(model, cut, data.val.images))
-        policy = LrPolicy(
-            optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
-            momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
-        )
-        try:
-            result = train_model(
-                model, train=train, val=data.val, regime=spec.regime, policy=policy,
-                stopping=StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), batch_size=tc.batch_size,
-                seed=spec.seed, device=device, val_score=val_score, augment=tc.augment, class_weights=class_weights,
-                on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)), cached=cached,
-            )
-        except TrainingDivergedError as exc:
-            if len(tc.lrs) == 1:
-                raise
-            diverged[lr] = str(exc)
-            logger.warning("run %s at lr %g: %s; the other learning rates go on", spec.label, lr, exc)
-            continue
-        trials.append(_Trial(lr, result, model, cut))
-    if not trials:
-        raise TrainingDivergedError("training diverged at every learning rate ("
-                                    + "; ".join(f"lr {lr:g}: {why}" for lr, why in diverged.items()) + ")")
-    return trials, diverged, reason
+        return model, cut, reason
+
+    def policy(lr: float) -> LrPolicy:
+        return LrPolicy(optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
+                        momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
+                        schedule=tc.schedule, warmup_epochs=tc.warmup_epochs)
+
+    trainer_args = {
+        "train": data.train.subset(train_index), "val": data.val, "regime": spec.regime,
+        "stopping": StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), "batch_size": tc.batch_size,
+        "seed": spec.seed, "device": device, "val_score": task.val_score(data), "augment": tc.augment,
+        "class_weights": class_weights, "label_smoothing": tc.label_smoothing, "epoch_metric": tc.epoch_metric,
+        "to_cases": task.case_log_odds,
+    }
+    return search_lr(build, spec=spec, lrs=tc.lrs, successive_halving=tc.lr_search,
+                     first_round_epochs=tc.lr_search_epochs, features=features,
+                     cached_inputs=cached_inputs_of(features, (data.train.images, data.val.images, data.test.images),
+                                                    train_index),
+                     policy=policy, trainer_args=trainer_args,
+                     on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)))
+
+
+def _epoch_predictions(trials: tuple[Trial, ...], lrs: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """Every trial's per-epoch case log-odds (``val_<k>``, ``test_<k>``: (epochs, n_cases, n_classes), k = the
+    lr's index in ``lrs``) and the learning rates (``lrs``), for re-doing choices later without retraining."""
+    arrays: dict[str, np.ndarray] = {"lrs": np.asarray(lrs, dtype=np.float64)}
+    for trial in trials:
+        k = lrs.index(trial.lr)
+        if trial.result.epoch_val_log_odds is not None:
+            arrays[f"val_{k}"] = trial.result.epoch_val_log_odds
+        if trial.result.epoch_test_log_odds is not None:
+            arrays[f"test_{k}"] = trial.result.epoch_test_log_odds
+    return arrays
 
 
 def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudyStore,
@@ -176,10 +146,10 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     device = resolve_device(config.execution.device)
     rows = task.train_rows(data, train_fraction=spec.train_fraction, seed=spec.seed)
     train_index = torch.from_numpy(rows)
-    trials, diverged, reason = _train_at_each_lr(prepared, spec, train_index, task.class_weights(data, rows), device,
-                                                 progress, features)
-    best = max(trials, key=lambda t: t.rank)  # first of equals: the earlier lr in the list
-    model, result, cut = best.model, best.result, best.cut
+    search = _search_lr(prepared, spec, train_index, task.class_weights(data, rows), device, progress, features)
+    trials, model, best, diverged, reason = search.trials, search.model, search.best, search.diverged, \
+        search.reason_not_cached
+    result, cut = best.result, best.cut
     test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
     test_log_odds = task.case_log_odds(predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut))
     val_labels, test_labels = task.case_labels(data, "val"), task.case_labels(data, "test")
@@ -191,9 +161,8 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         best_epoch=result.best_epoch, epochs_run=result.epochs_run,
         train_seconds=sum(t.result.train_seconds for t in trials), n_val=len(val_labels), n_test=len(test_labels),
         cached_groups=cut,
-        lr_trials=tuple(sorted([{"lr": t.lr, "val_auc": t.result.best_val_score, "best_epoch": t.result.best_epoch,
-                                 "epochs_run": t.result.epochs_run} for t in trials]
-                               + [{"lr": lr, "diverged": why} for lr, why in diverged.items()],
+        lr_trials=tuple(sorted([t.record() for t in trials] + [{"lr": lr, "diverged": why} for lr, why in
+                                                                  diverged.items()],
                                key=lambda trial: config.training.lrs.index(trial["lr"]))),
         feature_cache={"used": bool(cut), "cached_groups": list(model.group_names[:cut]),
                        "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason},
@@ -216,7 +185,8 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         run_id, config=run_config, metrics=metrics, history=history,
         predictions={"val": _predictions_frame(val_labels, task.case_log_odds(result.val_log_odds)),
                      "test": _predictions_frame(test_labels, test_log_odds)},
-        tables=outputs.tables, arrays=outputs.arrays or None,
+        tables=outputs.tables,
+        arrays={**outputs.arrays, EPOCH_PREDICTIONS: _epoch_predictions(trials, config.training.lrs)},
     )
     return metrics
 

@@ -15,12 +15,12 @@ from tunedepth.training.features import (
 from tunedepth.training.loop import (
     EpochRecord,
     StoppingRule,
+    Trainer,
     TrainingDivergedError,
     TrainResult,
-    predict_log_odds,
-    predict_proba,
     train_model,
 )
+from tunedepth.training.predict import predict_log_odds, predict_proba
 
 __all__ = [
     "CacheDtype",
@@ -29,6 +29,7 @@ __all__ = [
     "FeatureStore",
     "StoppingRule",
     "TrainResult",
+    "Trainer",
     "TrainingDivergedError",
     "cache_cut",
     "cut_pixel_patches",

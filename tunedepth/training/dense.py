@@ -37,7 +37,7 @@ import torch
 
 from tunedepth._checks import check_int, check_shape
 from tunedepth.models import GroupedModel
-from tunedepth.training.loop import predict_proba
+from tunedepth.training.predict import predict_proba
 
 __all__ = ["cut_pixel_patches", "dense_class_probabilities", "patch_centres"]
 

@@ -1,10 +1,18 @@
 """The training loop: plain PyTorch, CPU or CUDA, validation after every epoch.
 
-Model selection follows the paper: keep the epoch with the best validation score (the study
-passes ROC AUC; the loop itself is metric-agnostic, so training never imports evaluation);
-stop early after ``patience`` epochs without improvement, within ``max_epochs``. Every epoch
-appends a point (mini-batches seen, validation score, losses, lr) to the convergence history. On CPU
-the loop is deterministic for a fixed seed and thread count; on CUDA it uses bf16 autocast.
+Model selection follows the paper by default: keep the epoch with the best validation score (the
+study passes ROC AUC; the loop itself is metric-agnostic, so training never imports evaluation);
+stop early after ``patience`` epochs without improvement, within ``max_epochs``. With
+``epoch_metric = "loss"`` the lowest validation loss decides instead. Every epoch appends a point
+(mini-batches seen, validation score, losses, lr) to the convergence history, and the validation
+(and, when given, test) log-odds of every epoch are returned, so the choice of epoch can be redone
+later without retraining. On CPU the loop is deterministic for a fixed seed and thread count; on
+CUDA it uses bf16 autocast.
+
+:class:`Trainer` can also train a run in stages (:meth:`Trainer.run` up to an epoch, then on): a learning-rate
+search by successive halving pauses its candidates between rungs. A paused trainer keeps its own optimizer,
+schedule, shuffling generator and global RNG state (dropout), so training in stages gives exactly what training in
+one go gives.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -22,9 +31,10 @@ import torch.nn.functional as F
 
 from tunedepth._seeding import torch_generator
 from tunedepth.config import Regime
-from tunedepth.data import ImageSet, augment_batch, normalize
+from tunedepth.data import ImageSet, augment_batch
 from tunedepth.models import GroupedModel
 from tunedepth.training.features import CachedInputs
+from tunedepth.training.predict import autocast, forward_from_cut, memory_format, model_inputs, predict_log_odds
 from tunedepth.tuning import LrPolicy, build_optimizer, build_param_groups, build_scheduler
 
 logger = logging.getLogger(__name__)
@@ -33,9 +43,8 @@ __all__ = [
     "EpochRecord",
     "StoppingRule",
     "TrainResult",
+    "Trainer",
     "TrainingDivergedError",
-    "predict_log_odds",
-    "predict_proba",
     "train_model",
 ]
 
@@ -88,7 +97,22 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a training run returns; the model itself holds the best epoch's weights."""
+    """What a training run returns; the model itself holds the best epoch's weights.
+
+    Attributes:
+        best_epoch: the kept epoch (1-based).
+        best_val_score: the validation score (e.g. AUC) of the kept epoch.
+        epochs_run: epochs trained.
+        history: one record per epoch.
+        train_seconds: wall-clock time of the run.
+        val_log_odds: the kept epoch's validation log-odds, of shape (n_val, n_classes).
+        selection_score: what chose the kept epoch, higher is better: its validation score (``epoch_metric =
+            "auc"``) or minus its validation loss (``"loss"``); learning rates are ranked by it.
+        epoch_val_log_odds: every epoch's validation log-odds, of shape (epochs_run, n_val, n_classes) (per case
+            with ``to_cases``).
+        epoch_test_log_odds: likewise on the test inputs when given, else None; for scoring only, never for a
+            choice.
+    """
 
     best_epoch: int
     best_val_score: float
@@ -96,88 +120,9 @@ class TrainResult:
     history: tuple[EpochRecord, ...]
     train_seconds: float
     val_log_odds: np.ndarray = field(repr=False)
-
-
-def _memory_format(model: GroupedModel) -> torch.memory_format:
-    return torch.channels_last if model.channels_last else torch.contiguous_format
-
-
-def _autocast(device: torch.device) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
-def _inputs(model: GroupedModel, batch: torch.Tensor, *, cut: int, device: torch.device) -> torch.Tensor:
-    """A batch ready for the model: uint8 images normalised (cut 0), or cached features as float32."""
-    x = batch.to(device, non_blocking=True)
-    x = normalize(x, model.mean, model.std) if cut == 0 else x.float()
-    return x.contiguous(memory_format=_memory_format(model)) if x.dim() == 4 else x
-
-
-def _forward(model: GroupedModel, x: torch.Tensor, cut: int) -> torch.Tensor:
-    return model(x) if cut == 0 else model.forward_from(cut, x)
-
-
-def _log_odds(logits: torch.Tensor) -> torch.Tensor:
-    """Per class, ``log(p_k / (1 - p_k)) = z_k - logsumexp(z_j, j != k)``, in float64.
-
-    Unlike probabilities (exactly 1.0 in float32 beyond a logit gap of about 17) or log-probabilities (exactly 0.0
-    in float64 beyond about 36, where ``z_k - logsumexp(z)`` cancels), this difference of two moderate numbers
-    keeps the order of any finite logits; it is a monotone function of ``p_k``, so every rank-based statistic
-    (AUC, DeLong, sensitivity at a false-positive rate) is that of the probabilities, without ties.
-    """
-    z = logits.double()
-    k = z.shape[1]
-    others = z.unsqueeze(1).expand(-1, k, -1).masked_fill(torch.eye(k, dtype=torch.bool), -math.inf)
-    return z - torch.logsumexp(others, dim=2)
-
-
-@torch.no_grad()
-def predict_log_odds(
-    model: GroupedModel,
-    images: torch.Tensor,
-    *,
-    batch_size: int,
-    device: torch.device,
-    cut: int = 0,
-) -> np.ndarray:
-    """Per-class log-odds ``log(p_k / (1 - p_k))`` of shape (n_cases, n_classes), float64, in eval mode.
-
-    These are what a study scores and stores: they rank cases exactly as the probabilities do, without the ties
-    of saturated probabilities (measured on the demo study: more than half of the test cases had a float32
-    probability of exactly 1.0). ``scipy.special.expit`` of them gives the probabilities.
-
-    Args:
-        model: the model (normalisation from its ``mean`` and ``std``).
-        images: uint8 images (n, 3, s, s); or, with ``cut`` > 0, cached features of the first ``cut`` groups
-            (see :class:`~tunedepth.training.FeatureStore`).
-        batch_size: cases per forward pass.
-        device: where to compute.
-        cut: 0 for images; otherwise the number of leading groups ``images`` stands for.
-    """
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, images.shape[0], batch_size):
-        x = _inputs(model, images[start:start + batch_size], cut=cut, device=device)
-        with _autocast(device):
-            logits = _forward(model, x, cut)
-        out.append(_log_odds(logits.float()).cpu())
-    model.train(was_training)
-    return torch.cat(out).numpy()
-
-
-def predict_proba(
-    model: GroupedModel,
-    images: torch.Tensor,
-    *,
-    batch_size: int,
-    device: torch.device,
-    cut: int = 0,
-) -> np.ndarray:
-    """Class probabilities of shape (n_cases, n_classes), float64, from :func:`predict_log_odds` (same
-    arguments). Near-certain predictions round to exactly 0 or 1; rank cases by the log-odds instead."""
-    log_odds = predict_log_odds(model, images, batch_size=batch_size, device=device, cut=cut)
-    return 1.0 / (1.0 + np.exp(-log_odds))
+    selection_score: float = math.nan
+    epoch_val_log_odds: np.ndarray | None = field(default=None, repr=False)
+    epoch_test_log_odds: np.ndarray | None = field(default=None, repr=False)
 
 
 def _rank(score: float) -> float:
@@ -188,6 +133,201 @@ def _rank(score: float) -> float:
 def _val_loss(log_odds: np.ndarray, labels: np.ndarray) -> float:
     """Mean cross-entropy: -log p_label = log(1 + exp(-log_odds_label)), computed stably."""
     return float(np.mean(np.logaddexp(0.0, -log_odds[np.arange(labels.size), labels])))
+
+
+class Trainer:
+    """One training run of a model (already frozen to its depth), which can be run in stages.
+
+    The arguments are those of :func:`train_model`. :meth:`run` trains until the stopping rule says stop (or up
+    to an epoch); :meth:`result` restores the best epoch's weights into the model and returns the summary.
+
+    Raises:
+        ValueError: if ``cached`` is given with ``augment``, or its sizes do not match ``train`` and ``val``.
+    """
+
+    def __init__(
+        self,
+        model: GroupedModel,
+        *,
+        train: ImageSet,
+        val: ImageSet,
+        regime: Regime,
+        policy: LrPolicy,
+        stopping: StoppingRule,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        val_score: Callable[[np.ndarray, np.ndarray], float],
+        augment: bool = False,
+        class_weights: torch.Tensor | None = None,
+        on_epoch_end: Callable[[EpochRecord], None] | None = None,
+        cached: CachedInputs | None = None,
+        label_smoothing: float = 0.0,
+        epoch_metric: Literal["auc", "loss"] = "auc",
+        test_inputs: torch.Tensor | None = None,
+        to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        self.cut = 0
+        if cached is not None:
+            if augment:
+                raise ValueError("The 'cached' parameter of train_model cannot be used with augment=True: random "
+                                 "augmentation changes the inputs every epoch, so frozen features cannot be cached.")
+            if cached.train.shape[0] != len(train) or cached.val.shape[0] != len(val):
+                raise ValueError(f"The 'cached' parameter of train_model must hold features of the {len(train)} "
+                                 f"training and {len(val)} validation images; got {cached.train.shape[0]} and "
+                                 f"{cached.val.shape[0]}.")
+            self.cut = cached.cut
+        self.model, self.regime, self.policy, self.stopping = model, regime, policy, stopping
+        self.batch_size, self.device, self.val_score, self.augment = batch_size, device, val_score, augment
+        self.on_epoch_end, self.label_smoothing, self.epoch_metric = on_epoch_end, label_smoothing, epoch_metric
+        self.test_inputs, self.to_cases = test_inputs, to_cases
+        self.train_inputs = train.images if cached is None else cached.train
+        self.val_inputs = val.images if cached is None else cached.val
+        self.train_labels = train.labels
+        if device.type == "cuda":
+            # Keep the (uint8 or cached) training inputs on the GPU for the whole run: no host-to-device copy per
+            # mini-batch at all (better than pinned-memory transfers for data sets that fit, as these do).
+            self.train_inputs, self.train_labels = self.train_inputs.to(device), self.train_labels.to(device)
+        model.to(device)
+        model.to(memory_format=memory_format(model))
+        self.n = len(train)
+        steps_per_epoch = max(1, math.ceil(self.n / batch_size))
+        self.optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
+        self.schedule = build_scheduler(
+            self.optimizer, policy=policy, steps_per_epoch=steps_per_epoch,
+            total_steps=max(stopping.max_epochs * steps_per_epoch, stopping.min_iterations))
+        self.generator = torch_generator(seed)
+        self.weights = None if class_weights is None else class_weights.to(device)
+        self.val_labels = val.labels.numpy()
+        self.history: list[EpochRecord] = []
+        self.epoch_val: list[np.ndarray] = []
+        self.epoch_test: list[np.ndarray] = []
+        self.best_rank, self.best_score, self.best_epoch = -math.inf, -math.inf, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_log_odds = np.empty((0, 0))
+        self.iteration, self.seconds, self.stopped = 0, 0.0, False
+        # The global RNG (dropout) as it is now, for this run alone: restored whenever it trains, saved when it
+        # pauses, so that runs trained in turns do not share one stream.
+        self.rng_state = _rng_state(device)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def selection_score(self) -> float:
+        """What ranks this run against others so far: the best epoch's ``val_score`` (``epoch_metric = "auc"``)
+        or minus its validation loss (``"loss"``); -inf before the first epoch or when undefined."""
+        return self.best_rank
+
+    def run(self, *, until_epoch: int | None = None) -> None:
+        """Train epochs until the stopping rule stops the run, or until ``until_epoch`` epochs have run.
+
+        Raises:
+            TrainingDivergedError: if the training loss becomes NaN or infinite.
+        """
+        if self.stopped:
+            return
+        _set_rng_state(self.rng_state, self.device)
+        started = time.perf_counter()
+        try:
+            while until_epoch is None or self.epochs_run < until_epoch:
+                self._epoch(started)
+                if self.stopping.should_stop(epoch=self.epochs_run, best_epoch=self.best_epoch,
+                                             iteration=self.iteration):
+                    self.stopped = True
+                    break
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.rng_state = _rng_state(self.device)
+
+    def _epoch(self, started: float) -> None:
+        model, policy, cut, device = self.model, self.policy, self.cut, self.device
+        epoch = self.epochs_run + 1
+        model.train()
+        lr = _base_lr(policy, epoch=epoch, optimizer=self.optimizer)
+        order = torch.randperm(self.n, generator=self.generator)
+        loss_sum, seen = 0.0, 0
+        for start in range(0, self.n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            x = model_inputs(model, self.train_inputs[idx.to(self.train_inputs.device)], cut=cut, device=device)
+            if self.augment:
+                x = augment_batch(x, generator=self.generator).contiguous(memory_format=memory_format(model))
+            y = self.train_labels[idx.to(self.train_labels.device)].to(device)
+            with autocast(device):
+                logits = forward_from_cut(model, x, cut)
+            loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.label_smoothing)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"training loss became {loss.item()} at epoch {epoch}, mini-batch {self.iteration + 1}; "
+                    "try a lower learning rate"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.schedule.step_batch()
+            self.iteration += 1
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+        self.schedule.step_epoch()
+        predict_batch = max(self.batch_size, 256)
+        log_odds = predict_log_odds(model, self.val_inputs, batch_size=predict_batch, device=device, cut=cut)
+        keep = (lambda a: a) if self.to_cases is None else self.to_cases
+        self.epoch_val.append(keep(log_odds))
+        if self.test_inputs is not None:
+            self.epoch_test.append(keep(predict_log_odds(model, self.test_inputs, batch_size=predict_batch,
+                                                         device=device, cut=cut)))
+        score = self.val_score(self.val_labels, log_odds)
+        record = EpochRecord(
+            epoch=epoch, iteration=self.iteration, lr=lr, train_loss=loss_sum / max(seen, 1),
+            val_loss=_val_loss(log_odds, self.val_labels), val_score=score,
+            seconds=self.seconds + time.perf_counter() - started,
+        )
+        self.history.append(record)
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(record)
+        logger.info("epoch %d: train loss %.4f, val score %.4f (%.0f s since the start)", epoch, record.train_loss,
+                    score, record.seconds)
+        rank = _rank(score) if self.epoch_metric == "auc" else _rank(-record.val_loss)
+        if self.best_state is None or rank > self.best_rank:
+            self.best_rank, self.best_score, self.best_epoch, self.best_log_odds = rank, score, epoch, log_odds
+            self.best_state = copy.deepcopy(model.state_dict())
+
+    def result(self) -> TrainResult:
+        """Restore the best epoch's weights into the model and return the summary (after at least one epoch)."""
+        if self.best_state is None:
+            raise RuntimeError("Trainer.result() needs at least one epoch of Trainer.run().")
+        self.model.load_state_dict(self.best_state)
+        return TrainResult(
+            best_epoch=self.best_epoch, best_val_score=float(self.best_score), epochs_run=self.epochs_run,
+            history=tuple(self.history), train_seconds=self.seconds, val_log_odds=self.best_log_odds,
+            selection_score=float(self.best_rank), epoch_val_log_odds=np.stack(self.epoch_val),
+            epoch_test_log_odds=np.stack(self.epoch_test) if self.epoch_test else None,
+        )
+
+    def release(self) -> None:
+        """Drop the model, optimizer and best weights (a learning rate the search eliminated); keeps the record."""
+        self.best_state = None
+        del self.optimizer, self.schedule, self.model
+
+
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if device.type == "cuda" else None
+
+
+def _set_rng_state(state: tuple[torch.Tensor, list[torch.Tensor] | None], device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None and device.type == "cuda":
+        torch.cuda.set_rng_state_all(state[1])
+
+
+def _base_lr(policy: LrPolicy, *, epoch: int, optimizer: torch.optim.Optimizer) -> float:
+    """The base lr of this epoch as the history records it: the paper's ``lr x decay^(epoch - 1)``; for a per-batch
+    schedule, the lr of the epoch's first mini-batch (the first group's lr scaled back to the base)."""
+    if policy.schedule == "exponential":
+        return policy.lr * policy.lr_decay_per_epoch ** (epoch - 1)
+    group = optimizer.param_groups[0]
+    return float(policy.lr * group["lr"] / group["initial_lr"])
 
 
 def train_model(
@@ -206,6 +346,10 @@ def train_model(
     class_weights: torch.Tensor | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
     cached: CachedInputs | None = None,
+    label_smoothing: float = 0.0,
+    epoch_metric: Literal["auc", "loss"] = "auc",
+    test_inputs: torch.Tensor | None = None,
+    to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> TrainResult:
     """Train ``model`` (already frozen to its depth) and restore its best-validation-score weights.
 
@@ -228,6 +372,13 @@ def train_model(
         cached: the frozen prefix's features of ``train`` and ``val`` (see
             :mod:`tunedepth.training.features`); the model then runs from group ``cached.cut`` on. Refused with
             ``augment`` (the cached inputs are fixed). Mini-batches, shuffling and the rest are unchanged.
+        label_smoothing: label smoothing of the training loss (0 = plain cross-entropy).
+        epoch_metric: what keeps the best epoch and counts patience: "auc" (``val_score``, higher is better) or
+            "loss" (the validation cross-entropy, lower is better).
+        test_inputs: the test images (or, with ``cached``, their cached features), predicted after every epoch
+            and returned in ``epoch_test_log_odds``; they never influence training or any choice.
+        to_cases: maps the per-image log-odds of a validation or test split to per-case ones before they are kept
+            per epoch (e.g. candidates averaged over their patches); None keeps them per image.
 
     Returns:
         The training summary; ``model`` holds the weights of the best epoch.
@@ -236,81 +387,11 @@ def train_model(
         TrainingDivergedError: if the training loss becomes NaN or infinite.
         ValueError: if ``cached`` is given with ``augment``, or its sizes do not match ``train`` and ``val``.
     """
-    cut = 0
-    if cached is not None:
-        if augment:
-            raise ValueError("The 'cached' parameter of train_model cannot be used with augment=True: random "
-                             "augmentation changes the inputs every epoch, so frozen features cannot be cached.")
-        if cached.train.shape[0] != len(train) or cached.val.shape[0] != len(val):
-            raise ValueError(f"The 'cached' parameter of train_model must hold features of the {len(train)} training "
-                             f"and {len(val)} validation images; got {cached.train.shape[0]} and "
-                             f"{cached.val.shape[0]}.")
-        cut = cached.cut
-    train_inputs = train.images if cached is None else cached.train
-    val_inputs = val.images if cached is None else cached.val
-    train_labels = train.labels
-    if device.type == "cuda":
-        # Keep the (uint8 or cached) training inputs on the GPU for the whole run: no host-to-device copy per
-        # mini-batch at all (better than pinned-memory transfers for data sets that fit, as these do).
-        train_inputs, train_labels = train_inputs.to(device), train_labels.to(device)
-    model.to(device)
-    model.to(memory_format=_memory_format(model))
-    optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
-    scheduler = build_scheduler(optimizer, policy=policy)
-    generator = torch_generator(seed)
-    weights = None if class_weights is None else class_weights.to(device)
-    val_labels = val.labels.numpy()
-    n = len(train)
-    history: list[EpochRecord] = []
-    best_score, best_epoch, best_state, best_log_odds = -math.inf, 0, None, np.empty((0, 0))
-    iteration, started = 0, time.perf_counter()
-    epoch = 0
-    while True:
-        epoch += 1
-        model.train()
-        lr = policy.lr * policy.lr_decay_per_epoch ** (epoch - 1)  # base lr this epoch
-        order = torch.randperm(n, generator=generator)
-        loss_sum, seen = 0.0, 0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            x = _inputs(model, train_inputs[idx.to(train_inputs.device)], cut=cut, device=device)
-            if augment:
-                x = augment_batch(x, generator=generator).contiguous(memory_format=_memory_format(model))
-            y = train_labels[idx.to(train_labels.device)].to(device)
-            with _autocast(device):
-                logits = _forward(model, x, cut)
-            loss = F.cross_entropy(logits.float(), y, weight=weights)
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"training loss became {loss.item()} at epoch {epoch}, mini-batch {iteration + 1}; "
-                    "try a lower learning rate"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            iteration += 1
-            loss_sum += loss.item() * len(idx)
-            seen += len(idx)
-        scheduler.step()
-        log_odds = predict_log_odds(model, val_inputs, batch_size=max(batch_size, 256), device=device, cut=cut)
-        score = val_score(val_labels, log_odds)
-        record = EpochRecord(
-            epoch=epoch, iteration=iteration, lr=lr, train_loss=loss_sum / max(seen, 1),
-            val_loss=_val_loss(log_odds, val_labels), val_score=score, seconds=time.perf_counter() - started,
-        )
-        history.append(record)
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-        logger.info("epoch %d: train loss %.4f, val score %.4f (%.0f s since the start)", epoch, record.train_loss,
-                    score, record.seconds)
-        if best_state is None or _rank(score) > _rank(best_score):
-            best_score, best_epoch, best_log_odds = score, epoch, log_odds
-            best_state = copy.deepcopy(model.state_dict())
-        if stopping.should_stop(epoch=epoch, best_epoch=best_epoch, iteration=iteration):
-            break
-    assert best_state is not None  # the loop runs at least one epoch
-    model.load_state_dict(best_state)
-    return TrainResult(
-        best_epoch=best_epoch, best_val_score=float(best_score), epochs_run=len(history), history=tuple(history),
-        train_seconds=time.perf_counter() - started, val_log_odds=best_log_odds,
+    trainer = Trainer(
+        model, train=train, val=val, regime=regime, policy=policy, stopping=stopping, batch_size=batch_size,
+        seed=seed, device=device, val_score=val_score, augment=augment, class_weights=class_weights,
+        on_epoch_end=on_epoch_end, cached=cached, label_smoothing=label_smoothing, epoch_metric=epoch_metric,
+        test_inputs=test_inputs, to_cases=to_cases,
     )
+    trainer.run()
+    return trainer.result()

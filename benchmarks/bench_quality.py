@@ -1,0 +1,199 @@
+"""Quality benchmark (issue 14): are the runs well trained, next to published results on the same test sets?
+
+Every study below is an ordinary tunedepth study in its own folder under ``--out`` (default
+``bench-out/quality``), so the benchmark is resumable: run the same command again and finished runs are skipped.
+Its studies take hours on the 2-core machine: start it in the background and resume it until done, e.g.
+
+    TUNEDEPTH_DATA_DIR=../shared/data nohup .venv/bin/python benchmarks/bench_quality.py --stage recipes \\
+        --shard 0/2 --threads 1 > bench-out/quality-0.log 2>&1 &
+    TUNEDEPTH_DATA_DIR=../shared/data nohup .venv/bin/python benchmarks/bench_quality.py --stage recipes \\
+        --shard 1/2 --threads 1 > bench-out/quality-1.log 2>&1 &
+    .venv/bin/python benchmarks/bench_quality.py --summarize     # the tables of docs/quality.md, from what finished
+
+Two shards of one thread each use the 2 cores better than one process with 2 threads (docs/benchmarks.md).
+
+The search space is fixed here, before any test number was looked at, and nothing is chosen on test: the "best
+configuration" of a data set is the (recipe, regime, depth) of highest validation AUC, per seed, at 100% of the
+training data; its test AUC is what is reported.
+
+Stages:
+
+* ``recipes``: ``paper`` vs ``modern`` (tunedepth/config/training.py), one learning rate each (paper: 0.003, the
+  demo's, chosen on validation; modern: the recipe's 3e-4), on PneumoniaMNIST, BreastMNIST and RetinaMNIST (the
+  28-px files) and BreastMNIST's 64-px file; 3 seeds; scratch and every depth; fractions 1, 0.25 and 0.05.
+* ``resolution``: the input size: 28-px sources at 32, 64 and 96 px and the 64-px BreastMNIST at 64 and 96 px,
+  depths {1, 5, all} and scratch, fraction 1, 3 seeds, the ``modern`` recipe.
+
+Published test AUCs on the same official test splits (../shared/reference/anchors.md): MedMNIST+ (Doerrich et
+al. 2025; best ImageNet-pretrained CNN fine-tuned end to end, 3 seeds) and MedMNIST v2 (Yang et al. 2023; best
+ResNet from scratch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+SEEDS = (0, 1, 2)
+FRACTIONS = (1.0, 0.25, 0.05)
+DATASETS: dict[str, tuple[str, int]] = {  # name -> (MedMNIST flag, source file size)
+    "pneumonia": ("pneumoniamnist", 28),
+    "breast": ("breastmnist", 28),
+    "retina": ("retinamnist", 28),
+    "breast64": ("breastmnist", 64),
+}
+# Input size of the recipes stage: the demo's 64 px (the resolution stage measures the alternatives).
+IMAGE_SIZE = {"pneumonia": 64, "breast": 64, "retina": 64, "breast64": 64}
+RECIPE_LR = {"paper": 0.003, "modern": 3e-4}
+PAPER_STOPPING = {"max_epochs": 30, "patience": 5, "min_iterations": 120}
+RESOLUTIONS = {"pneumonia": (32, 64, 96), "breast": (32, 64, 96), "retina": (32, 64, 96), "breast64": (64, 96)}
+
+PUBLISHED = {  # data set -> (MedMNIST+ from 28-px images, from 64-px images, MedMNIST v2 scratch)
+    "pneumonia": (0.970, 0.987, 0.962),
+    "breast": (0.891, 0.906, 0.901),
+    "retina": (0.754, 0.806, 0.726),
+    "breast64": (0.891, 0.906, 0.901),
+}
+
+
+@dataclass(frozen=True)
+class BenchStudy:
+    """One study of the benchmark: its folder name and its study file as a mapping."""
+
+    name: str
+    stage: str
+    dataset: str
+    raw: dict[str, Any]
+
+
+def _training(recipe: str) -> dict[str, Any]:
+    if recipe == "paper":
+        return {"recipe": "paper", "lr": RECIPE_LR["paper"], **PAPER_STOPPING}
+    return {"recipe": "modern", "lr": RECIPE_LR["modern"], "min_iterations": 120}
+
+
+def _study(name: str, stage: str, dataset: str, *, image_size: int, recipe: str, depths: Any,
+           fractions: tuple[float, ...], threads: int) -> BenchStudy:
+    flag, size = DATASETS[dataset]
+    raw = {
+        "name": name,
+        "data": {"source": "medmnist", "flag": flag, "size": size, "image_size": image_size},
+        "model": {"architecture": "efficientnet_lite0", "weights": "imagenet"},
+        "grid": {"regimes": ["scratch", "finetune"], "depths": depths, "train_fractions": list(fractions),
+                 "seeds": list(SEEDS)},
+        "training": {**_training(recipe), "batch_size": 64},
+        "execution": {"num_threads": threads, "workers": 1},
+    }
+    return BenchStudy(name, stage, dataset, raw)
+
+
+def studies(threads: int = 1) -> list[BenchStudy]:
+    """Every study of the benchmark, cheapest first within a stage."""
+    out = []
+    order = ("breast", "retina", "breast64", "pneumonia")
+    for dataset in order:
+        for recipe in ("paper", "modern"):
+            out.append(_study(f"recipes-{dataset}-{recipe}", "recipes", dataset, image_size=IMAGE_SIZE[dataset],
+                              recipe=recipe, depths="all", fractions=FRACTIONS, threads=threads))
+    for dataset in order:
+        for size in RESOLUTIONS[dataset]:
+            out.append(_study(f"resolution-{dataset}-{size}px", "resolution", dataset, image_size=size,
+                              recipe="modern", depths=[1, 5, "stem"], fractions=(1.0,), threads=threads))
+    return out
+
+
+def _shard(items: list[BenchStudy], shard: str) -> Iterator[BenchStudy]:
+    index, count = (int(part) for part in shard.split("/"))
+    for k, item in enumerate(items):
+        if k % count == index:
+            yield item
+
+
+def run(stage: str, out: Path, shard: str, threads: int) -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from tunedepth.config import parse_study
+    from tunedepth.study import run_study
+
+    for study in _shard([s for s in studies(threads) if s.stage == stage], shard):
+        print(f"== {study.name}", flush=True)
+        summary = run_study(parse_study(study.raw, base_dir=REPO), out / study.name)
+        print(f"   {summary.n_executed} executed, {summary.n_skipped} skipped, {len(summary.failures)} failed",
+              flush=True)
+
+
+# ---- summary -----------------------------------------------------------------------------------------------------
+
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
+    return f"{mean:.3f} ± {sd:.3f} (n={len(values)})"
+
+
+def _per_seed(results: Any, fraction: float) -> dict[str, dict[int, tuple[float, float, str]]]:
+    """Per seed at ``fraction``: full fine-tuning, the validation-chosen run and scratch, as (test AUC, val AUC,
+    label)."""
+    rows = results[results["train_fraction"] == fraction]
+    out: dict[str, dict[int, tuple[float, float, str]]] = {"full": {}, "chosen": {}, "scratch": {}}
+    for seed, runs in rows.groupby("seed"):
+        finetune = runs[runs["regime"] == "finetune"]
+        full = finetune[finetune["depth"] == finetune["depth"].max()]
+        scratch = runs[runs["regime"] == "scratch"]
+        chosen = runs.loc[runs["val_auc"].idxmax()] if runs["val_auc"].notna().any() else None
+        for key, frame in (("full", full), ("scratch", scratch)):
+            if len(frame):
+                row = frame.iloc[0]
+                out[key][int(seed)] = (float(row["test_auc"]), float(row["val_auc"]), str(row["label"]))
+        if chosen is not None:
+            out["chosen"][int(seed)] = (float(chosen["test_auc"]), float(chosen["val_auc"]), str(chosen["label"]))
+    return out
+
+
+def summarize(out: Path) -> str:
+    import pandas as pd
+
+    lines = ["| data set | study | fraction | full fine-tuning | best on validation (its choices) | scratch |",
+             "|---|---|---|---|---|---|"]
+    for study in studies():
+        path = out / study.name / "results.csv"
+        if not path.is_file():
+            continue
+        results = pd.read_csv(path, dtype={"run_id": str})
+        for fraction in sorted(set(results["train_fraction"]), reverse=True):
+            per = _per_seed(results, fraction)
+            choices = ", ".join(sorted({label for _, _, label in per["chosen"].values()}))
+            lines.append(f"| {study.dataset} | {study.name} | {fraction:g} | "
+                         f"{_mean_sd([t for t, _, _ in per['full'].values()])} | "
+                         f"{_mean_sd([t for t, _, _ in per['chosen'].values()])} ({choices}) | "
+                         f"{_mean_sd([t for t, _, _ in per['scratch'].values()])} |")
+    lines += ["", "| data set | MedMNIST+ (28 px) | MedMNIST+ (64 px) | MedMNIST v2 scratch |", "|---|---|---|---|"]
+    lines += [f"| {name} | {a:.3f} | {b:.3f} | {c:.3f} |" for name, (a, b, c) in PUBLISHED.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=("recipes", "resolution"), default="recipes")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "quality")
+    parser.add_argument("--shard", default="0/1", help="k/n: run the k-th of every n studies (parallel processes)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of this process")
+    parser.add_argument("--summarize", action="store_true", help="print the tables from the finished runs")
+    args = parser.parse_args(argv)
+    if args.summarize:
+        sys.stdout.write(summarize(args.out))
+        return 0
+    run(args.stage, args.out, args.shard, args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
