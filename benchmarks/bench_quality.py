@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,7 +117,6 @@ def _shard(items: list[BenchStudy], shard: str) -> Iterator[BenchStudy]:
 
 
 def run(stage: str, out: Path, shard: str, threads: int) -> None:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from tunedepth.config import parse_study
     from tunedepth.study import run_study
 

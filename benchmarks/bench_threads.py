@@ -6,8 +6,8 @@ images per second per process. Run it from the repository root with nothing else
 
     .venv/bin/python benchmarks/bench_threads.py --seconds 40
 
-The environment (``OMP_WAIT_POLICY``) is set per child before it imports torch, which is when the OpenMP runtime
-reads it.
+The environment (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``) is set per child before it imports torch, which is when
+the OpenMP runtime reads it.
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ import subprocess
 import sys
 import time
 
-CONFIGS = (  # (label, processes, threads per process, OMP_WAIT_POLICY)
-    ("1 process x 2 threads, default policy", 1, 2, None),
-    ("1 process x 2 threads, PASSIVE", 1, 2, "PASSIVE"),
-    ("2 processes x 2 threads, default policy", 2, 2, None),
-    ("2 processes x 2 threads, PASSIVE", 2, 2, "PASSIVE"),
-    ("2 processes x 1 thread, PASSIVE", 2, 1, "PASSIVE"),
+CONFIGS: tuple[tuple[str, int, int, dict[str, str]], ...] = (  # (label, processes, threads per process, env)
+    ("1 process x 2 threads, default policy", 1, 2, {}),
+    ("1 process x 2 threads, PASSIVE", 1, 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("1 process x 2 threads, GOMP_SPINCOUNT=10000", 1, 2, {"GOMP_SPINCOUNT": "10000"}),
+    ("2 processes x 2 threads, default policy", 2, 2, {}),
+    ("2 processes x 2 threads, PASSIVE", 2, 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("2 processes x 2 threads, GOMP_SPINCOUNT=10000", 2, 2, {"GOMP_SPINCOUNT": "10000"}),
+    ("2 processes x 1 thread, PASSIVE", 2, 1, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("2 processes x 1 thread, default policy", 2, 1, {}),
 )
 
 
@@ -62,10 +65,9 @@ def main() -> int:
     if args.child:
         child(args.child, args.seconds)
         return 0
-    for label, processes, threads, policy in CONFIGS:
-        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-        if policy is not None:
-            env["OMP_WAIT_POLICY"] = policy  # else unset: the runtime's default (the child loads torch first)
+    for label, processes, threads, settings in CONFIGS:
+        # Unset variables take the runtime's default (the child loads torch before tunedepth could set them).
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | settings
         command = [sys.executable, __file__, "--child", str(threads), "--seconds", str(args.seconds)]
         procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
         rates = [json.loads(p.communicate()[0].strip().splitlines()[-1])["images_per_second"] for p in procs]

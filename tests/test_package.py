@@ -241,11 +241,12 @@ def test_the_runner_stays_small():
     assert n <= 300, f"study/runner.py has {n} lines: one run and the lr sweep only (executors go elsewhere)"
 
 
-def test_importing_tunedepth_asks_openmp_for_passive_waiting_unless_set():
-    code = "import os, tunedepth; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+def test_importing_tunedepth_bounds_openmp_spinning_unless_the_user_chose():
+    code = "import os, tunedepth; print(os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     got = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
-    assert got.stdout.strip() == "PASSIVE"
-    kept = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                          env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
-    assert kept.stdout.strip() == "ACTIVE"
+    assert got.stdout.strip() == "10000"
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "5"}):
+        kept = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                              env={**env, **chosen})
+        assert kept.stdout.strip() == chosen.get("GOMP_SPINCOUNT", "None")
