@@ -162,3 +162,27 @@ def test_largest_allowed_values_pass() -> None:
         max_rotation_deg=180.0,
     )
     assert out.shape == (2, 3, 4, 4)
+
+
+def test_augmented_views_are_the_same_for_a_seed_and_view_major():
+    from tunedepth.data import augmented_views
+
+    images = (torch.arange(5 * 3 * 8 * 8) % 251).to(torch.uint8).view(5, 3, 8, 8)
+    a = augmented_views(images, views=3, seed=4, fill=(10.0, 20.0, 30.0))
+    b = augmented_views(images, views=3, seed=4, fill=(10.0, 20.0, 30.0), batch_size=2)
+    c = augmented_views(images, views=3, seed=5, fill=(10.0, 20.0, 30.0))
+    assert a.shape == (15, 3, 8, 8) and a.dtype == torch.uint8
+    assert torch.equal(a, b)  # the draws do not depend on the batching
+    assert not torch.equal(a, c)
+    first_view = augmented_views(images, views=1, seed=4, fill=(10.0, 20.0, 30.0))
+    assert torch.equal(a[:5], first_view)  # view-major: rows 0..n-1 are view 0 of each image
+
+
+def test_augmented_views_pad_with_the_fill_colour():
+    """An image of the fill colour stays exactly that colour, whatever the shift or rotation: pixels moved in from
+    outside take the fill colour too."""
+    from tunedepth.data import augmented_views
+
+    fill = (124.0, 116.0, 104.0)
+    images = torch.tensor(fill, dtype=torch.float32).view(1, 3, 1, 1).expand(4, 3, 16, 16).to(torch.uint8)
+    assert torch.equal(augmented_views(images, views=2, seed=0, fill=fill), images.repeat(2, 1, 1, 1))

@@ -191,3 +191,31 @@ def test_per_epoch_predictions_redo_the_choice_of_epoch_and_lr(study_raw, tmp_pa
         assert max(aucs[best_lr]) == metrics["val_auc"] == run.val_auc
         assert test[best_lr].shape[0] == metrics["epochs_run"]
         pd.testing.assert_frame_equal(pd.DataFrame(test[best_lr][best_epoch - 1]), pd.DataFrame(run.test_scores))
+
+
+def test_fixed_augmented_views_are_served_by_the_feature_cache_with_the_same_result(study_raw, tmp_path):
+    """augment_copies = 2: fine-tuning runs take their (view) features from the cache, and give exactly what they
+    give without the cache."""
+    study_raw["grid"] |= {"depths": [1, 2], "train_fractions": [1.0, 0.5]}
+    study_raw["training"] |= {"augment_copies": 2, "max_epochs": 2, "patience": 2}
+    results = {}
+    for cache in (True, False):
+        raw = {**study_raw, "execution": {**study_raw["execution"], "feature_cache": cache}}
+        results[cache] = run_study(_config(raw), tmp_path / f"cache-{cache}").results.set_index("run_id")
+    cached, plain = results[True], results[False]
+    finetune = cached[cached["regime"] == "finetune"]
+    assert (finetune["cached_groups"] > 0).all() and (plain["cached_groups"] == 0).all()
+    pd.testing.assert_frame_equal(cached[["val_auc", "test_auc", "best_epoch"]], plain[["val_auc", "test_auc",
+                                                                                          "best_epoch"]])
+
+
+def test_fixed_views_change_the_run_and_online_augmentation_excludes_them(study_raw, tmp_path):
+    study_raw["training"] |= {"max_epochs": 2, "patience": 2}
+    base = run_study(_config(study_raw), tmp_path / "base").results.set_index("label")
+    study_raw["training"]["augment_copies"] = 2
+    views = run_study(_config(study_raw), tmp_path / "views").results.set_index("label")
+    assert set(base["run_id"]).isdisjoint(views["run_id"])  # a different training set: new run ids
+    assert (base["n_train"] == views["n_train"]).all()  # n_train counts images, not views
+    study_raw["training"]["augment"] = True
+    with pytest.raises(ConfigError, match=r"augment = true \(online\) and augment_copies = 2"):
+        _config(study_raw)

@@ -125,7 +125,7 @@ def test_training_on_cached_inputs_refuses_augmentation_and_wrong_sizes():
     train, val = store.get(model, 3, TRAIN.images), store.get(model, 3, VAL.images)
     with pytest.raises(ValueError, match="cannot be used with augment=True"):
         _train(model, cached=CachedInputs(3, train, val), augment=True)
-    with pytest.raises(ValueError, match="features of the 32 training and 16 validation images; got 31 and 16"):
+    with pytest.raises(ValueError, match="features of the 32 training inputs and 16 validation images; got 31 and 16"):
         _train(model, cached=CachedInputs(3, train[:31], val))
 
 

@@ -105,6 +105,15 @@ class TrainingConfig(Frozen):
     augment: bool = Field(
         default=False, description="Random online augmentation of training images (flips, small shifts/rotations)."
     )
+    augment_copies: Annotated[int, Field(ge=0, le=16)] = added_field(
+        0,
+        description=(
+            "Fixed augmented views per training image (the flips, shifts and rotations of augment), drawn once per "
+            "seed; every epoch shows each image once, as itself or one of its views, drawn at random. Unlike "
+            "augment = true, the frozen-feature cache serves them at every depth, so depths are compared on the "
+            "same inputs. 0 = none."
+        ),
+    )
     schedule: Literal["exponential", "warmup_cosine"] = added_field(
         "exponential",
         description=(
@@ -138,6 +147,9 @@ class TrainingConfig(Frozen):
 
     @model_validator(mode="after")
     def _schedule_fields_apply(self) -> TrainingConfig:
+        if self.augment and self.augment_copies:
+            raise ValueError(f"augment = true (online) and augment_copies = {self.augment_copies} (fixed views) are "
+                             "two ways to augment; choose one.")
         if self.schedule == "exponential" and self.warmup_epochs:
             raise ValueError(f"warmup_epochs = {self.warmup_epochs:g} is only used with schedule = 'warmup_cosine'; "
                              "remove it or set the schedule.")

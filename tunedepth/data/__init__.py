@@ -9,7 +9,7 @@ Every public name is imported explicitly below and listed in ``__all__``.
 
 from __future__ import annotations
 
-from tunedepth.data.augment import augment_batch
+from tunedepth.data.augment import augment_batch, augmented_views
 from tunedepth.data.catalog import DatasetListing, list_datasets
 from tunedepth.data.dataset import DatasetSplits, ImageSet
 from tunedepth.data.preprocess import check_image_size, normalize, prepare_images
@@ -31,6 +31,7 @@ __all__ = [
     "ImageSet",
     "SplitIndices",
     "augment_batch",
+    "augmented_views",
     "balance_indices",
     "check_image_size",
     "check_no_leakage",

@@ -18,8 +18,9 @@ import pandas as pd
 import torch
 
 from tunedepth.config import dump_resolved
+from tunedepth.data import augmented_views
 from tunedepth.evaluation import accuracy_score, roc_auc_score
-from tunedepth.models import GroupedModel, build_model
+from tunedepth.models import GroupedModel, build_model, get_architecture
 from tunedepth.results import EPOCH_PREDICTIONS, RunFailure, RunRecord, RunSpec, StudyStore, hashed_config
 from tunedepth.study._provenance import provenance
 from tunedepth.study.lr_search import LrSearch, Trial, cached_inputs_of, search_lr
@@ -82,6 +83,23 @@ def _cut(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec, features: 
                    max_gb=execution.feature_cache_max_gb)
 
 
+def _train_views(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """With ``augment_copies`` = k: the training split with k fixed augmented views of every image drawn from the
+    run's seed (view-major, view 0 the images themselves), the rows of the run's images in it (view-major too),
+    and the run's training inputs. Without: the split, the run's rows and None. The views of one seed are the same
+    for every depth and fraction (a fraction's views are the views of its images), so the feature cache serves them
+    like the images."""
+    images, copies = prepared.data.train.images, prepared.config.training.augment_copies
+    if not copies:
+        return images, train_index, None
+    fill = tuple(255.0 * m for m in get_architecture(prepared.config.model.architecture).mean)
+    everything = torch.cat([images, augmented_views(images, views=copies, seed=spec.seed,
+                                                    fill=(fill[0], fill[1], fill[2]))])
+    rows = torch.cat([train_index + v * images.shape[0] for v in range(copies + 1)])
+    return everything, rows, everything[rows]
+
+
 def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor, class_weights: torch.Tensor | None,
                device: torch.device, progress: StudyProgress | None, features: FeatureStore | None) -> LrSearch:
     """Train the run at its learning rate(s) and keep the best on validation (:mod:`tunedepth.study.lr_search`)."""
@@ -97,8 +115,9 @@ def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
                         momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
                         schedule=tc.schedule, warmup_epochs=tc.warmup_epochs)
 
+    train_images, run_rows, train_views = _train_views(prepared, spec, train_index)
     trainer_args = {
-        "train": data.train.subset(train_index), "val": data.val, "regime": spec.regime,
+        "train": data.train.subset(train_index), "train_views": train_views, "val": data.val, "regime": spec.regime,
         "stopping": StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), "batch_size": tc.batch_size,
         "seed": spec.seed, "device": device, "val_score": task.val_score(data), "augment": tc.augment,
         "class_weights": class_weights, "label_smoothing": tc.label_smoothing, "epoch_metric": tc.epoch_metric,
@@ -106,8 +125,8 @@ def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
     }
     return search_lr(build, spec=spec, lrs=tc.lrs, successive_halving=tc.lr_search,
                      first_round_epochs=tc.lr_search_epochs, features=features,
-                     cached_inputs=cached_inputs_of(features, (data.train.images, data.val.images, data.test.images),
-                                                    train_index),
+                     cached_inputs=cached_inputs_of(features, (train_images, data.val.images, data.test.images),
+                                                    run_rows),
                      policy=policy, trainer_args=trainer_args,
                      on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)))
 

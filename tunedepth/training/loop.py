@@ -166,22 +166,28 @@ class Trainer:
         epoch_metric: Literal["auc", "loss"] = "auc",
         test_inputs: torch.Tensor | None = None,
         to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
+        train_views: torch.Tensor | None = None,
     ) -> None:
         self.cut = 0
+        n = len(train)
+        self.views = 1 if train_views is None else train_views.shape[0] // max(n, 1)
+        if train_views is not None and (train_views.shape[0] != self.views * n or augment):
+            raise ValueError(f"The 'train_views' parameter of train_model must hold k >= 1 views of each of the {n} "
+                             f"training images, view-major, without augment=True; got {train_views.shape[0]} rows.")
         if cached is not None:
             if augment:
                 raise ValueError("The 'cached' parameter of train_model cannot be used with augment=True: random "
                                  "augmentation changes the inputs every epoch, so frozen features cannot be cached.")
-            if cached.train.shape[0] != len(train) or cached.val.shape[0] != len(val):
-                raise ValueError(f"The 'cached' parameter of train_model must hold features of the {len(train)} "
-                                 f"training and {len(val)} validation images; got {cached.train.shape[0]} and "
+            if cached.train.shape[0] != self.views * n or cached.val.shape[0] != len(val):
+                raise ValueError(f"The 'cached' parameter of train_model must hold features of the {self.views * n} "
+                                 f"training inputs and {len(val)} validation images; got {cached.train.shape[0]} and "
                                  f"{cached.val.shape[0]}.")
             self.cut = cached.cut
         self.model, self.regime, self.policy, self.stopping = model, regime, policy, stopping
         self.batch_size, self.device, self.val_score, self.augment = batch_size, device, val_score, augment
         self.on_epoch_end, self.label_smoothing, self.epoch_metric = on_epoch_end, label_smoothing, epoch_metric
         self.test_inputs, self.to_cases = test_inputs, to_cases
-        self.train_inputs = train.images if cached is None else cached.train
+        self.train_inputs = cached.train if cached is not None else train.images if train_views is None else train_views
         self.val_inputs = val.images if cached is None else cached.val
         self.train_labels = train.labels
         if device.type == "cuda":
@@ -190,7 +196,7 @@ class Trainer:
             self.train_inputs, self.train_labels = self.train_inputs.to(device), self.train_labels.to(device)
         model.to(device)
         model.to(memory_format=memory_format(model))
-        self.n = len(train)
+        self.n = n
         steps_per_epoch = max(1, math.ceil(self.n / batch_size))
         self.optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
         self.schedule = build_scheduler(
@@ -247,10 +253,13 @@ class Trainer:
         model.train()
         lr = _base_lr(policy, epoch=epoch, optimizer=self.optimizer)
         order = torch.randperm(self.n, generator=self.generator)
+        # With fixed views, each image is shown once per epoch as one of its views (view 0 = the image itself).
+        view = torch.randint(self.views, (self.n,), generator=self.generator) if self.views > 1 else None
         loss_sum, seen = 0.0, 0
         for start in range(0, self.n, self.batch_size):
             idx = order[start:start + self.batch_size]
-            x = model_inputs(model, self.train_inputs[idx.to(self.train_inputs.device)], cut=cut, device=device)
+            rows = idx if view is None else view[idx] * self.n + idx
+            x = model_inputs(model, self.train_inputs[rows.to(self.train_inputs.device)], cut=cut, device=device)
             if self.augment:
                 x = augment_batch(x, generator=self.generator).contiguous(memory_format=memory_format(model))
             y = self.train_labels[idx.to(self.train_labels.device)].to(device)
@@ -350,6 +359,7 @@ def train_model(
     epoch_metric: Literal["auc", "loss"] = "auc",
     test_inputs: torch.Tensor | None = None,
     to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
+    train_views: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train ``model`` (already frozen to its depth) and restore its best-validation-score weights.
 
@@ -379,6 +389,9 @@ def train_model(
             and returned in ``epoch_test_log_odds``; they never influence training or any choice.
         to_cases: maps the per-image log-odds of a validation or test split to per-case ones before they are kept
             per epoch (e.g. candidates averaged over their patches); None keeps them per image.
+        train_views: fixed views of the training images, view-major (row ``v * n + i`` is view ``v`` of image
+            ``i``; view 0 the image itself), used instead of ``train.images``; each epoch shows every image once, as
+            a view drawn at random. With ``cached``, ``cached.train`` holds the views' features in that layout.
 
     Returns:
         The training summary; ``model`` holds the weights of the best epoch.
@@ -391,7 +404,7 @@ def train_model(
         model, train=train, val=val, regime=regime, policy=policy, stopping=stopping, batch_size=batch_size,
         seed=seed, device=device, val_score=val_score, augment=augment, class_weights=class_weights,
         on_epoch_end=on_epoch_end, cached=cached, label_smoothing=label_smoothing, epoch_metric=epoch_metric,
-        test_inputs=test_inputs, to_cases=to_cases,
+        test_inputs=test_inputs, to_cases=to_cases, train_views=train_views,
     )
     trainer.run()
     return trainer.result()
