@@ -156,23 +156,77 @@ def _per_seed(results: Any, fraction: float) -> dict[str, dict[int, tuple[float,
     return out
 
 
-def summarize(out: Path) -> str:
+def _finished_runs(folder: Path) -> Any:
+    """The finished runs of a study folder, finished or not (one row per ``metrics.json``)."""
+    import json
+
     import pandas as pd
 
-    lines = ["| data set | study | fraction | full fine-tuning | best on validation (its choices) | scratch |",
-             "|---|---|---|---|---|---|"]
+    from tunedepth.results import StudyLayout
+
+    rows = [json.loads(p.read_text()) for p in sorted(StudyLayout(folder).runs_dir.glob("*/metrics.json"))]
+    return pd.DataFrame(rows)
+
+
+def _auc_with_ci(folder: Path, run_id: str) -> str:
+    """The run's test AUC with DeLong's 95% interval, from its stored test predictions."""
+    import pandas as pd
+
+    from tunedepth.evaluation import roc_auc_ci
+    from tunedepth.results import StudyLayout
+
+    frame = pd.read_csv(StudyLayout(folder).predictions_file(run_id, "test"))
+    scores = frame[[c for c in frame.columns if c.startswith("log_odds_")]].to_numpy()
+    ci = roc_auc_ci(frame["label"].to_numpy(), scores)
+    return f"{ci.auc:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+
+
+def _chosen_across_recipes(out: Path) -> list[str]:
+    """Per data set and seed at 100%: the (recipe, regime, depth) of highest validation AUC over the recipes stage,
+    with its test AUC and DeLong interval; then the mean over seeds."""
+    import pandas as pd
+
+    lines = ["| data set | seed | chosen on validation (recipe: label) | val AUC | test AUC [95% CI] |",
+             "|---|---|---|---|---|"]
+    by_dataset: dict[str, list[Any]] = {}
     for study in studies():
-        path = out / study.name / "results.csv"
-        if not path.is_file():
+        if study.stage != "recipes":
             continue
-        results = pd.read_csv(path, dtype={"run_id": str})
+        runs = _finished_runs(out / study.name)
+        if not runs.empty:
+            by_dataset.setdefault(study.dataset, []).append(runs.assign(study=study.name))
+    for dataset, frames in by_dataset.items():
+        runs = pd.concat(frames, ignore_index=True)
+        runs = runs[(runs["train_fraction"] == 1.0) & runs["val_auc"].notna()]
+        tests = []
+        for seed, group in runs.groupby("seed"):
+            best = group.loc[group["val_auc"].idxmax()]
+            tests.append(float(best["test_auc"]))
+            recipe = str(best["study"]).rsplit("-", 1)[-1]
+            lines.append(f"| {dataset} | {seed} | {recipe}: {best['label']} | {best['val_auc']:.3f} | "
+                         f"{_auc_with_ci(out / str(best['study']), str(best['run_id']))} |")
+        lines.append(f"| {dataset} | mean ± sd | | | {_mean_sd(tests)} |")
+    return lines
+
+
+def summarize(out: Path) -> str:
+    lines = ["| data set | study | fraction | runs finished | full fine-tuning | best on validation (its choices) | "
+             "scratch |", "|---|---|---|---|---|---|---|"]
+    for study in studies():
+        results = _finished_runs(out / study.name)
+        if results.empty:
+            continue
+        n_depths = 10 if study.raw["grid"]["depths"] == "all" else len(study.raw["grid"]["depths"])
+        per_fraction = (1 + n_depths) * len(SEEDS)
         for fraction in sorted(set(results["train_fraction"]), reverse=True):
+            done = int((results["train_fraction"] == fraction).sum())
             per = _per_seed(results, fraction)
             choices = ", ".join(sorted({label for _, _, label in per["chosen"].values()}))
-            lines.append(f"| {study.dataset} | {study.name} | {fraction:g} | "
+            lines.append(f"| {study.dataset} | {study.name} | {fraction:g} | {done}/{per_fraction} | "
                          f"{_mean_sd([t for t, _, _ in per['full'].values()])} | "
                          f"{_mean_sd([t for t, _, _ in per['chosen'].values()])} ({choices}) | "
                          f"{_mean_sd([t for t, _, _ in per['scratch'].values()])} |")
+    lines += ["", *_chosen_across_recipes(out)]
     lines += ["", "| data set | MedMNIST+ (28 px) | MedMNIST+ (64 px) | MedMNIST v2 scratch |", "|---|---|---|---|"]
     lines += [f"| {name} | {a:.3f} | {b:.3f} | {c:.3f} |" for name, (a, b, c) in PUBLISHED.items()]
     return "\n".join(lines) + "\n"
