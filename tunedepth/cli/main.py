@@ -24,7 +24,7 @@ from tunedepth.analysis import ANALYSIS_FILES, ANALYSIS_TASKS, DEPTH_RULES, Stud
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
 from tunedepth.report import write_report
-from tunedepth.results import RunSpec, StudyStore
+from tunedepth.results import RESULT_COLUMNS, RunSpec, StudyStore
 from tunedepth.study import StudyProgress, StudySummary, run_study
 from tunedepth.training import EpochRecord
 
@@ -90,12 +90,14 @@ class _RichProgress(StudyProgress):
                 f"{spec.label:>16} @ {spec.train_fraction:<5g} seed {spec.seed}: FAILED ({metrics['error']}: "
                 f"{metrics['reason']}); the study goes on", markup=False, highlight=False, soft_wrap=True)
             return
-        froc = "".join(f", sens@{key.split('_')[3]} FP/frame {value:.3f}" for key, value in metrics.items()
-                       if key.startswith("test_sensitivity_at_"))
+        # The task's own test metrics (FROC sensitivities, boundary errors, ...): every numeric "test_" entry beyond
+        # the columns every run has.
+        task = "".join(f", {key.removeprefix('test_')} {value:.3f}" for key, value in metrics.items()
+                       if key.startswith("test_") and key not in RESULT_COLUMNS and isinstance(value, int | float))
         self.progress.console.print(
             f"{spec.label:>16} @ {spec.train_fraction:<5g} seed {spec.seed}: test AUC {metrics['test_auc']:.4f} "
             f"(val {metrics['val_auc']:.4f}, best epoch {metrics['best_epoch']}, "
-            f"{metrics['train_seconds']:.0f} s){froc}", markup=False, highlight=False, soft_wrap=True,
+            f"{metrics['train_seconds']:.0f} s){task}", markup=False, highlight=False, soft_wrap=True,
         )
 
 
