@@ -16,6 +16,7 @@ from tunedepth.evaluation.calibration import (
     reliability_curve,
 )
 from tunedepth.evaluation.candidate_hits import CandidateHits, candidate_hits_from_table, match_candidates
+from tunedepth.evaluation.confidence_set import ModelConfidenceSet, model_confidence_set
 from tunedepth.evaluation.delong import (
     AucInterval,
     PairedAucTest,
@@ -69,6 +70,7 @@ __all__ = [
     "FrocSensitivityDifference",
     "FrocSensitivityInterval",
     "MeanInterval",
+    "ModelConfidenceSet",
     "PairedAucTest",
     "PairedMeanTest",
     "PairedSensitivityTest",
@@ -92,6 +94,7 @@ __all__ = [
     "layered_boundary_error",
     "log_loss",
     "match_candidates",
+    "model_confidence_set",
     "mean_boundary_error",
     "paired_sensitivity_difference",
     "reliability_curve",
