@@ -123,3 +123,24 @@ def test_lr_auto_chooses_per_run_and_the_winner_trains_as_a_single_lr_run_would(
         lone = load_finished_study(tmp_path / f"single-{run.label}")
         np.testing.assert_array_equal(lone.runs_of(run.arm, train_fraction=1.0)[0].test_scores, run.test_scores)
     assert set(pd.read_csv(tmp_path / "auto" / "results.csv")["lr"]) <= {0.0003, 0.003, 0.03, 0.3}
+
+
+def test_the_modern_recipe_with_lr_auto_views_and_the_cache_runs_and_resumes(tmp_path: Path,
+                                                                              toy_checkpoint: Path) -> None:
+    """Every new training setting at once (modern recipe, lr = "auto", fixed views, the feature cache, per-epoch
+    predictions) in a real study: it finishes, records what it chose, and a second call executes nothing."""
+    from tests.conftest import write_faint_image_folder
+
+    raw = _raw(write_faint_image_folder(tmp_path / "images"), toy_checkpoint, "auto")
+    raw["training"] = {"recipe": "modern", "lr": "auto", "lr_grid": [0.001, 0.01], "augment_copies": 1,
+                       "max_epochs": 3, "patience": 3, "batch_size": 16}
+    config = parse_study(raw, base_dir=tmp_path)
+    summary = run_study(config, tmp_path / "out")
+    assert summary.failures.empty and summary.n_executed == 2
+    study = load_finished_study(tmp_path / "out")
+    finetune = next(r for r in study.runs if r.regime == "finetune")
+    metrics = study.run_metrics(finetune.run_id)
+    assert metrics["feature_cache"]["used"] and metrics["lr"] in (0.001, 0.01)
+    assert sorted(study.run_epoch_log_odds(finetune.run_id, "val")) == [0.001, 0.01]
+    again = run_study(config, tmp_path / "out")
+    assert (again.n_executed, again.n_skipped) == (0, 2)
