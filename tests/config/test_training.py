@@ -30,7 +30,8 @@ def test_the_modern_recipe_expands_to_explicit_fields() -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("lr", 0.01), ("optimizer", "sgd"), ("label_smoothing", 0.0),
-                                            ("epoch_metric", "auc"), ("max_epochs", 12)])
+                                            ("epoch_metric", "auc"), ("max_epochs", 12),
+                                            ("head_init", "architecture")])
 def test_a_field_set_in_the_study_file_wins_over_the_recipe(key: str, value: Any) -> None:
     config = TrainingConfig.model_validate({"recipe": "modern", key: value})
     assert getattr(config, key) == value
@@ -62,3 +63,11 @@ def test_a_resolved_modern_table_reads_back_the_same() -> None:
 def test_bad_training_settings_are_refused(training: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _study(training)
+
+
+def test_head_init_at_its_default_keeps_run_ids_and_zero_changes_them() -> None:
+    plain = _study({})
+    assert plain.training.head_init == "architecture"
+    assert run_id(_study({"head_init": "architecture"}), SPEC, weights_sha256="x") == run_id(plain, SPEC,
+                                                                                               weights_sha256="x")
+    assert run_id(_study({"head_init": "zero"}), SPEC, weights_sha256="x") != run_id(plain, SPEC, weights_sha256="x")

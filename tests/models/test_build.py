@@ -142,6 +142,31 @@ def test_scratch_is_the_architectures_own_random_init() -> None:
     assert (model.weights, model.weights_sha256) == ("none", None)
 
 
+@pytest.mark.parametrize("architecture", ["efficientnet_lite0", "alexnet", "resnet18"])
+def test_a_zero_head_starts_every_class_at_equal_probability(architecture: str) -> None:
+    """head_init="zero" zeroes the output layer only; the body is what the same seed gives without it."""
+    torch.manual_seed(0)
+    plain = build_model(architecture, num_classes=3, weights="none")
+    torch.manual_seed(0)
+    zero = build_model(architecture, num_classes=3, weights="none", head_init="zero")
+    assert _body(zero).keys() == _body(plain).keys()
+    assert all(torch.equal(v, _body(plain)[k]) for k, v in _body(zero).items())
+    zero.eval()
+    with torch.no_grad():
+        logits = zero(torch.rand(2, 3, 64, 64))
+    assert torch.equal(logits, torch.zeros(2, 3))
+
+
+def test_the_efficientnet_head_of_its_own_init_starts_far_from_chance() -> None:
+    """Why head_init exists: timm's EfficientNet init draws a 2-class head from U(-0.71, 0.71), so pretrained
+    features give first logits of many units (initial loss far above log 2)."""
+    torch.manual_seed(0)
+    model = build_model("efficientnet_lite0", num_classes=2, weights="imagenet").eval()
+    with torch.no_grad():
+        logits = model(torch.rand(8, 3, 64, 64))
+    assert (logits[:, 0] - logits[:, 1]).abs().mean() > 2.0
+
+
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(2)
     trained = build_model("resnet18", num_classes=3, weights="none")
@@ -305,6 +330,11 @@ def test_missing_checkpoint_file_names_it(tmp_path: Path) -> None:
             r"'checkpoint_sha256' parameter of resolve_weights is only used with "
             r"weights='checkpoint'; got '0{64}' with weights='none'",
             id="sha256-without-checkpoint",
+        ),
+        pytest.param(
+            {"architecture": "alexnet", "weights": "none", "head_init": "xavier"},
+            r"'head_init' parameter of build_model must be one of \['architecture', 'zero'\]; got 'xavier' instead\.",
+            id="unknown-head-init",
         ),
         pytest.param(
             {"architecture": "alexnet", "weights": "none", "num_classes": 0},

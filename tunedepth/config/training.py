@@ -3,7 +3,7 @@
 Two recipes (``recipe``): ``"paper"``, the default (Tajbakhsh et al. 2016, Table II: SGD with momentum 0.9, base lr
 for tuned groups, 10x for the new head, 2x for biases, lr x 0.95 per epoch, the epoch of best validation AUC kept),
 and ``"modern"``, the fine-tuning recipe of current practice (AdamW with decoupled weight decay on weights only,
-linear warm-up then cosine decay, label smoothing, the epoch of lowest validation loss kept; MedMNIST+, Doerrich et
+linear warm-up then cosine decay, label smoothing, a zero-initialised head, the epoch of lowest validation loss kept; MedMNIST+, Doerrich et
 al. 2025, fine-tune with AdamW, a cosine schedule and early stopping on validation loss). A recipe only changes
 defaults: every field can be set on its own, and the resolved values are written with every run.
 """
@@ -32,6 +32,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "warmup_epochs": 1.0,
         "label_smoothing": 0.1,
         "epoch_metric": "loss",
+        "head_init": "zero",
         "max_epochs": 30,
         "patience": 6,
     },
@@ -48,7 +49,7 @@ class TrainingConfig(Frozen):
         description=(
             "Preset of the fields below: 'paper' (SGD, momentum 0.9, head x10, biases x2, lr x 0.95 per epoch, best "
             "epoch by validation AUC) or 'modern' (AdamW with decoupled weight decay, linear warm-up then cosine decay "
-            "over the run's step budget, label smoothing, best epoch by validation loss). A field set in the study "
+            "over the run's step budget, label smoothing, zero-initialised head, best epoch by validation loss). A field set in the study "
             "file wins over the preset; the resolved values are written with every run."
         ),
     )
@@ -134,6 +135,15 @@ class TrainingConfig(Frozen):
             "Validation criterion that keeps the best epoch, stops early (patience) and ranks learning rates: "
             "'auc' (the case-level validation AUC, the paper's rule) or 'loss' (the validation cross-entropy of the "
             "network's inputs, lower is better). The reported val_auc is the AUC of the kept epoch either way."
+        ),
+    )
+
+    head_init: Literal["architecture", "zero"] = added_field(
+        "architecture",
+        description=(
+            "Initialisation of the new head's output layer: 'architecture' (the architecture's own init, the paper's "
+            "random fc8; timm's EfficientNet init gives a 2-class head weights up to 0.71, so the first logits are "
+            "tens of units) or 'zero' (weights and bias 0: every class starts at probability 1/n, as in BiT)."
         ),
     )
 

@@ -16,7 +16,15 @@ from tunedepth.models.architectures import (
     get_architecture,
     list_architectures,
 )
-from tunedepth.models.build import ResolvedWeights, WeightsName, build_model, resolve_weights
+from tunedepth.models.build import (
+    HEAD_INITS,
+    HeadInit,
+    ResolvedWeights,
+    WeightsName,
+    build_model,
+    resolve_weights,
+    zero_head,
+)
 from tunedepth.models.groups import GroupedModel, LayerGroup, check_group_coverage
 from tunedepth.models.weights import IMAGENET_MEAN, IMAGENET_STD, WEIGHT_KINDS, WeightSource
 
@@ -24,6 +32,8 @@ __all__ = [
     "ARCHITECTURES",
     "Architecture",
     "GroupedModel",
+    "HEAD_INITS",
+    "HeadInit",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LayerGroup",
@@ -36,4 +46,5 @@ __all__ = [
     "get_architecture",
     "list_architectures",
     "resolve_weights",
+    "zero_head",
 ]

@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+
+import torch
+from torch import nn
 
 from tunedepth._io import file_sha256
 from tunedepth.errors import ConfigError, WeightsError
@@ -20,7 +23,7 @@ from tunedepth.models.groups import GroupedModel
 from tunedepth.models.loading import load_body_state_dict, pair_in_order, read_state_dict
 from tunedepth.models.weights import WEIGHT_KINDS, WeightSource, fetch_weight_file
 
-__all__ = ["ResolvedWeights", "WeightsName", "build_model", "resolve_weights"]
+__all__ = ["HEAD_INITS", "HeadInit", "ResolvedWeights", "WeightsName", "build_model", "resolve_weights", "zero_head"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,29 @@ def _checkpoint_sha256(path: Path, expected: str | None) -> str:
     return actual
 
 
+HeadInit = Literal["architecture", "zero"]
+HEAD_INITS: tuple[str, ...] = get_args(HeadInit)
+
+
+def zero_head(model: GroupedModel) -> None:
+    """Set the weights and bias of the head's output layer (its last layer with weights) to 0, in place.
+
+    Only the output layer: a head of several layers keeps its hidden layers' init, which a zero output layer
+    still passes gradients to once it has moved.
+
+    Raises:
+        ValueError: if the head has no layer with a weight.
+    """
+    layers = [m for m in model.group_modules(model.head) if isinstance(getattr(m, "weight", None), torch.Tensor)
+              and not isinstance(m, nn.modules.batchnorm._NormBase)]
+    if not layers:
+        raise ValueError(f"head {model.head.name!r} of {model.architecture} has no layer with weights to zero.")
+    with torch.no_grad():
+        layers[-1].weight.zero_()
+        if getattr(layers[-1], "bias", None) is not None:
+            layers[-1].bias.zero_()
+
+
 def build_model(
     architecture: str,
     *,
@@ -138,13 +164,14 @@ def build_model(
     weights: WeightsName,
     checkpoint_path: Path | None = None,
     checkpoint_sha256: str | None = None,
+    head_init: HeadInit = "architecture",
 ) -> GroupedModel:
     """Build a grouped model: a new head, and the requested weights in every other group.
 
-    The head (last group) is always a new ``num_classes``-way classifier initialised by
-    the architecture's own init, as the paper replaces fc8; the other groups get the
-    weights (or keep their random initialisation for ``weights="none"``). Random
-    initialisation draws from torch's global generator: seed it first for repeatable runs.
+    The head (last group) is always a new ``num_classes``-way classifier, as the paper replaces fc8, initialised
+    by ``head_init``; the other groups get the weights (or keep their random initialisation for
+    ``weights="none"``). Random initialisation draws from torch's global generator: seed it first for repeatable
+    runs.
 
     Args:
         architecture: registry name, e.g. "alexnet".
@@ -154,6 +181,10 @@ def build_model(
             are those of ``model.net.state_dict()`` and its head tensors are ignored.
         checkpoint_sha256: the expected hex sha256 of ``checkpoint_path``, or None (see
             :func:`resolve_weights`).
+        head_init: "architecture" (the architecture's own init; timm's EfficientNet init draws the weights of
+            a 2-class head from U(-0.71, 0.71), so its first logits are tens of units) or "zero" (the output
+            layer's weights and bias set to 0, so every class starts at probability 1/num_classes, as BiT does,
+            Kolesnikov et al. 2020); see :func:`zero_head`.
 
     Returns:
         The model, recording ``weights`` (the name) and ``weights_sha256`` (of the file
@@ -175,6 +206,11 @@ def build_model(
     resolved = resolve_weights(architecture, weights=weights, checkpoint_path=checkpoint_path,
                                checkpoint_sha256=checkpoint_sha256)
     model = arch.build(num_classes)
+    if head_init == "zero":
+        zero_head(model)
+    elif head_init != "architecture":
+        raise ConfigError(f"'head_init' parameter of build_model must be one of {list(HEAD_INITS)}; "
+                          f"got {head_init!r} instead.")
     if resolved.path is None:
         logger.info("Built %s with %d classes, random initialisation", arch.name, num_classes)
         return model

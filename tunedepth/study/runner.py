@@ -69,6 +69,7 @@ def build_frozen_model(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
         checkpoint_path=config.model.checkpoint if finetune_from_file else None,
         # the digest hashed into the run ids: a checkpoint changed during the study is refused, not trained from
         checkpoint_sha256=prepared.weights.sha256 if finetune_from_file and prepared.weights else None,
+        head_init=tc.head_init,
     )
     freeze_to_depth(model, spec.depth, bn_policy=tc.bn_policy)
     return model
