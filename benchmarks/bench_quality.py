@@ -21,6 +21,10 @@ Stages:
 * ``recipes``: ``paper`` vs ``modern`` (tunedepth/config/training.py), one learning rate each (paper: 0.003, the
   demo's, chosen on validation; modern: the recipe's 3e-4), on PneumoniaMNIST, BreastMNIST and RetinaMNIST (the
   28-px files) and BreastMNIST's 64-px file; 3 seeds; scratch and every depth; fractions 1, 0.25 and 0.05.
+* ``levers`` (added 2026-12-05, after the resolution stage had finished BreastMNIST): for the data set furthest
+  below its target (BreastMNIST), the ``modern`` recipe at the best input size so far (96 px), without and with 4
+  fixed augmented views per training image; depths {1, 5, all} and scratch, fraction 1, 3 seeds. Chosen from
+  validation AUCs and training curves.
 * ``resolution``: the input size: 28-px sources at 32, 64 and 96 px and the 64-px BreastMNIST at 64 and 96 px,
   depths {1, 5, all} and scratch, fraction 1, 3 seeds, the ``paper`` recipe at its lr. (Planned with ``modern``;
   switched to ``paper`` before the stage started because the first ``recipes`` runs scored lower on *validation*
@@ -56,7 +60,13 @@ DATASETS: dict[str, tuple[str, int]] = {  # name -> (MedMNIST flag, source file 
 IMAGE_SIZE = {"pneumonia": 64, "breast": 64, "retina": 64, "breast64": 64}
 RECIPE_LR = {"paper": 0.003, "modern": 3e-4}
 PAPER_STOPPING = {"max_epochs": 30, "patience": 5, "min_iterations": 120}
-RESOLUTIONS = {"pneumonia": (32, 64, 96), "breast": (32, 64, 96), "retina": (32, 64, 96), "breast64": (64, 96)}
+# Order of the studies (cheapest useful first): 96 px before 32 px once BreastMNIST showed 32 < 64 < 96 px.
+RESOLUTIONS = {"pneumonia": (64, 96, 32), "breast": (32, 64, 96), "retina": (96, 64, 32), "breast64": (96, 64)}
+# The `levers` stage: what else lifts the data set furthest below its target, at the best input size so far.
+LEVERS = {"breast": {"image_size": 96, "variants": {
+    "modern": {"recipe": "modern"},
+    "modern-aug4": {"recipe": "modern", "augment_copies": 4},
+}}}
 
 PUBLISHED = {  # data set -> (MedMNIST+ from 28-px images, from 64-px images, MedMNIST v2 scratch)
     "pneumonia": (0.970, 0.987, 0.962),
@@ -83,7 +93,7 @@ def _training(recipe: str) -> dict[str, Any]:
 
 
 def _study(name: str, stage: str, dataset: str, *, image_size: int, recipe: str, depths: Any,
-           fractions: tuple[float, ...], threads: int) -> BenchStudy:
+           fractions: tuple[float, ...], threads: int, extra: dict[str, Any] | None = None) -> BenchStudy:
     flag, size = DATASETS[dataset]
     raw = {
         "name": name,
@@ -91,7 +101,7 @@ def _study(name: str, stage: str, dataset: str, *, image_size: int, recipe: str,
         "model": {"architecture": "efficientnet_lite0", "weights": "imagenet"},
         "grid": {"regimes": ["scratch", "finetune"], "depths": depths, "train_fractions": list(fractions),
                  "seeds": list(SEEDS)},
-        "training": {**_training(recipe), "batch_size": 64},
+        "training": {**_training(recipe), "batch_size": 64, **(extra or {})},
         "execution": {"num_threads": threads, "workers": 1},
     }
     return BenchStudy(name, stage, dataset, raw)
@@ -109,6 +119,12 @@ def studies(threads: int = 1) -> list[BenchStudy]:
         for size in RESOLUTIONS[dataset]:
             out.append(_study(f"resolution-{dataset}-{size}px", "resolution", dataset, image_size=size,
                               recipe="paper", depths=[1, 5, "stem"], fractions=(1.0,), threads=threads))
+    for dataset, lever in LEVERS.items():
+        for variant, training in lever["variants"].items():
+            extra = {k: v for k, v in training.items() if k != "recipe"}
+            out.append(_study(f"levers-{dataset}-{lever['image_size']}px-{variant}", "levers", dataset,
+                              image_size=lever["image_size"], recipe=training["recipe"], depths=[1, 5, "stem"],
+                              fractions=(1.0,), threads=threads, extra=extra))
     return out
 
 
@@ -184,31 +200,52 @@ def _auc_with_ci(folder: Path, run_id: str) -> str:
     return f"{ci.auc:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
 
 
-def _chosen_across_recipes(out: Path) -> list[str]:
-    """Per data set and seed at 100%: the (recipe, regime, depth) of highest validation AUC over the recipes stage,
-    with its test AUC and DeLong interval; then the mean over seeds."""
+def _all_runs(out: Path, fraction: float) -> dict[str, Any]:
+    """Per data set: every finished run of every stage at ``fraction``, with its study's name."""
     import pandas as pd
 
-    lines = ["| data set | seed | chosen on validation (recipe: label) | val AUC | test AUC [95% CI] |",
-             "|---|---|---|---|---|"]
-    by_dataset: dict[str, list[Any]] = {}
+    frames: dict[str, list[Any]] = {}
     for study in studies():
-        if study.stage != "recipes":
-            continue
         runs = _finished_runs(out / study.name)
         if not runs.empty:
-            by_dataset.setdefault(study.dataset, []).append(runs.assign(study=study.name))
-    for dataset, frames in by_dataset.items():
-        runs = pd.concat(frames, ignore_index=True)
-        runs = runs[(runs["train_fraction"] == 1.0) & runs["val_auc"].notna()]
+            frames.setdefault(study.dataset, []).append(runs.assign(study=study.name))
+    out_frames = {}
+    for dataset, parts in frames.items():
+        runs = pd.concat(parts, ignore_index=True)
+        out_frames[dataset] = runs[(runs["train_fraction"] == fraction) & runs["val_auc"].notna()]
+    return out_frames
+
+
+def _chosen_per_seed(out: Path) -> list[str]:
+    """Per data set and seed at 100%: the (study, regime, depth) of highest validation AUC over every stage, with
+    its test AUC and DeLong interval; then the mean over seeds."""
+    lines = ["| data set | seed | chosen on validation (study: label) | val AUC | test AUC [95% CI] |",
+             "|---|---|---|---|---|"]
+    for dataset, runs in _all_runs(out, 1.0).items():
         tests = []
         for seed, group in runs.groupby("seed"):
             best = group.loc[group["val_auc"].idxmax()]
             tests.append(float(best["test_auc"]))
-            recipe = str(best["study"]).rsplit("-", 1)[-1]
-            lines.append(f"| {dataset} | {seed} | {recipe}: {best['label']} | {best['val_auc']:.3f} | "
+            lines.append(f"| {dataset} | {seed} | {best['study']}: {best['label']} | {best['val_auc']:.3f} | "
                          f"{_auc_with_ci(out / str(best['study']), str(best['run_id']))} |")
         lines.append(f"| {dataset} | mean ± sd | | | {_mean_sd(tests)} |")
+    return lines
+
+
+def _chosen_on_mean(out: Path) -> list[str]:
+    """Per data set at 100%: the configuration (study, regime, depth) of highest validation AUC averaged over the
+    seeds (only configurations with every seed finished), and its test AUC over the same seeds."""
+    lines = ["| data set | configurations with every seed | chosen (study: label) | mean val AUC | test AUC |",
+             "|---|---|---|---|---|"]
+    for dataset, runs in _all_runs(out, 1.0).items():
+        complete = runs.groupby(["study", "label"]).filter(lambda g: g["seed"].nunique() == len(SEEDS))
+        if complete.empty:
+            continue
+        means = complete.groupby(["study", "label"])["val_auc"].mean()
+        study, label = means.idxmax()
+        chosen = complete[(complete["study"] == study) & (complete["label"] == label)]
+        lines.append(f"| {dataset} | {len(means)} | {study}: {label} | {means.max():.3f} | "
+                     f"{_mean_sd(chosen['test_auc'].astype(float).tolist())} |")
     return lines
 
 
@@ -229,7 +266,7 @@ def summarize(out: Path) -> str:
                          f"{_mean_sd([t for t, _, _ in per['full'].values()])} | "
                          f"{_mean_sd([t for t, _, _ in per['chosen'].values()])} ({choices}) | "
                          f"{_mean_sd([t for t, _, _ in per['scratch'].values()])} |")
-    lines += ["", *_chosen_across_recipes(out)]
+    lines += ["", *_chosen_per_seed(out), "", *_chosen_on_mean(out)]
     lines += ["", "| data set | MedMNIST+ (28 px) | MedMNIST+ (64 px) | MedMNIST v2 scratch |", "|---|---|---|---|"]
     lines += [f"| {name} | {a:.3f} | {b:.3f} | {c:.3f} |" for name, (a, b, c) in PUBLISHED.items()]
     return "\n".join(lines) + "\n"
@@ -237,7 +274,7 @@ def summarize(out: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=("recipes", "resolution"), default="recipes")
+    parser.add_argument("--stage", choices=("recipes", "resolution", "levers"), default="recipes")
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "quality")
     parser.add_argument("--shard", default="0/1", help="k/n: run the k-th of every n studies (parallel processes)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of this process")

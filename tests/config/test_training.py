@@ -65,9 +65,11 @@ def test_bad_training_settings_are_refused(training: dict[str, Any], message: st
         _study(training)
 
 
-def test_head_init_at_its_default_keeps_run_ids_and_zero_changes_them() -> None:
+@pytest.mark.parametrize(("key", "default", "other"), [("head_init", "architecture", "zero"),
+                                                       ("epoch_images", 0, 1024)])
+def test_a_later_setting_at_its_default_keeps_run_ids_and_another_value_changes_them(
+        key: str, default: Any, other: Any) -> None:
     plain = _study({})
-    assert plain.training.head_init == "architecture"
-    assert run_id(_study({"head_init": "architecture"}), SPEC, weights_sha256="x") == run_id(plain, SPEC,
-                                                                                               weights_sha256="x")
-    assert run_id(_study({"head_init": "zero"}), SPEC, weights_sha256="x") != run_id(plain, SPEC, weights_sha256="x")
+    assert getattr(plain.training, key) == default
+    assert run_id(_study({key: default}), SPEC, weights_sha256="x") == run_id(plain, SPEC, weights_sha256="x")
+    assert run_id(_study({key: other}), SPEC, weights_sha256="x") != run_id(plain, SPEC, weights_sha256="x")

@@ -46,6 +46,29 @@ def test_history_counts_mini_batches_and_decays_lr():
     assert result.val_log_odds.shape == (32, 2)
 
 
+def test_an_epoch_of_at_least_epoch_images_makes_several_passes():
+    """64 images, epoch_images=150: 3 passes (12 mini-batches) per epoch, one validation and one lr step each."""
+    torch.manual_seed(0)
+    result = _train(build_toy(), epochs=2, epoch_images=150, test_inputs=synthetic_images(8, seed=4).images)
+    assert [r.iteration for r in result.history] == [12, 24]
+    assert [r.lr for r in result.history] == pytest.approx([0.05, 0.05 * 0.95])
+    assert result.epoch_val_log_odds.shape == (2, 32, 2) and result.epoch_test_log_odds.shape == (2, 8, 2)
+
+
+def test_epoch_images_below_the_training_set_is_one_pass_and_changes_nothing():
+    torch.manual_seed(0)
+    plain = _train(build_toy(), epochs=2)
+    torch.manual_seed(0)
+    small = _train(build_toy(), epochs=2, epoch_images=64)
+    assert [r.iteration for r in small.history] == [4, 8]
+    np.testing.assert_array_equal(small.epoch_val_log_odds, plain.epoch_val_log_odds)
+
+
+def test_negative_epoch_images_is_refused():
+    with pytest.raises(ValueError, match=r"'epoch_images' parameter of train_model must be >= 0; got -1"):
+        _train(build_toy(), epoch_images=-1)
+
+
 def test_early_stopping_restores_the_best_epoch():
     scores = iter([0.6, 0.9, 0.7, 0.8, 0.95])
     snapshots = {}

@@ -3,9 +3,10 @@
 Two recipes (``recipe``): ``"paper"``, the default (Tajbakhsh et al. 2016, Table II: SGD with momentum 0.9, base lr
 for tuned groups, 10x for the new head, 2x for biases, lr x 0.95 per epoch, the epoch of best validation AUC kept),
 and ``"modern"``, the fine-tuning recipe of current practice (AdamW with decoupled weight decay on weights only,
-linear warm-up then cosine decay, label smoothing, a zero-initialised head, the epoch of lowest validation loss kept; MedMNIST+, Doerrich et
-al. 2025, fine-tune with AdamW, a cosine schedule and early stopping on validation loss). A recipe only changes
-defaults: every field can be set on its own, and the resolved values are written with every run.
+linear warm-up then cosine decay, label smoothing, a zero-initialised head, the epoch of lowest validation loss
+kept; MedMNIST+, Doerrich et al. 2025, fine-tune with AdamW, a cosine schedule and early stopping on validation
+loss). A recipe only changes defaults: every field can be set on its own, and the resolved values are written with
+every run.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class TrainingConfig(Frozen):
         description=(
             "Preset of the fields below: 'paper' (SGD, momentum 0.9, head x10, biases x2, lr x 0.95 per epoch, best "
             "epoch by validation AUC) or 'modern' (AdamW with decoupled weight decay, linear warm-up then cosine decay "
-            "over the run's step budget, label smoothing, zero-initialised head, best epoch by validation loss). A field set in the study "
-            "file wins over the preset; the resolved values are written with every run."
+            "over the run's step budget, label smoothing, zero-initialised head, best epoch by validation loss). "
+            "A field set in the study file wins over the preset; the resolved values are written with every run."
         ),
     )
 
@@ -94,6 +95,15 @@ class TrainingConfig(Frozen):
         description=(
             "Train at least this many mini-batches before stopping (even past max_epochs), so small "
             "training fractions, with few mini-batches per epoch, still converge."
+        ),
+    )
+    epoch_images: Annotated[int, Field(ge=0)] = added_field(
+        0,
+        description=(
+            "Smallest epoch, in training images: a run with fewer training images makes ceil(epoch_images / n) "
+            "passes over them per epoch (a new order each pass), so small fractions validate, and decay the lr, "
+            "every epoch_images images instead of every few mini-batches; patience, max_epochs and the history "
+            "count these epochs. 0 = one pass per epoch (the paper's)."
         ),
     )
     bn_policy: Literal["freeze", "train"] = Field(

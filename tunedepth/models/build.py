@@ -151,10 +151,12 @@ def zero_head(model: GroupedModel) -> None:
               and not isinstance(m, nn.modules.batchnorm._NormBase)]
     if not layers:
         raise ValueError(f"head {model.head.name!r} of {model.architecture} has no layer with weights to zero.")
+    output = layers[-1]
     with torch.no_grad():
-        layers[-1].weight.zero_()
-        if getattr(layers[-1], "bias", None) is not None:
-            layers[-1].bias.zero_()
+        for name in ("weight", "bias"):
+            tensor = getattr(output, name, None)
+            if isinstance(tensor, torch.Tensor):
+                tensor.zero_()
 
 
 def build_model(

@@ -122,7 +122,7 @@ def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
         "stopping": StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), "batch_size": tc.batch_size,
         "seed": spec.seed, "device": device, "val_score": task.val_score(data), "augment": tc.augment,
         "class_weights": class_weights, "label_smoothing": tc.label_smoothing, "epoch_metric": tc.epoch_metric,
-        "to_cases": task.case_log_odds,
+        "to_cases": task.case_log_odds, "epoch_images": tc.epoch_images,
     }
     return search_lr(build, spec=spec, lrs=tc.lrs, successive_halving=tc.lr_search,
                      first_round_epochs=tc.lr_search_epochs, features=features,

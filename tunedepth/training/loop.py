@@ -167,9 +167,15 @@ class Trainer:
         test_inputs: torch.Tensor | None = None,
         to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
         train_views: torch.Tensor | None = None,
+        epoch_images: int = 0,
     ) -> None:
         self.cut = 0
         n = len(train)
+        if epoch_images < 0:
+            raise ValueError(f"The 'epoch_images' parameter of train_model must be >= 0; got {epoch_images}.")
+        # An epoch (one validation, one history record, one step of the per-epoch schedule) makes enough passes over
+        # a small training set to see at least epoch_images images; 1 pass when 0.
+        self.passes = max(1, math.ceil(epoch_images / max(n, 1)))
         self.views = 1 if train_views is None else train_views.shape[0] // max(n, 1)
         if train_views is not None and (train_views.shape[0] != self.views * n or augment):
             raise ValueError(f"The 'train_views' parameter of train_model must hold k >= 1 views of each of the {n} "
@@ -197,7 +203,7 @@ class Trainer:
         model.to(device)
         model.to(memory_format=memory_format(model))
         self.n = n
-        steps_per_epoch = max(1, math.ceil(self.n / batch_size))
+        steps_per_epoch = self.passes * max(1, math.ceil(self.n / batch_size))
         self.optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
         self.schedule = build_scheduler(
             self.optimizer, policy=policy, steps_per_epoch=steps_per_epoch,
@@ -252,8 +258,39 @@ class Trainer:
         epoch = self.epochs_run + 1
         model.train()
         lr = _base_lr(policy, epoch=epoch, optimizer=self.optimizer)
+        loss_sum, seen = 0.0, 0
+        for _ in range(self.passes):
+            loss, count = self._pass(epoch)
+            loss_sum, seen = loss_sum + loss, seen + count
+        self.schedule.step_epoch()
+        predict_batch = max(self.batch_size, 256)
+        log_odds = predict_log_odds(model, self.val_inputs, batch_size=predict_batch, device=device, cut=cut)
+        keep = (lambda a: a) if self.to_cases is None else self.to_cases
+        self.epoch_val.append(keep(log_odds))
+        if self.test_inputs is not None:
+            self.epoch_test.append(keep(predict_log_odds(model, self.test_inputs, batch_size=predict_batch,
+                                                         device=device, cut=cut)))
+        score = self.val_score(self.val_labels, log_odds)
+        record = EpochRecord(
+            epoch=epoch, iteration=self.iteration, lr=lr, train_loss=loss_sum / max(seen, 1),
+            val_loss=_val_loss(log_odds, self.val_labels), val_score=score,
+            seconds=self.seconds + time.perf_counter() - started,
+        )
+        self.history.append(record)
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(record)
+        logger.info("epoch %d: train loss %.4f, val score %.4f (%.0f s since the start)", epoch, record.train_loss,
+                    score, record.seconds)
+        rank = _rank(score) if self.epoch_metric == "auc" else _rank(-record.val_loss)
+        if self.best_state is None or rank > self.best_rank:
+            self.best_rank, self.best_score, self.best_epoch, self.best_log_odds = rank, score, epoch, log_odds
+            self.best_state = copy.deepcopy(model.state_dict())
+
+    def _pass(self, epoch: int) -> tuple[float, int]:
+        """One pass over the training images in a new order; returns the summed loss and the images seen."""
+        model, cut, device = self.model, self.cut, self.device
         order = torch.randperm(self.n, generator=self.generator)
-        # With fixed views, each image is shown once per epoch as one of its views (view 0 = the image itself).
+        # With fixed views, each image is shown once per pass as one of its views (view 0 = the image itself).
         view = torch.randint(self.views, (self.n,), generator=self.generator) if self.views > 1 else None
         loss_sum, seen = 0.0, 0
         for start in range(0, self.n, self.batch_size):
@@ -278,29 +315,7 @@ class Trainer:
             self.iteration += 1
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
-        self.schedule.step_epoch()
-        predict_batch = max(self.batch_size, 256)
-        log_odds = predict_log_odds(model, self.val_inputs, batch_size=predict_batch, device=device, cut=cut)
-        keep = (lambda a: a) if self.to_cases is None else self.to_cases
-        self.epoch_val.append(keep(log_odds))
-        if self.test_inputs is not None:
-            self.epoch_test.append(keep(predict_log_odds(model, self.test_inputs, batch_size=predict_batch,
-                                                         device=device, cut=cut)))
-        score = self.val_score(self.val_labels, log_odds)
-        record = EpochRecord(
-            epoch=epoch, iteration=self.iteration, lr=lr, train_loss=loss_sum / max(seen, 1),
-            val_loss=_val_loss(log_odds, self.val_labels), val_score=score,
-            seconds=self.seconds + time.perf_counter() - started,
-        )
-        self.history.append(record)
-        if self.on_epoch_end is not None:
-            self.on_epoch_end(record)
-        logger.info("epoch %d: train loss %.4f, val score %.4f (%.0f s since the start)", epoch, record.train_loss,
-                    score, record.seconds)
-        rank = _rank(score) if self.epoch_metric == "auc" else _rank(-record.val_loss)
-        if self.best_state is None or rank > self.best_rank:
-            self.best_rank, self.best_score, self.best_epoch, self.best_log_odds = rank, score, epoch, log_odds
-            self.best_state = copy.deepcopy(model.state_dict())
+        return loss_sum, seen
 
     def result(self) -> TrainResult:
         """Restore the best epoch's weights into the model and return the summary (after at least one epoch)."""
@@ -360,6 +375,7 @@ def train_model(
     test_inputs: torch.Tensor | None = None,
     to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
     train_views: torch.Tensor | None = None,
+    epoch_images: int = 0,
 ) -> TrainResult:
     """Train ``model`` (already frozen to its depth) and restore its best-validation-score weights.
 
@@ -392,6 +408,9 @@ def train_model(
         train_views: fixed views of the training images, view-major (row ``v * n + i`` is view ``v`` of image
             ``i``; view 0 the image itself), used instead of ``train.images``; each epoch shows every image once, as
             a view drawn at random. With ``cached``, ``cached.train`` holds the views' features in that layout.
+        epoch_images: with fewer training images than this, each epoch makes ``ceil(epoch_images / n)`` passes over
+            them (a new order each pass) before it validates; patience, ``max_epochs``, the history, the per-epoch
+            predictions and the per-epoch lr decay count these epochs. 0 (default) = one pass per epoch.
 
     Returns:
         The training summary; ``model`` holds the weights of the best epoch.
@@ -404,7 +423,7 @@ def train_model(
         model, train=train, val=val, regime=regime, policy=policy, stopping=stopping, batch_size=batch_size,
         seed=seed, device=device, val_score=val_score, augment=augment, class_weights=class_weights,
         on_epoch_end=on_epoch_end, cached=cached, label_smoothing=label_smoothing, epoch_metric=epoch_metric,
-        test_inputs=test_inputs, to_cases=to_cases, train_views=train_views,
+        test_inputs=test_inputs, to_cases=to_cases, train_views=train_views, epoch_images=epoch_images,
     )
     trainer.run()
     return trainer.result()
