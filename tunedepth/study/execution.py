@@ -19,6 +19,7 @@ from tunedepth.results import FAILURE_COLUMNS, RunSpec, StudyStore
 from tunedepth.study.executors import (
     feature_store,
     resolve_workers,
+    return_freed_memory,
     run_in_processes,
     run_serially,
     set_numerics,
@@ -127,6 +128,9 @@ def _run_locked(prepared: PreparedStudy, store: StudyStore, workers: int, progre
         if workers == 1:
             run_serially(prepared, pending, store, progress=progress, features=features)
         else:
+            if features is not None:
+                features.clear()  # the workers map the files; this process only waits for them
+            return_freed_memory()
             run_in_processes(prepared, pending, store, workers=workers, progress=progress,
                              allowed_cuts=None if features is None else features.allowed_cuts)
     finally:
