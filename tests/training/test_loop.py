@@ -233,6 +233,20 @@ def test_warmup_cosine_history_records_the_base_lr_of_each_epoch():
     assert [r.lr for r in result.history] == pytest.approx([0.05 / 4, 0.05, 0.025])
 
 
+def test_warmup_and_the_cosine_budget_count_epochs_of_epoch_images():
+    """64 images, epoch_images=128: 2 passes = 8 mini-batches per epoch, so 1 warm-up epoch is 8 steps and the
+    3-epoch budget 24: epoch 1 starts at lr/8, epoch 2 at the full lr, epoch 3 at half of it."""
+    policy = LrPolicy(**{**POLICY.__dict__, "schedule": "warmup_cosine", "warmup_epochs": 1.0})
+    torch.manual_seed(0)
+    model = build_toy()
+    freeze_to_depth(model, 4, bn_policy="freeze")
+    result = train_model(model, train=synthetic_images(64, seed=1), val=synthetic_images(32, seed=2),
+                         regime="scratch", policy=policy, stopping=StoppingRule(3, 3), batch_size=16, seed=0,
+                         device=CPU, val_score=roc_auc_score, epoch_images=128)
+    assert [r.iteration for r in result.history] == [8, 16, 24]
+    assert [r.lr for r in result.history] == pytest.approx([0.05 / 8, 0.05, 0.025])
+
+
 def _dropout_toy():
     """The toy CNN with dropout before its head: training draws from the global RNG every mini-batch."""
     from torch import nn

@@ -102,8 +102,8 @@ class TrainingConfig(Frozen):
         description=(
             "Smallest epoch, in training images: a run with fewer training images makes ceil(epoch_images / n) "
             "passes over them per epoch (a new order each pass), so small fractions validate, and decay the lr, "
-            "every epoch_images images instead of every few mini-batches; patience, max_epochs and the history "
-            "count these epochs. 0 = one pass per epoch (the paper's)."
+            "every epoch_images images instead of every few mini-batches; patience, max_epochs, warmup_epochs and the "
+            "history count these epochs. 0 = one pass per epoch (the paper's)."
         ),
     )
     bn_policy: Literal["freeze", "train"] = Field(
