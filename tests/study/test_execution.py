@@ -159,3 +159,30 @@ def test_a_worker_killed_by_the_system_is_named_and_the_study_resumes(study_raw,
     summary = run_study(parse_study(raw, base_dir=Path(".")), out)
     assert summary.n_executed == 2 and summary.failures.empty
     assert not list(out.rglob("*.tmp"))
+
+
+def test_returning_freed_memory_works_with_and_without_glibc(monkeypatch):
+    """The study process trims its heap before its workers start; where the C library has no malloc_trim (or no
+    libc.so.6 at all), that is a no-op, not an error."""
+    import ctypes
+
+    from tunedepth.study import executors
+
+    calls = []
+
+    class FakeLibc:
+        def malloc_trim(self, pad):
+            calls.append(pad)
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    executors.return_freed_memory()
+    assert calls == [0]
+
+    def missing(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    executors.return_freed_memory()  # no error
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: object())
+    executors.return_freed_memory()  # a C library without malloc_trim: no error
