@@ -9,6 +9,7 @@ Its studies take hours on the 2-core machine: start it in the background and res
     TUNEDEPTH_DATA_DIR=../shared/data nohup .venv/bin/python benchmarks/bench_quality.py --stage recipes \\
         --shard 1/2 --threads 1 > bench-out/quality-1.log 2>&1 &
     .venv/bin/python benchmarks/bench_quality.py --summarize     # the tables of docs/quality.md, from what finished
+    .venv/bin/python benchmarks/bench_quality.py --export benchmarks/results/quality_runs.csv   # the record in git
 
 Two shards of one thread each use the 2 cores better than one process with 2 threads (docs/benchmarks.md).
 
@@ -285,6 +286,20 @@ def summarize(out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def export(out: Path, path: Path) -> None:
+    """Every finished run of every study as one CSV (the record kept in git: the study folders are not)."""
+    import pandas as pd
+
+    frames = [runs.assign(study=study.name, stage=study.stage, dataset=study.dataset)
+              for study in studies() if not (runs := _finished_runs(out / study.name)).empty]
+    table = pd.concat(frames, ignore_index=True)
+    keep = ["stage", "study", "dataset", "run_id", "regime", "depth", "label", "train_fraction", "seed", "lr",
+            "val_auc", "test_auc", "best_epoch", "epochs_run", "train_seconds"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table[[c for c in keep if c in table.columns]].sort_values(["study", "train_fraction", "seed", "depth"]).to_csv(
+        path, index=False, float_format="%.6g")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", choices=("recipes", "resolution", "levers", "lr_auto"), default="recipes")
@@ -292,9 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", default="0/1", help="k/n: run the k-th of every n studies (parallel processes)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of this process")
     parser.add_argument("--summarize", action="store_true", help="print the tables from the finished runs")
+    parser.add_argument("--export", type=Path, metavar="CSV",
+                        help="write one row per finished run of every study (its metrics.json) to this file")
     args = parser.parse_args(argv)
     if args.summarize:
         sys.stdout.write(summarize(args.out))
+        return 0
+    if args.export:
+        export(args.out, args.export)
         return 0
     run(args.stage, args.out, args.shard, args.threads)
     return 0
