@@ -220,31 +220,21 @@ def test_label_smoothing_changes_the_training_loss_only_when_set():
     assert smoothed.history[0].train_loss != plain.history[0].train_loss
 
 
-def test_warmup_cosine_history_records_the_base_lr_of_each_epoch():
-    """4 mini-batches per epoch, 1 warm-up epoch, a 12-step budget: epoch 1 starts at lr/4, epoch 2 at the full lr,
-    epoch 3 at half of it (cosine at step 8 of 4..12)."""
+@pytest.mark.parametrize(("epoch_images", "iterations", "first_lr"), [(0, [4, 8, 12], 0.05 / 4),
+                                                                       (128, [8, 16, 24], 0.05 / 8)])
+def test_warmup_cosine_history_records_the_base_lr_of_each_epoch(epoch_images, iterations, first_lr):
+    """64 images, batch 16, 1 warm-up epoch, a 3-epoch budget. One pass per epoch: 4 steps per epoch, so epoch 1
+    starts at lr/4, epoch 2 at the full lr, epoch 3 at half of it (cosine at step 8 of 4..12). epoch_images=128: 2
+    passes = 8 steps per epoch, so warm-up and budget count those epochs (lr/8, lr, lr/2)."""
     policy = LrPolicy(**{**POLICY.__dict__, "schedule": "warmup_cosine", "warmup_epochs": 1.0})
     torch.manual_seed(0)
     model = build_toy()
     freeze_to_depth(model, 4, bn_policy="freeze")
     result = train_model(model, train=synthetic_images(64, seed=1), val=synthetic_images(32, seed=2),
                          regime="scratch", policy=policy, stopping=StoppingRule(3, 3), batch_size=16, seed=0,
-                         device=CPU, val_score=roc_auc_score)
-    assert [r.lr for r in result.history] == pytest.approx([0.05 / 4, 0.05, 0.025])
-
-
-def test_warmup_and_the_cosine_budget_count_epochs_of_epoch_images():
-    """64 images, epoch_images=128: 2 passes = 8 mini-batches per epoch, so 1 warm-up epoch is 8 steps and the
-    3-epoch budget 24: epoch 1 starts at lr/8, epoch 2 at the full lr, epoch 3 at half of it."""
-    policy = LrPolicy(**{**POLICY.__dict__, "schedule": "warmup_cosine", "warmup_epochs": 1.0})
-    torch.manual_seed(0)
-    model = build_toy()
-    freeze_to_depth(model, 4, bn_policy="freeze")
-    result = train_model(model, train=synthetic_images(64, seed=1), val=synthetic_images(32, seed=2),
-                         regime="scratch", policy=policy, stopping=StoppingRule(3, 3), batch_size=16, seed=0,
-                         device=CPU, val_score=roc_auc_score, epoch_images=128)
-    assert [r.iteration for r in result.history] == [8, 16, 24]
-    assert [r.lr for r in result.history] == pytest.approx([0.05 / 8, 0.05, 0.025])
+                         device=CPU, val_score=roc_auc_score, epoch_images=epoch_images)
+    assert [r.iteration for r in result.history] == iterations
+    assert [r.lr for r in result.history] == pytest.approx([first_lr, 0.05, 0.025])
 
 
 def _dropout_toy():
