@@ -149,11 +149,18 @@ def _shard(items: list[BenchStudy], shard: str) -> Iterator[BenchStudy]:
             yield item
 
 
-def run(stage: str, out: Path, shard: str, threads: int) -> None:
+def run(stage: str, out: Path, shard: str, threads: int, names: list[str] | None = None) -> None:
     from tunedepth.config import parse_study
     from tunedepth.study import run_study
 
-    for study in _shard([s for s in studies(threads) if s.stage == stage], shard):
+    chosen = [s for s in studies(threads) if s.stage == stage]
+    if names:
+        known = {s.name: s for s in chosen}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise SystemExit(f"--study: {unknown} not in stage {stage!r}; expected some of {sorted(known)}")
+        chosen = [known[name] for name in names]
+    for study in _shard(chosen, shard):
         print(f"== {study.name}", flush=True)
         summary = run_study(parse_study(study.raw, base_dir=REPO), out / study.name)
         print(f"   {summary.n_executed} executed, {summary.n_skipped} skipped, {len(summary.failures)} failed",
@@ -306,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench-out" / "quality")
     parser.add_argument("--shard", default="0/1", help="k/n: run the k-th of every n studies (parallel processes)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of this process")
+    parser.add_argument("--study", action="append", metavar="NAME",
+                        help="run only this study of the stage (repeatable; in the order given)")
     parser.add_argument("--summarize", action="store_true", help="print the tables from the finished runs")
     parser.add_argument("--export", type=Path, metavar="CSV",
                         help="write one row per finished run of every study (its metrics.json) to this file")
@@ -316,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         export(args.out, args.export)
         return 0
-    run(args.stage, args.out, args.shard, args.threads)
+    run(args.stage, args.out, args.shard, args.threads, args.study)
     return 0
 
 

@@ -98,7 +98,10 @@ def _train_views(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tens
     everything = torch.cat([images, augmented_views(images, views=copies, seed=spec.seed,
                                                     fill=(fill[0], fill[1], fill[2]))])
     rows = torch.cat([train_index + v * images.shape[0] for v in range(copies + 1)])
-    return everything, rows, everything[rows]
+    # The run's views: the tensor itself when the run has every image in order (no copy of the largest tensor of the
+    # run, which the feature cache would not even read); otherwise its rows.
+    every_row = rows.numel() == everything.shape[0] and bool(torch.equal(rows, torch.arange(rows.numel())))
+    return everything, rows, everything if every_row else everything[rows]
 
 
 def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor, class_weights: torch.Tensor | None,

@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -138,8 +138,41 @@ def _val_loss(log_odds: np.ndarray, labels: np.ndarray) -> float:
 class Trainer:
     """One training run of a model (already frozen to its depth), which can be run in stages.
 
-    The arguments are those of :func:`train_model`. :meth:`run` trains until the stopping rule says stop (or up
-    to an epoch); :meth:`result` restores the best epoch's weights into the model and returns the summary.
+    :meth:`run` trains until the stopping rule says stop (or up to an epoch); :meth:`result` restores the best
+    epoch's weights into the model and returns the summary. :func:`train_model` does both.
+
+    Args:
+        model: the grouped model; trained in place.
+        train: training images and labels.
+        val: validation images and labels (model selection and early stopping).
+        regime: "scratch" or "finetune" (decides the head's lr multiplier).
+        policy: optimizer, learning rates and per-epoch decay.
+        stopping: max epochs and patience.
+        batch_size: mini-batch size.
+        seed: seeds the shuffling and augmentation generator.
+        device: where to train.
+        val_score: ``f(labels (n,), log_odds (n, n_classes)) -> float``, higher is better (e.g. ROC AUC, which
+            depends on the order of the scores only); it gets float64 per-class log-odds (see
+            :func:`predict_log_odds`).
+        augment: random online augmentation of training batches.
+        class_weights: per-class loss weights of shape (n_classes,), or None.
+        on_epoch_end: called with each epoch's record (progress display).
+        cached: the frozen prefix's features of ``train`` and ``val`` (see
+            :mod:`tunedepth.training.features`); the model then runs from group ``cached.cut`` on. Refused with
+            ``augment`` (the cached inputs are fixed). Mini-batches, shuffling and the rest are unchanged.
+        label_smoothing: label smoothing of the training loss (0 = plain cross-entropy).
+        epoch_metric: what keeps the best epoch and counts patience: "auc" (``val_score``, higher is better) or
+            "loss" (the validation cross-entropy, lower is better).
+        test_inputs: the test images (or, with ``cached``, their cached features), predicted after every epoch
+            and returned in ``epoch_test_log_odds``; they never influence training or any choice.
+        to_cases: maps the per-image log-odds of a validation or test split to per-case ones before they are kept
+            per epoch (e.g. candidates averaged over their patches); None keeps them per image.
+        train_views: fixed views of the training images, view-major (row ``v * n + i`` is view ``v`` of image
+            ``i``; view 0 the image itself), used instead of ``train.images``; each epoch shows every image once, as
+            a view drawn at random. With ``cached``, ``cached.train`` holds the views' features in that layout.
+        epoch_images: with fewer training images than this, each epoch makes ``ceil(epoch_images / n)`` passes over
+            them (a new order each pass) before it validates; patience, ``max_epochs``, the history, the per-epoch
+            predictions and the per-epoch lr decay count these epochs. 0 (default) = one pass per epoch.
 
     Raises:
         ValueError: if ``cached`` is given with ``augment``, or its sizes do not match ``train`` and ``val``.
@@ -354,63 +387,12 @@ def _base_lr(policy: LrPolicy, *, epoch: int, optimizer: torch.optim.Optimizer) 
     return float(policy.lr * group["lr"] / group["initial_lr"])
 
 
-def train_model(
-    model: GroupedModel,
-    *,
-    train: ImageSet,
-    val: ImageSet,
-    regime: Regime,
-    policy: LrPolicy,
-    stopping: StoppingRule,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-    val_score: Callable[[np.ndarray, np.ndarray], float],
-    augment: bool = False,
-    class_weights: torch.Tensor | None = None,
-    on_epoch_end: Callable[[EpochRecord], None] | None = None,
-    cached: CachedInputs | None = None,
-    label_smoothing: float = 0.0,
-    epoch_metric: Literal["auc", "loss"] = "auc",
-    test_inputs: torch.Tensor | None = None,
-    to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
-    train_views: torch.Tensor | None = None,
-    epoch_images: int = 0,
-) -> TrainResult:
+def train_model(model: GroupedModel, **options: Any) -> TrainResult:
     """Train ``model`` (already frozen to its depth) and restore its best-validation-score weights.
 
     Args:
         model: the grouped model; trained in place.
-        train: training images and labels.
-        val: validation images and labels (model selection and early stopping).
-        regime: "scratch" or "finetune" (decides the head's lr multiplier).
-        policy: optimizer, learning rates and per-epoch decay.
-        stopping: max epochs and patience.
-        batch_size: mini-batch size.
-        seed: seeds the shuffling and augmentation generator.
-        device: where to train.
-        val_score: ``f(labels (n,), log_odds (n, n_classes)) -> float``, higher is better (e.g. ROC AUC, which
-            depends on the order of the scores only); it gets float64 per-class log-odds (see
-            :func:`predict_log_odds`).
-        augment: random online augmentation of training batches.
-        class_weights: per-class loss weights of shape (n_classes,), or None.
-        on_epoch_end: called with each epoch's record (progress display).
-        cached: the frozen prefix's features of ``train`` and ``val`` (see
-            :mod:`tunedepth.training.features`); the model then runs from group ``cached.cut`` on. Refused with
-            ``augment`` (the cached inputs are fixed). Mini-batches, shuffling and the rest are unchanged.
-        label_smoothing: label smoothing of the training loss (0 = plain cross-entropy).
-        epoch_metric: what keeps the best epoch and counts patience: "auc" (``val_score``, higher is better) or
-            "loss" (the validation cross-entropy, lower is better).
-        test_inputs: the test images (or, with ``cached``, their cached features), predicted after every epoch
-            and returned in ``epoch_test_log_odds``; they never influence training or any choice.
-        to_cases: maps the per-image log-odds of a validation or test split to per-case ones before they are kept
-            per epoch (e.g. candidates averaged over their patches); None keeps them per image.
-        train_views: fixed views of the training images, view-major (row ``v * n + i`` is view ``v`` of image
-            ``i``; view 0 the image itself), used instead of ``train.images``; each epoch shows every image once, as
-            a view drawn at random. With ``cached``, ``cached.train`` holds the views' features in that layout.
-        epoch_images: with fewer training images than this, each epoch makes ``ceil(epoch_images / n)`` passes over
-            them (a new order each pass) before it validates; patience, ``max_epochs``, the history, the per-epoch
-            predictions and the per-epoch lr decay count these epochs. 0 (default) = one pass per epoch.
+        **options: the keyword arguments of :class:`Trainer` (data, regime, policy, stopping rule, ...).
 
     Returns:
         The training summary; ``model`` holds the weights of the best epoch.
@@ -419,11 +401,6 @@ def train_model(
         TrainingDivergedError: if the training loss becomes NaN or infinite.
         ValueError: if ``cached`` is given with ``augment``, or its sizes do not match ``train`` and ``val``.
     """
-    trainer = Trainer(
-        model, train=train, val=val, regime=regime, policy=policy, stopping=stopping, batch_size=batch_size,
-        seed=seed, device=device, val_score=val_score, augment=augment, class_weights=class_weights,
-        on_epoch_end=on_epoch_end, cached=cached, label_smoothing=label_smoothing, epoch_metric=epoch_metric,
-        test_inputs=test_inputs, to_cases=to_cases, train_views=train_views, epoch_images=epoch_images,
-    )
+    trainer = Trainer(model, **options)
     trainer.run()
     return trainer.result()
