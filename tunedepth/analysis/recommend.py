@@ -139,6 +139,8 @@ class DepthRecommendation:
         alpha: the significance level used.
         notes: what the walk skipped or could not compute, empty when nothing.
         arm: the recommended regime as a key (``label`` is its display); None with ``label``.
+        confidence_set: labels of the fine-tuning depths not significantly worse than the validation-best
+            (:func:`~tunedepth.evaluation.model_confidence_set`), shallowest first; empty when not computed.
     """
 
     train_fraction: float
@@ -151,6 +153,7 @@ class DepthRecommendation:
     notes: tuple[str, ...]
     depth_rule: str = "lookahead"
     arm: Arm | None = None
+    confidence_set: tuple[str, ...] = ()
 
     @property
     def beats_scratch(self) -> bool:
