@@ -13,9 +13,16 @@ score the choices:
   choice from the other half): a rule cannot be expected to do better.
 
 Rules: the trivial ones (always full fine-tuning, always depth 1, always scratch, the best single validation AUC
-without tests) and the study's own recommendation rules (``lookahead``, ``stepwise``; tunedepth/analysis/recommend.py).
+without tests) and the study's own rules (tunedepth/analysis/recommend.py): ``lookahead`` and ``stepwise`` on
+validation AUC as before, and ``best``, ``shallowest_in_set`` and ``lookahead`` on each ``depth_metric`` (auc,
+log_loss, brier), without and with cross-fitting.
 
-    .venv/bin/python benchmarks/bench_recommend.py --panel bench-out/quality
+Besides regret, each cell records the verdict against scratch on test of the rule's choice and of the best depth on
+test (significant better / worse / not, at ``--alpha``): a rule *agrees with test* in a cell where test's verdict
+is significant when its own verdict is the same (a rule that always says "not significant" scores 0 there); and
+the size of the confidence set, for the study's own rules.
+
+    .venv/bin/python benchmarks/bench_recommend.py --panel bench-out/quality --csv benchmarks/results/recommend_cells.csv
 """
 
 from __future__ import annotations
@@ -39,9 +46,19 @@ def _subset(study: Any, seeds: tuple[int, ...]) -> Any:
     return dataclasses.replace(study, runs=runs, results=results)
 
 
-def _rules() -> dict[str, Callable[[Any, float], Any]]:
-    from tunedepth.analysis import recommend_depths
+RULES_BY_SETTING = [  # (depth_rule, depth_metric, cross_fit): the study's own rules, legacy first
+    ("lookahead", "auc", False), ("stepwise", "auc", False),
+    *((rule, metric, fit) for rule in ("best", "shallowest_in_set", "lookahead")
+      for metric in ("auc", "log_loss", "brier") for fit in (False, True)
+      if (rule, metric, fit) != ("lookahead", "auc", False)),
+]
 
+
+def rule_name(rule: str, metric: str, cross_fit: bool) -> str:
+    return f"{rule} · {metric}{' · cross-fit' if cross_fit else ''}"
+
+
+def _trivial() -> dict[str, Callable[[Any, float], Any]]:
     def fixed(pick: Callable[[list[Any]], Any]) -> Callable[[Any, float], Any]:
         return lambda study, fraction: pick(list(study.arms_at(fraction)))
 
@@ -49,24 +66,14 @@ def _rules() -> dict[str, Callable[[Any, float], Any]]:
         def mean_val(arm: Any) -> float:
             values = [r.val_auc for r in study.runs_of(arm, train_fraction=fraction).values()]
             return sum(values) / len(values)
-        return max(study.arms_at(fraction), key=mean_val)
-
-    def walk(rule: str) -> Callable[[Any, float], Any]:
-        def choose(study: Any, fraction: float) -> Any:
-            for rec in recommend_depths(study, depth_rule=rule):
-                if rec.train_fraction == fraction:
-                    return rec.arm
-            return None
-        return choose
+        return max((a for a in study.arms_at(fraction) if not a.is_scratch), key=mean_val, default=None)
 
     return {
         "always full fine-tuning": fixed(lambda arms: max((a for a in arms if not a.is_scratch), key=lambda a: a.depth,
                                                           default=None)),
         "always depth 1": fixed(lambda arms: next((a for a in arms if not a.is_scratch and a.depth == 1), None)),
         "always scratch": fixed(lambda arms: next((a for a in arms if a.is_scratch), None)),
-        "best validation AUC (no test)": best_val,
-        "lookahead (today's default)": walk("lookahead"),
-        "stepwise": walk("stepwise"),
+        "best validation AUC, no tests (trivial)": best_val,
     }
 
 
@@ -91,53 +98,110 @@ def _half_auc(study: Any, arm: Any, fraction: float, idx: Any) -> float:
     return sum(values) / len(values)
 
 
-def cells(panel: Path) -> list[dict[str, Any]]:
-    """One row per (study, fraction, seed set, rule): regret and noise floor."""
+def _verdict(comparison: Any, alpha: float) -> int:
+    """+1 / -1 when significantly better / worse than scratch on test, 0 otherwise (or untestable)."""
+    if comparison is None or math.isnan(comparison.p_value) or comparison.p_value >= alpha:
+        return 0
+    return 1 if comparison.difference > 0 else -1
+
+
+def _cells_of(name: str, full: Any, halves: tuple[Any, Any], alpha: float) -> list[dict[str, Any]]:
+    from tunedepth.analysis import compare_regimes, recommend_depths
+
+    rows: list[dict[str, Any]] = []
+    seeds = tuple(sorted({r.seed for r in full.runs}))
+    for seed_set in [(s,) for s in seeds] + ([seeds] if len(seeds) > 1 else []):
+        study = _subset(full, seed_set)
+        choices: dict[str, dict[float, tuple[Any, int | None]]] = {}
+        for rule_label, rule in _trivial().items():
+            choices[rule_label] = {f: (rule(study, f), None) for f in study.train_fractions}
+        for setting in RULES_BY_SETTING:
+            recs = recommend_depths(study, alpha=alpha, depth_rule=setting[0], depth_metric=setting[1],
+                                    cross_fit=setting[2], n_boot=500)
+            choices[rule_name(*setting)] = {r.train_fraction: (r.arm, len(r.confidence_set)) for r in recs}
+        for fraction in study.train_fractions:
+            arms = study.arms_at(fraction)
+            depths = [a for a in arms if not a.is_scratch]
+            scratch = next((a for a in arms if a.is_scratch), None)
+            if not depths:
+                continue
+            aucs = [{arm: _half_auc(study, arm, fraction, h) for arm in arms} for h in halves]
+            best_on_test = max(depths, key=lambda a: _mean_test_auc(study, a, fraction))
+            truth = 0 if scratch is None else _verdict(
+                compare_regimes(study, best_on_test, scratch, train_fraction=fraction, split="test"), alpha)
+            for rule_label, by_fraction in choices.items():
+                choice, set_size = by_fraction.get(fraction, (None, None))
+                if choice is None:
+                    continue
+                regret, floor = [], []
+                for chose_on, scored_on in ((0, 1), (1, 0)):
+                    oracle = max(arms, key=lambda a, k=chose_on: aucs[k][a])
+                    held = aucs[scored_on]
+                    regret.append(held[oracle] - held[choice])
+                    floor.append(max(held.values()) - held[oracle])
+                said = 0
+                if scratch is not None and choice != scratch:
+                    said = _verdict(compare_regimes(study, choice, scratch, train_fraction=fraction, split="test"),
+                                    alpha)
+                rows.append({"study": name, "fraction": fraction, "seeds": len(seed_set),
+                             "seed_set": "+".join(str(s) for s in seed_set), "rule": rule_label,
+                             "choice": study.label_of(choice), "regret": sum(regret) / 2,
+                             "noise_floor": sum(floor) / 2, "test_verdict": truth, "rule_verdict": said,
+                             "set_size": set_size})
+    return rows
+
+
+def _mean_test_auc(study: Any, arm: Any, fraction: float) -> float:
+    runs = study.runs_of(arm, train_fraction=fraction).values()
+    return sum(r.test_auc for r in runs) / len(runs)
+
+
+def cells(panel: Path, *, alpha: float = 0.05, studies: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per (study, fraction, seed set, rule): regret, noise floor, verdicts against scratch, set size."""
+    import warnings
+
     from tunedepth.errors import TunedepthError
     from tunedepth.results import load_finished_study
 
-    rules = _rules()
     rows: list[dict[str, Any]] = []
-    for folder in sorted(p for p in panel.iterdir() if (p / "results.csv").is_file()):
+    folders = sorted(p for p in panel.iterdir() if (p / "results.csv").is_file())
+    for folder in folders:
+        if studies and folder.name not in studies:
+            continue
         try:
-            full = load_finished_study(folder)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                full = load_finished_study(folder)
         except TunedepthError as exc:
             print(f"skipped {folder.name}: {exc}", file=sys.stderr)
             continue
-        seeds = tuple(sorted({r.seed for r in full.runs}))
-        halves = _halves(full.test_labels)
-        for seed_set in [(s,) for s in seeds] + ([seeds] if len(seeds) > 1 else []):
-            study = _subset(full, seed_set)
-            for fraction in study.train_fractions:
-                arms = study.arms_at(fraction)
-                aucs = [{arm: _half_auc(study, arm, fraction, h) for arm in arms} for h in halves]
-                for name, rule in rules.items():
-                    choice = rule(study, fraction)
-                    if choice is None:
-                        continue
-                    regret, floor = [], []
-                    for chose_on, scored_on in ((0, 1), (1, 0)):
-                        oracle = max(arms, key=lambda a, k=chose_on: aucs[k][a])
-                        held = aucs[scored_on]
-                        regret.append(held[oracle] - held[choice])
-                        floor.append(max(held.values()) - held[oracle])
-                    rows.append({"study": folder.name, "fraction": fraction, "seeds": len(seed_set), "rule": name,
-                                 "choice": study.label_of(choice), "regret": sum(regret) / 2,
-                                 "noise_floor": sum(floor) / 2})
+        print(f"{folder.name}: {len(full.runs)} runs", file=sys.stderr, flush=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows += _cells_of(folder.name, full, _halves(full.test_labels), alpha)
     return rows
 
 
 def summarize(rows: list[dict[str, Any]]) -> str:
+    """The regret table: per rule and seed count, regret and regret above the noise floor (median, max), agreement
+    with test's verdict against scratch, the confidence set's mean size."""
     import pandas as pd
 
     if not rows:
         return "No finished study in the panel yet.\n"
     frame = pd.DataFrame(rows)
-    lines = ["| rule | seeds | cells | median regret | max regret | median noise floor |",
-             "|---|---|---|---|---|---|"]
+    frame["excess"] = frame["regret"] - frame["noise_floor"]
+    lines = ["| rule | seeds | cells | median regret | max regret | median floor | median excess | max excess | "
+             "agrees with test (cells) | mean set size |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (rule, seeds), group in frame.groupby(["rule", "seeds"], sort=False):
-        lines.append(f"| {rule} | {seeds} | {len(group)} | {group['regret'].median():.4f} | "
-                     f"{group['regret'].max():.4f} | {group['noise_floor'].median():.4f} |")
+        significant = group[group["test_verdict"] != 0]
+        agree = (significant["rule_verdict"] == significant["test_verdict"]).mean() if len(significant) else math.nan
+        size = group["set_size"].dropna()
+        lines.append(
+            f"| {rule} | {seeds} | {len(group)} | {group['regret'].median():.4f} | {group['regret'].max():.4f} | "
+            f"{group['noise_floor'].median():.4f} | {group['excess'].median():.4f} | {group['excess'].max():.4f} | "
+            f"{agree:.0%} ({len(significant)}) | {size.mean() if len(size) else math.nan:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -145,8 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--panel", type=Path, default=REPO / "bench-out" / "quality",
                         help="folder of finished studies (default: the quality benchmark's)")
+    parser.add_argument("--study", action="append", metavar="NAME", help="only this study of the panel (repeatable)")
+    parser.add_argument("--csv", type=Path, help="also write every cell to this CSV file")
+    parser.add_argument("--alpha", type=float, default=0.05, help="level of every rule's tests and of the verdicts")
     args = parser.parse_args(argv)
-    rows = cells(args.panel)
+    rows = cells(args.panel, alpha=args.alpha, studies=args.study)
+    if args.csv and rows:
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(args.csv, index=False, float_format="%.6g")
     sys.stdout.write(summarize(rows))
     if rows and any(math.isnan(r["regret"]) for r in rows):
         print("note: some cells have an undefined AUC on a half (NaN regret)", file=sys.stderr)

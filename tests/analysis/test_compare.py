@@ -7,7 +7,7 @@ import pytest
 
 from tunedepth.analysis import compare_regimes, score_regime
 from tunedepth.errors import ConfigError, UndefinedMetricWarning
-from tunedepth.evaluation import roc_auc_ci, roc_auc_delong_test, roc_auc_score, seed_mean_ci, seed_paired_test
+from tunedepth.evaluation import roc_auc_ci, roc_auc_delong_test, roc_auc_seeds_ci, roc_auc_seeds_test
 from tunedepth.results import Arm, load_finished_study
 
 LABELS = np.r_[np.ones(60, int), np.zeros(60, int)]
@@ -44,24 +44,13 @@ def test_one_seed_score_on_validation_uses_the_validation_predictions(synthetic_
                                                         "delong (within val set, 1 seed)")
 
 
-def test_several_seeds_score_is_the_mean_with_a_t_interval(synthetic_study):
+def test_several_seeds_score_is_the_mean_with_cases_and_seeds_in_its_interval(synthetic_study):
     study = _study(synthetic_study, seeds_a=(0, 1, 2))
     got = score_regime(study, study.arm_of("ft:conv3-fc"), train_fraction=1.0, split="test")
-    aucs = [roc_auc_score(LABELS, _run(study, "ft:conv3-fc", s).test_scores) for s in (0, 1, 2)]
-    want = seed_mean_ci(aucs)
-    assert got.method == "t over 3 seeds"
-    assert (got.auc, got.low, got.high) == pytest.approx((want.mean, want.low, want.high), abs=1e-15)
-    assert want.high - want.low < 0.2  # no clipping happened, so the exact t interval is expected
-
-
-def test_t_interval_is_clipped_to_the_auc_range(synthetic_study):
-    # seeds at AUC 1.0, 0.9..., spread enough for the t interval (2 seeds: t = 12.7) to pass 1
-    study = _study(synthetic_study, seeds_a=(0, 1), signal_a=2.0)
-    got = score_regime(study, study.arm_of("ft:conv3-fc"), train_fraction=1.0, split="test")
-    aucs = [_run(study, "ft:conv3-fc", s).test_auc for s in (0, 1)]
-    raw = seed_mean_ci(aucs)
-    assert raw.high > 1
-    assert got.high == 1.0 and got.low == max(0.0, raw.low)
+    want = roc_auc_seeds_ci(LABELS, [_run(study, "ft:conv3-fc", s).test_scores for s in (0, 1, 2)])
+    assert got.method == "delong + seeds (test set, 3 seeds)"
+    assert (got.auc, got.low, got.high) == (want.auc, want.low, want.high)
+    assert got.auc == pytest.approx(np.mean([_run(study, "ft:conv3-fc", s).test_auc for s in (0, 1, 2)]), abs=1e-15)
 
 
 def test_nan_seed_is_left_out_and_counted(synthetic_study):
@@ -70,9 +59,10 @@ def test_nan_seed_is_left_out_and_counted(synthetic_study):
     with pytest.warns(UndefinedMetricWarning, match="non-finite"):
         study = load_finished_study(synthetic_study(runs, val_labels=LABELS, test_labels=LABELS))
     got = score_regime(study, study.arm_of("ft:fc"), train_fraction=1.0, split="test")
-    want = seed_mean_ci([study.runs_of(study.arm_of("ft:fc"), train_fraction=1.0)[s].test_auc for s in (0, 2)])
-    assert (got.n_runs, got.n_nan, got.method) == (3, 1, "t over 2 seeds")
-    assert got.auc == want.mean
+    runs = study.runs_of(study.arm_of("ft:fc"), train_fraction=1.0)
+    want = roc_auc_seeds_ci(LABELS, [runs[s].test_scores for s in (0, 2)])
+    assert (got.n_runs, got.n_nan, got.method) == (3, 1, "delong + seeds (test set, 2 seeds)")
+    assert got.auc == want.auc
     assert got.notes == ("1 of 3 runs have a NaN test AUC and are left out",)
 
 
@@ -97,14 +87,14 @@ def test_comparison_on_validation_uses_the_validation_predictions(synthetic_stud
                                                          "paired delong (within val set, 1 seed)")
 
 
-def test_several_seeds_comparison_is_a_paired_t_test_over_shared_seeds(synthetic_study):
+def test_several_seeds_comparison_uses_cases_and_seeds_over_shared_seeds(synthetic_study):
     study = _study(synthetic_study, seeds_a=(0, 1, 2), seeds_b=(0, 1, 2, 3))
     got = compare_regimes(study, study.arm_of("ft:conv3-fc"), study.arm_of("ft:fc"), train_fraction=1.0, split="test")
-    a = [_run(study, "ft:conv3-fc", s).test_auc for s in (0, 1, 2)]
-    b = [_run(study, "ft:fc", s).test_auc for s in (0, 1, 2)]
-    want = seed_paired_test(a, b)
-    assert got.method == "paired t over 3 seeds" and got.n_seeds == 3
-    assert (got.auc_a, got.auc_b, got.difference, got.p_value) == (want.mean_a, want.mean_b, want.difference,
+    a = [_run(study, "ft:conv3-fc", s).test_scores for s in (0, 1, 2)]
+    b = [_run(study, "ft:fc", s).test_scores for s in (0, 1, 2)]
+    want = roc_auc_seeds_test(LABELS, a, b)
+    assert got.method == "paired delong + seeds (test set, 3 seeds)" and got.n_seeds == 3
+    assert (got.auc_a, got.auc_b, got.difference, got.p_value) == (want.auc_a, want.auc_b, want.difference,
                                                                    want.p_value)
     assert got.notes == ("seeds [3] were run for only one of 'ft:conv3-fc' and 'ft:fc' and are left out",)
 

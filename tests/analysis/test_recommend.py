@@ -5,7 +5,7 @@ import pytest
 
 from tunedepth.analysis import RECOMMENDATION_COLUMNS, recommend_depths, recommendation_table, regime_phrase
 from tunedepth.errors import ConfigError, UndefinedMetricWarning
-from tunedepth.evaluation import holm_adjust, roc_auc_ci, roc_auc_delong_test, seed_mean_ci, seed_paired_test
+from tunedepth.evaluation import holm_adjust, roc_auc_ci, roc_auc_delong_test, roc_auc_seeds_ci, roc_auc_seeds_test
 from tunedepth.results import load_finished_study
 
 LABELS = np.r_[np.ones(100, int), np.zeros(100, int)]
@@ -90,7 +90,7 @@ def test_lookahead_stops_where_no_deeper_depth_is_significantly_better_after_hol
 def test_unknown_depth_rule_is_refused(synthetic_study):
     study = _study(synthetic_study, _runs())
     with pytest.raises(ConfigError, match=r"'depth_rule' parameter of recommend_depths must be one of \['lookahead', "
-                                          r"'stepwise'\]; got 'greedy'"):
+                                          r"'stepwise', 'best', 'shallowest_in_set'\]; got 'greedy'"):
         recommend_depths(study, depth_rule="greedy")
 
 
@@ -104,8 +104,9 @@ def test_test_score_and_scratch_comparison_of_the_chosen_depth(synthetic_study):
     assert (rec.test.auc, rec.test.low, rec.test.high, rec.test.split) == (ci.auc, ci.low, ci.high, "test")
     assert (rec.versus_scratch.label_b, rec.versus_scratch.p_value) == ("scratch", versus.p_value)
     assert versus.difference > 0 and versus.p_value < 0.001 and rec.beats_scratch
-    assert rec.sentence == (f"At 100% of the data, fine-tune conv3–fc: AUC {ci.auc:.3f} [{ci.low:.3f}, {ci.high:.3f}], "
-                            "better than scratch (p < 0.001).")
+    assert rec.sentence.startswith("At 100% of the data, fine-tune conv3–fc")
+    effect = f"{versus.difference:+.3f} [{versus.low:+.3f}, {versus.high:+.3f}] over scratch (p < 0.001)."
+    assert f": test AUC {ci.auc:.3f} [{ci.low:.3f}, {ci.high:.3f}], {effect}" in rec.sentence
 
 
 def test_the_choice_never_looks_at_test_data(synthetic_study):
@@ -119,7 +120,7 @@ def test_the_choice_never_looks_at_test_data(synthetic_study):
     assert rec.versus_scratch is not None and rec.versus_scratch.difference < 0
     p = rec.versus_scratch.p_value
     assert p < 0.05 and not rec.beats_scratch
-    assert rec.sentence.endswith(f"worse than scratch ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'}).")
+    assert f"against scratch ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'}): scratch is better." in rec.sentence
 
 
 def test_alpha_is_the_boundary_of_each_step(synthetic_study):
@@ -130,18 +131,19 @@ def test_alpha_is_the_boundary_of_each_step(synthetic_study):
     assert stopped.label == "ft:fc" and len(stopped.steps) == 1
 
 
-def test_several_seeds_walk_with_paired_t_tests_across_seeds(synthetic_study):
+def test_several_seeds_walk_with_tests_on_cases_and_seeds(synthetic_study):
     study = _study(synthetic_study, _runs(seeds=(0, 1, 2)))
     (rec,) = recommend_depths(study, depth_rule="stepwise")
     assert rec.label == "ft:conv3-fc"
-    assert [s.comparison.method for s in rec.steps] == ["paired t over 3 seeds"] * 2
-    val = {label: [_run(study, label, s).val_auc for s in (0, 1, 2)] for label in ("ft:fc", "ft:conv3-fc")}
-    assert rec.steps[0].comparison.p_value == seed_paired_test(val["ft:conv3-fc"], val["ft:fc"]).p_value
-    test = seed_mean_ci([_run(study, "ft:conv3-fc", s).test_auc for s in (0, 1, 2)])
-    assert rec.test is not None and rec.test.method == "t over 3 seeds"
-    assert (rec.test.auc, rec.test.low, rec.test.high) == pytest.approx((test.mean, test.low, test.high), abs=1e-15)
-    assert rec.versus_scratch is not None and rec.versus_scratch.method == "paired t over 3 seeds"
-    assert f"AUC {test.mean:.3f} [{test.low:.3f}, {test.high:.3f}] (mean of 3 seeds)" in rec.sentence
+    assert [s.comparison.method for s in rec.steps] == ["paired delong + seeds (val set, 3 seeds)"] * 2
+    val = {label: [_run(study, label, s).val_scores for s in (0, 1, 2)] for label in ("ft:fc", "ft:conv3-fc")}
+    assert rec.steps[0].comparison.p_value == roc_auc_seeds_test(LABELS, val["ft:conv3-fc"], val["ft:fc"]).p_value
+    test = roc_auc_seeds_ci(LABELS, [_run(study, "ft:conv3-fc", s).test_scores for s in (0, 1, 2)])
+    assert rec.test is not None and rec.test.method == "delong + seeds (test set, 3 seeds)"
+    assert (rec.test.auc, rec.test.low, rec.test.high) == (test.auc, test.low, test.high)
+    assert rec.versus_scratch is not None and rec.versus_scratch.method == "paired delong + seeds (test set, 3 seeds)"
+    assert f"test AUC {test.auc:.3f} [{test.low:.3f}, {test.high:.3f}] (mean of 3 seeds)" in rec.sentence
+    assert rec.n_seeds == 3 and "One seed" not in rec.sentence
 
 
 def test_absent_depths_are_skipped_and_the_walk_starts_at_the_shallowest(synthetic_study):
@@ -150,7 +152,7 @@ def test_absent_depths_are_skipped_and_the_walk_starts_at_the_shallowest(synthet
     assert _pairs(rec) == [("ft:conv1-fc", "ft:conv3-fc")]
     assert rec.label == "ft:conv1-fc"  # depth 4 (val signal 3.0) beats depth 2 (2.0); depth 3 was not run
     assert rec.notes == ("depth 1 was not run; the walk starts at ft:conv3-fc (depth 2)",)
-    assert rec.sentence.startswith("At 25% of the data, fine-tune conv1–fc: AUC ")
+    assert rec.sentence.startswith("At 25% of the data, fine-tune conv1–fc")
 
 
 def test_depth_with_nan_validation_auc_is_skipped(synthetic_study):
@@ -176,7 +178,7 @@ def test_not_significantly_different_from_scratch(synthetic_study):
     test = {**TEST, "scratch": 2.0}
     (rec,) = recommend_depths(_study(synthetic_study, _runs(test=test)), depth_rule="stepwise")
     assert rec.versus_scratch is not None and rec.versus_scratch.p_value > 0.05
-    assert rec.sentence.endswith(f"not significantly different from scratch (p = {rec.versus_scratch.p_value:.3f}).")
+    assert f"against scratch, not significant (p = {rec.versus_scratch.p_value:.3f})." in rec.sentence
 
 
 def test_no_fine_tuning_depth_gives_no_recommendation(synthetic_study):

@@ -5,7 +5,7 @@ import pytest
 
 from tunedepth.analysis import SIGNIFICANCE_COLUMNS, significance_table
 from tunedepth.errors import ConfigError
-from tunedepth.evaluation import roc_auc_delong_test, seed_paired_test
+from tunedepth.evaluation import roc_auc_delong_test, roc_auc_seeds_test
 from tunedepth.results import load_finished_study
 
 LABELS = np.r_[np.ones(40, int), np.zeros(40, int)]
@@ -81,15 +81,15 @@ def test_significant_means_holm_adjusted_p_below_alpha(synthetic_study):
     assert table["significant"].sum() >= 2 and (~table["significant"]).sum() >= 2
 
 
-def test_several_seeds_pairs_are_paired_t_tests_across_seeds(synthetic_study):
+def test_several_seeds_pairs_are_tested_on_cases_and_seeds(synthetic_study):
     study = _study(synthetic_study, seeds=(0, 1, 2), fractions=(1.0,))
     table = significance_table(study)
-    assert set(table["method"]) == {"paired t over 3 seeds"} and set(table["n_seeds"]) == {3}
+    assert set(table["method"]) == {"paired delong + seeds (test set, 3 seeds)"} and set(table["n_seeds"]) == {3}
     row = table.iloc[2]
     assert (row["label_a"], row["label_b"]) == ("ft:conv3-fc", "ft:fc")
-    a = [r.test_auc for r in study.runs_of(study.arm_of("ft:conv3-fc"), train_fraction=1.0).values()]
-    b = [r.test_auc for r in study.runs_of(study.arm_of("ft:fc"), train_fraction=1.0).values()]
-    want = seed_paired_test(a, b)
+    a = [r.test_scores for r in study.runs_of(study.arm_of("ft:conv3-fc"), train_fraction=1.0).values()]
+    b = [r.test_scores for r in study.runs_of(study.arm_of("ft:fc"), train_fraction=1.0).values()]
+    want = roc_auc_seeds_test(study.test_labels, a, b)
     assert (row["difference"], row["p_value"]) == (want.difference, want.p_value)
 
 

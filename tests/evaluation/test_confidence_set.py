@@ -56,7 +56,7 @@ def test_a_single_model_is_its_own_set():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"losses": np.zeros(5)}, r"must have shape \(n_cases >= 2, n_models >= 1\); got \(5,\)"),
+    ({"losses": np.zeros(5)}, r"must have shape \(n_cases >= 2, n_models >= 1\) or \(n_seeds, .*; got \(5,\)"),
     ({"losses": [[0.0, np.inf], [1.0, 1.0]]}, r"must be finite; got 1 NaN or infinite"),
     ({"losses": np.zeros((4, 2)), "alpha": 1.0}, r"'alpha' parameter .* must be in \(0, 1\); got 1.0"),
     ({"losses": np.zeros((4, 2)), "n_boot": 10}, r"'n_boot' parameter .* must be an int >= 100; got 10"),

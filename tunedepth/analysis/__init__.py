@@ -17,12 +17,14 @@ from tunedepth.analysis.recommend import (
     regime_phrase,
 )
 from tunedepth.analysis.scores import score_table, sensitivity_column
+from tunedepth.analysis.selection import DEPTH_METRICS, ValidationEvidence, confidence_set, validation_evidence
 from tunedepth.analysis.significance import SIGNIFICANCE_COLUMNS, significance_table
 from tunedepth.analysis.tasks import ANALYSIS_TASKS, FigureData, TaskAnalysis, TaskTable
 
 __all__ = [
     "ANALYSIS_FILES",
     "ANALYSIS_TASKS",
+    "DEPTH_METRICS",
     "DEPTH_RULES",
     "RECOMMENDATION_COLUMNS",
     "SIGNIFICANCE_COLUMNS",
@@ -33,9 +35,11 @@ __all__ = [
     "StudyAnalysis",
     "TaskAnalysis",
     "TaskTable",
+    "ValidationEvidence",
     "WalkStep",
     "analyze_study",
     "compare_regimes",
+    "confidence_set",
     "recommend_depths",
     "recommendation_table",
     "regime_phrase",
@@ -43,4 +47,5 @@ __all__ = [
     "score_table",
     "sensitivity_column",
     "significance_table",
+    "validation_evidence",
 ]

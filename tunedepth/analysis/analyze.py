@@ -102,6 +102,8 @@ def analyze_study(
     *,
     alpha: float | None = None,
     depth_rule: str | None = None,
+    depth_metric: str | None = None,
+    cross_fit: bool | None = None,
     confidence: float | None = None,
     fpr_targets: tuple[float, ...] | None = None,
     n_boot: int | None = None,
@@ -117,8 +119,10 @@ def analyze_study(
         study_dir: the folder written by :func:`tunedepth.study.run_study`.
         alpha: significance level of the recommendation's steps, of its comparison with scratch and of the
             significance table's ``significant`` column (after Holm), in (0, 1). Default 0.05.
-        depth_rule: the recommendation's walk, "lookahead" (default) or "stepwise" (see
+        depth_rule: the recommendation's rule, one of :data:`~tunedepth.analysis.DEPTH_RULES` (see
             :func:`~tunedepth.analysis.recommend_depths`).
+        depth_metric: what depths are compared on: "auc", "log_loss" or "brier".
+        cross_fit: choose epochs and depths on disjoint halves of the validation cases.
         confidence: level of every two-sided interval, in (0, 1). Default 0.95.
         fpr_targets: false-positive rates of the sensitivity operating points (binary tasks), each in (0, 1).
             Default: the paper's (0.10, 0.15, 0.20).
@@ -136,7 +140,8 @@ def analyze_study(
     Example:
         See ``tests/analysis/test_analyze.py``; a study folder is needed.
     """
-    overrides = _check_overrides({"alpha": alpha, "depth_rule": depth_rule, "confidence": confidence,
+    overrides = _check_overrides({"alpha": alpha, "depth_rule": depth_rule, "depth_metric": depth_metric,
+                                  "cross_fit": cross_fit, "confidence": confidence,
                                   "fpr_targets": fpr_targets, "n_boot": n_boot, "bootstrap_seed": bootstrap_seed})
     study = load_finished_study(study_dir)
     settings = _settings(study, overrides)
@@ -145,7 +150,9 @@ def analyze_study(
                          n_boot=settings.n_boot, bootstrap_seed=settings.bootstrap_seed)
     significance = significance_table(study, alpha=settings.alpha, confidence=settings.confidence)
     recommendations = recommend_depths(study, alpha=settings.alpha, confidence=settings.confidence,
-                                       depth_rule=settings.depth_rule)
+                                       depth_rule=settings.depth_rule, depth_metric=settings.depth_metric,
+                                       cross_fit=settings.cross_fit, n_boot=settings.n_boot,
+                                       seed=settings.bootstrap_seed)
     recommendation = recommendation_table(recommendations)
     task_tables = {table.name: table.make(study, settings) for table in task.tables}
     store = StudyStore(study.root)

@@ -14,8 +14,19 @@ stops improving. Here, for each training fraction:
      significantly beat the previous one.
 
    "Significantly better" means a positive difference with (adjusted) two-sided p < alpha, by
-   :func:`~tunedepth.analysis.compare_regimes`: DeLong's paired test on the validation cases with one seed, the
-   paired t-test across seeds with several. The test split is never looked at to choose.
+   :func:`~tunedepth.analysis.compare_regimes` (DeLong's paired test on the validation cases with one seed, the
+   case-and-seed test with several) when the depths are compared on validation AUC without cross-fitting; else by
+   a paired bootstrap of the per-case validation losses (:mod:`tunedepth.analysis.selection`). The test split is
+   never looked at to choose.
+
+   Two rules choose without a walk, from the per-case validation losses of ``depth_metric``
+   (:mod:`tunedepth.analysis.selection`, optionally cross-fitted):
+
+   * ``"best"``: the depth of best validation score;
+   * ``"shallowest_in_set"``: the shallowest depth of the confidence set (the depths not significantly worse than
+     the best at ``alpha``): the cheapest depth the data cannot tell from the best.
+
+   Every rule reports the confidence set, and the sentence says when one seed cannot single out a depth.
 2. Report the chosen depth's **test** AUC with its interval (:func:`~tunedepth.analysis.score_regime`) and its paired
    test against scratch on the test cases, when scratch was run.
 
@@ -45,6 +56,7 @@ Notes:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +64,9 @@ import pandas as pd
 
 from tunedepth.analysis._checks import check_alpha
 from tunedepth.analysis.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
+from tunedepth.analysis.selection import DEPTH_METRICS, ValidationEvidence, confidence_set, validation_evidence
 from tunedepth.errors import ConfigError
-from tunedepth.evaluation import holm_adjust
+from tunedepth.evaluation import holm_adjust, paired_loss_test
 from tunedepth.results import Arm, FinishedStudy
 
 __all__ = [
@@ -66,13 +79,14 @@ __all__ = [
     "regime_phrase",
 ]
 
-DEPTH_RULES = ("lookahead", "stepwise")
-"""The rules of the walk from depth 1 deeper (see the module docstring)."""
+DEPTH_RULES = ("lookahead", "stepwise", "best", "shallowest_in_set")
+"""The rules that choose the depth (see the module docstring)."""
 
 RECOMMENDATION_COLUMNS = (
     "train_fraction", "label", "depth", "test_auc", "test_auc_low", "test_auc_high", "ci_method",
     "scratch_test_auc", "difference_vs_scratch", "difference_low", "difference_high", "p_vs_scratch",
-    "method_vs_scratch", "beats_scratch", "depth_rule", "validation_steps", "alpha", "sentence", "note",
+    "method_vs_scratch", "beats_scratch", "depth_rule", "depth_metric", "cross_fitted", "confidence_set",
+    "set_size", "n_seeds", "validation_steps", "alpha", "sentence", "note",
 )
 
 
@@ -141,6 +155,10 @@ class DepthRecommendation:
         arm: the recommended regime as a key (``label`` is its display); None with ``label``.
         confidence_set: labels of the fine-tuning depths not significantly worse than the validation-best
             (:func:`~tunedepth.evaluation.model_confidence_set`), shallowest first; empty when not computed.
+        set_depths: the depths of ``confidence_set``.
+        depth_metric: what the depths were compared on ("auc", "log_loss" or "brier").
+        cross_fitted: whether the epoch and the depth were chosen on disjoint validation cases.
+        n_seeds: seeds behind the choice (shared by every depth).
     """
 
     train_fraction: float
@@ -154,6 +172,10 @@ class DepthRecommendation:
     depth_rule: str = "lookahead"
     arm: Arm | None = None
     confidence_set: tuple[str, ...] = ()
+    set_depths: tuple[int, ...] = ()
+    depth_metric: str = "auc"
+    cross_fitted: bool = False
+    n_seeds: int = 1
 
     @property
     def beats_scratch(self) -> bool:
@@ -162,8 +184,9 @@ class DepthRecommendation:
 
     @property
     def sentence(self) -> str:
-        """The verdict in one sentence, e.g. "At 25% of the data, fine-tune conv4–fc8: AUC 0.930 [0.910, 0.950],
-        better than scratch (p = 0.003)."."""
+        """The answer in one sentence, effect size first, e.g. "At 25% of the data, fine-tune block5–classifier
+        (depths 4–8 are indistinguishable on validation): test AUC 0.957 [0.940, 0.970], +0.051 [+0.030, +0.070]
+        over scratch (p < 0.001)."; with one seed and several depths in the set, what to run to narrow it."""
         at = f"At {_percent(self.train_fraction)} of the data"
         if self.label is None or self.test is None:
             why = self.notes[0] if self.notes else "no fine-tuning run has a defined validation AUC"
@@ -172,39 +195,63 @@ class DepthRecommendation:
         if math.isnan(t.auc):
             score = "test AUC undefined"
         elif math.isnan(t.low):
-            score = f"AUC {t.auc:.3f} (interval undefined)"
+            score = f"test AUC {t.auc:.3f} (interval undefined)"
         else:
-            score = f"AUC {t.auc:.3f} [{t.low:.3f}, {t.high:.3f}]"
+            score = f"test AUC {t.auc:.3f} [{t.low:.3f}, {t.high:.3f}]"
         if t.n_runs - t.n_nan >= 2:
             score += f" (mean of {t.n_runs - t.n_nan} seeds)"
-        return f"{at}, {regime_phrase(self.label)}: {score}, {self._scratch_clause()}."
+        others = len(self.set_depths) > 1
+        aside = f" ({_depths_text(self.set_depths)} are indistinguishable on validation)" if others else ""
+        text = f"{at}, {regime_phrase(self.label)}{aside}: {score}, {self._scratch_clause()}."
+        if others and self.n_seeds == 1:
+            text += (f" One seed does not support this choice over the other depths of the set "
+                     f"({_depths_text(self.set_depths)}): run 3 or more seeds to narrow it.")
+        return text
 
     def _scratch_clause(self) -> str:
         c = self.versus_scratch
         if c is None:
             return "no scratch run to compare with"
         if math.isnan(c.p_value):
-            return "not testable against scratch (p undefined)"
+            return f"{c.difference:+.3f} against scratch (not testable: p undefined)"
+        effect = f"{c.difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}]"
+        if c.p_value < self.alpha and c.difference > 0:
+            return f"{effect} over scratch ({_p_text(c.p_value)})"
         if c.p_value < self.alpha:
-            word = "better" if c.difference > 0 else "worse"
-            return f"{word} than scratch ({_p_text(c.p_value)})"
-        return f"not significantly different from scratch ({_p_text(c.p_value)})"
+            return f"{effect} against scratch ({_p_text(c.p_value)}): scratch is better"
+        return f"{effect} against scratch, not significant ({_p_text(c.p_value)})"
 
 
-def _walk(study: FinishedStudy, train_fraction: float, alpha: float, confidence: float, rule: str,
-          notes: list[str]) -> tuple[Arm | None, tuple[WalkStep, ...]]:
+def _depths_text(depths: tuple[int, ...]) -> str:
+    """E.g. "depths 4–8" for a run of consecutive depths, "depths 2, 5 and 9" otherwise."""
+    if len(depths) >= 3 and list(depths) == list(range(depths[0], depths[-1] + 1)):
+        return f"depths {depths[0]}–{depths[-1]}"
+    if len(depths) == 1:
+        return f"depth {depths[0]}"
+    return "depths " + ", ".join(str(d) for d in depths[:-1]) + f" and {depths[-1]}"
+
+
+Compare = Callable[[Arm, Arm], RegimeComparison]
+
+
+def _usable_by_auc(study: FinishedStudy, train_fraction: float, notes: list[str]) -> list[Arm]:
+    """The depths the walk on validation AUC can use: those with a run of defined validation AUC."""
     depths = [arm for arm in study.arms_at(train_fraction) if not arm.is_scratch]
     usable = [arm for arm in depths
               if any(not math.isnan(r.val_auc) for r in study.runs_of(arm, train_fraction=train_fraction).values())]
-    if not depths:
-        notes.append("no fine-tuning run finished at this fraction")
     if skipped := [study.label_of(arm) for arm in depths if arm not in usable]:
         notes.append(f"skipped {skipped}: every run has a NaN validation AUC")
+    return usable
+
+
+def _walk(study: FinishedStudy, train_fraction: float, usable: list[Arm], rule: str, alpha: float,
+          compare: Compare, notes: list[str]) -> tuple[Arm | None, tuple[WalkStep, ...]]:
     if not usable:
         return None, ()
     start = usable[0].depth
     if start != 1:
-        why = "has no defined validation AUC" if depths[0].depth == 1 else "was not run"
+        ran = any(a.depth == 1 and not a.is_scratch for a in study.arms_at(train_fraction))
+        why = "has no defined validation AUC" if ran else "was not run"
         notes.append(f"depth 1 {why}; the walk starts at {study.label_of(usable[0])} (depth {start})")
     current, steps = usable[0], []
     for stage in range(len(usable)):
@@ -213,8 +260,7 @@ def _walk(study: FinishedStudy, train_fraction: float, alpha: float, confidence:
             deeper = deeper[:1]
         if not deeper:
             break
-        found = [compare_regimes(study, arm, current, train_fraction=train_fraction, split="val", confidence=confidence)
-                 for arm in deeper]
+        found = [compare(arm, current) for arm in deeper]
         adjusted = holm_adjust([c.p_value for c in found]).tolist()
         better = [c.arm_a for c, p in zip(found, adjusted, strict=True) if _significantly_better(c, alpha, p)]
         target = better[0] if better else None
@@ -225,22 +271,68 @@ def _walk(study: FinishedStudy, train_fraction: float, alpha: float, confidence:
     return current, tuple(steps)
 
 
+def _loss_comparison(study: FinishedStudy, evidence: ValidationEvidence, confidence: float, n_boot: int,
+                     seed: int) -> Compare:
+    """Paired bootstrap of two depths' per-case validation losses, as a comparison of scores (higher is better:
+    AUC for "auc", minus the loss otherwise)."""
+    fitted = ", cross-fitted" if evidence.cross_fitted else ""
+    k = len(evidence.seeds)
+    method = f"paired bootstrap of per-case validation {evidence.metric} ({k} seed{'s' if k > 1 else ''}{fitted})"
+
+    def compare(a: Arm, b: Arm) -> RegimeComparison:
+        ia, ib = evidence.arms.index(a), evidence.arms.index(b)
+        t = paired_loss_test(evidence.losses[:, :, ia], evidence.losses[:, :, ib], confidence=confidence,
+                             n_boot=n_boot, seed=seed)
+        # lower loss is better: the score difference a - b is minus the loss difference
+        return RegimeComparison(a, b, study.label_of(a), study.label_of(b), evidence.train_fraction, "val",
+                                evidence.score(a), evidence.score(b), -t.difference, -t.high, -t.low, t.p_value,
+                                method, k, ())
+    return compare
+
+
+def _choose(study: FinishedStudy, train_fraction: float, evidence: ValidationEvidence, rule: str, alpha: float,
+            confidence: float, n_boot: int, seed: int, set_arms: tuple[Arm, ...],
+            notes: list[str]) -> tuple[Arm | None, tuple[WalkStep, ...]]:
+    if rule in ("lookahead", "stepwise"):
+        if evidence.metric == "auc" and not evidence.cross_fitted:
+            usable = _usable_by_auc(study, train_fraction, notes)
+
+            def compare(a: Arm, b: Arm) -> RegimeComparison:
+                return compare_regimes(study, a, b, train_fraction=train_fraction, split="val", confidence=confidence)
+            return _walk(study, train_fraction, usable, rule, alpha, compare, notes)
+        return _walk(study, train_fraction, list(evidence.arms), rule, alpha,
+                     _loss_comparison(study, evidence, confidence, n_boot, seed), notes)
+    if rule == "shallowest_in_set" and set_arms:
+        return set_arms[0], ()
+    if rule == "shallowest_in_set" and evidence.arms:
+        notes.append("the confidence set is undefined; the depth of best validation score was kept")
+    return evidence.best, ()
+
+
 def recommend_depths(
-    study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95, depth_rule: str = "lookahead"
+    study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95, depth_rule: str = "lookahead",
+    depth_metric: str = "auc", cross_fit: bool = False, n_boot: int = 2000, seed: int = 0,
 ) -> tuple[DepthRecommendation, ...]:
     """The recommended fine-tuning depth per training fraction, chosen on validation, scored on test.
 
     Args:
         study: the finished study.
-        alpha: significance level of each step of the walk and of the comparison with scratch, in (0, 1).
+        alpha: significance level of each step of the walk, of the confidence set and of the comparison with
+            scratch, in (0, 1).
         confidence: level of the test AUC's and the difference's two-sided intervals, in (0, 1).
-        depth_rule: "lookahead" (default) or "stepwise"; see the module docstring.
+        depth_rule: one of :data:`DEPTH_RULES`; see the module docstring.
+        depth_metric: what the depths are compared on, one of
+            :data:`~tunedepth.analysis.selection.DEPTH_METRICS`.
+        cross_fit: choose each run's epoch and the depth on disjoint halves of the validation cases (needs the
+            per-epoch predictions runs keep; otherwise a note says so).
+        n_boot: bootstrap resamples of the confidence set and the loss tests (>= 100).
+        seed: seed of those bootstraps and of the cross-fitting halves.
 
     Returns:
-        One recommendation per training fraction, largest fraction first. See the module docstring for the rule.
+        One recommendation per training fraction, largest fraction first.
 
     Raises:
-        ConfigError: if alpha is not in (0, 1) or depth_rule is not one of :data:`DEPTH_RULES`.
+        ConfigError: if alpha is not in (0, 1), or depth_rule or depth_metric is not a known value.
 
     Example:
         See ``tests/analysis/test_recommend.py``; a study folder is needed.
@@ -249,10 +341,21 @@ def recommend_depths(
     if depth_rule not in DEPTH_RULES:
         raise ConfigError(f"The 'depth_rule' parameter of recommend_depths must be one of {list(DEPTH_RULES)}; "
                           f"got {depth_rule!r}.")
+    if depth_metric not in DEPTH_METRICS:
+        raise ConfigError(f"The 'depth_metric' parameter of recommend_depths must be one of {list(DEPTH_METRICS)}; "
+                          f"got {depth_metric!r}.")
     out = []
     for train_fraction in study.train_fractions:
         notes: list[str] = []
-        arm, steps = _walk(study, train_fraction, alpha, confidence, depth_rule, notes)
+        if not any(not a.is_scratch for a in study.arms_at(train_fraction)):
+            notes.append("no fine-tuning run finished at this fraction")
+        evidence = validation_evidence(study, train_fraction, metric=depth_metric, cross_fit=cross_fit,
+                                       split_seed=seed)
+        if depth_rule not in ("lookahead", "stepwise") or depth_metric != "auc" or cross_fit:
+            notes += evidence.notes
+        set_arms = confidence_set(evidence, alpha=alpha, n_boot=n_boot, seed=seed)
+        arm, steps = _choose(study, train_fraction, evidence, depth_rule, alpha, confidence, n_boot, seed, set_arms,
+                             notes)
         test = versus = None
         if arm is not None:
             test = score_regime(study, arm, train_fraction=train_fraction, split="test", confidence=confidence)
@@ -264,8 +367,11 @@ def recommend_depths(
                 notes.append("scratch was not run at this fraction")
         label = None if arm is None else study.label_of(arm)
         depth = None if arm is None else arm.depth
-        out.append(DepthRecommendation(train_fraction, label, depth, steps, test, versus, alpha, tuple(notes),
-                                       depth_rule, arm))
+        out.append(DepthRecommendation(
+            train_fraction, label, depth, steps, test, versus, alpha, tuple(notes), depth_rule, arm,
+            confidence_set=tuple(study.label_of(a) for a in set_arms), set_depths=tuple(a.depth for a in set_arms),
+            depth_metric=depth_metric, cross_fitted=evidence.cross_fitted, n_seeds=max(1, len(evidence.seeds)),
+        ))
     return tuple(out)
 
 
@@ -284,7 +390,8 @@ def _steps_text(rec: DepthRecommendation) -> str:
 def recommendation_table(recommendations: tuple[DepthRecommendation, ...]) -> pd.DataFrame:
     """The recommendations as a table, one row per training fraction, with the columns RECOMMENDATION_COLUMNS.
 
-    ``validation_steps`` lists the walk's comparisons, "[stage] deeper vs current: difference, p (, Holm-adjusted
+    ``confidence_set`` joins the labels of the depths not significantly worse than the best on validation with
+    "; " (``set_size`` of them); ``validation_steps`` lists the walk's comparisons, "[stage] deeper vs current: difference, p (, Holm-adjusted
     p) (method) -> go|stay", where "go" marks the depth the walk moved to;
     ``note`` joins the recommendation's notes and those of its statistics ("" when none).
 
@@ -305,7 +412,9 @@ def recommendation_table(recommendations: tuple[DepthRecommendation, ...]) -> pd
             "scratch_test_auc": c.auc_b if c else nan, "difference_vs_scratch": c.difference if c else nan,
             "difference_low": c.low if c else nan, "difference_high": c.high if c else nan,
             "p_vs_scratch": c.p_value if c else nan, "method_vs_scratch": c.method if c else "",
-            "beats_scratch": rec.beats_scratch, "depth_rule": rec.depth_rule, "validation_steps": _steps_text(rec),
+            "beats_scratch": rec.beats_scratch, "depth_rule": rec.depth_rule, "depth_metric": rec.depth_metric,
+            "cross_fitted": rec.cross_fitted, "confidence_set": "; ".join(rec.confidence_set),
+            "set_size": len(rec.confidence_set), "n_seeds": rec.n_seeds, "validation_steps": _steps_text(rec),
             "alpha": rec.alpha,
             "sentence": rec.sentence, "note": "; ".join(dict.fromkeys(notes)),
         })

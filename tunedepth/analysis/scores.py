@@ -4,7 +4,9 @@ One row per (regime, train_fraction). The test AUC's interval follows :mod:`tune
 within-test-set interval with one seed, the mean and t interval over seeds with several; ``ci_method`` says which.
 For binary tasks, the sensitivity at each target false-positive rate (the paper's Table S3 operating points) is
 added, with the same rule: a seeded, stratified case-bootstrap percentile interval with one seed
-(:func:`~tunedepth.evaluation.sensitivity_at_fpr_ci`), the mean and t interval over seeds with several.
+(:func:`~tunedepth.evaluation.sensitivity_at_fpr_ci`), the mean and t interval over seeds with several. The
+calibration of the test probabilities (log-loss, Brier loss, expected calibration error; see
+:mod:`tunedepth.evaluation.calibration`) is the mean over seeds, without an interval.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ import pandas as pd
 
 from tunedepth.analysis._notes import collect_undefined
 from tunedepth.analysis.compare import score_regime
-from tunedepth.evaluation import DEFAULT_FPR_TARGETS, seed_mean_ci, sensitivity_at_fpr, sensitivity_at_fpr_ci
-from tunedepth.results import FinishedRun, FinishedStudy
+from tunedepth.evaluation import (
+    DEFAULT_FPR_TARGETS,
+    brier_loss,
+    expected_calibration_error,
+    log_loss,
+    seed_mean_ci,
+    sensitivity_at_fpr,
+    sensitivity_at_fpr_ci,
+)
+from tunedepth.results import PROBABILITY_CLIP, FinishedRun, FinishedStudy
 
 __all__ = ["score_table", "sensitivity_column"]
 
@@ -55,6 +65,22 @@ def _sensitivities(
     return out
 
 
+def _calibration(labels: np.ndarray, runs: list[FinishedRun], ece_bins: int, notes: list[str]) -> dict[str, float]:
+    """Mean test log-loss, Brier loss and ECE over ``runs`` (NaN when there is none)."""
+    if not runs:
+        return {"test_log_loss": float("nan"), "test_brier": float("nan"), "test_ece": float("nan")}
+    if any(r.score_kind == "probability" for r in runs):
+        # an old folder: say that log-loss is bounded by the clip rather than silently mixing the two kinds
+        notes.append(f"calibration from stored probabilities clipped to [{PROBABILITY_CLIP:.2g}, 1 - "
+                     f"{PROBABILITY_CLIP:.2g}] (a study written before log-odds were stored)")
+    log_odds = [r.log_odds("test") for r in runs]
+    return {
+        "test_log_loss": float(np.mean([log_loss(labels, z) for z in log_odds])),
+        "test_brier": float(np.median([brier_loss(labels, z) for z in log_odds])),
+        "test_ece": float(np.mean([expected_calibration_error(labels, z, n_bins=ece_bins) for z in log_odds])),
+    }
+
+
 def score_table(
     study: FinishedStudy,
     *,
@@ -62,6 +88,7 @@ def score_table(
     fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS,
     n_boot: int = 2000,
     bootstrap_seed: int = 0,
+    ece_bins: int = 15,
 ) -> pd.DataFrame:
     """Each regime's test AUC (and, for binary tasks, sensitivity at fixed FPRs) with intervals, per fraction.
 
@@ -72,22 +99,29 @@ def score_table(
             the paper's (0.10, 0.15, 0.20).
         n_boot: bootstrap resamples of a one-seed sensitivity interval.
         bootstrap_seed: seed of the bootstrap; the same seed gives the same intervals.
+        ece_bins: equal-width confidence bins of the expected calibration error, >= 1. Default 15 (Guo et al.).
 
     Returns:
         One row per (train_fraction, regime), fractions largest first, then scratch, depth 1, 2, ... Columns:
         train_fraction, label, regime, depth, n_runs, n_nan (runs with a NaN test AUC, left out), val_auc (mean
         over the usable runs, no interval), test_auc, test_auc_low, test_auc_high, ci_method; for binary tasks
-        ``sens_at_fpr<t>``, ``..._low``, ``..._high`` for each target (see :func:`sensitivity_column`); and note
-        (messages of undefined statistics, "" when none). As in results.csv, scratch rows have depth = n_groups
-        (scratch is its own regime, not a depth; the regime column tells them apart).
+        ``sens_at_fpr<t>``, ``..._low``, ``..._high`` for each target (see :func:`sensitivity_column`);
+        test_log_loss (mean negative log-probability of the true class), test_brier (Brier loss: ``mean((p_1 -
+        y)^2)`` for two classes, the multi-category sum over classes for more) and test_ece (top-label expected
+        calibration error over ``ece_bins`` bins), each the mean over the usable runs (NaN when none), all lower
+        is better (:mod:`tunedepth.evaluation.calibration`; runs of old study folders that stored probabilities
+        are scored on them, clipped as :meth:`~tunedepth.results.FinishedRun.log_odds` says, with a note); and
+        note (messages of undefined statistics, "" when none). As in results.csv, scratch rows have depth =
+        n_groups (scratch is its own regime, not a depth; the regime column tells them apart).
 
     Raises:
-        ValueError: if confidence, fpr_targets, n_boot or bootstrap_seed is invalid (from the evaluation
-            functions).
+        ValueError: if confidence, fpr_targets, n_boot, bootstrap_seed or ece_bins is invalid.
 
     Example:
         See ``tests/analysis/test_scores.py``; a study folder is needed.
     """
+    if isinstance(ece_bins, bool) or not isinstance(ece_bins, int) or ece_bins < 1:
+        raise ValueError(f"The 'ece_bins' parameter of score_table must be an int >= 1; got {ece_bins!r}.")
     rows: list[dict[str, Any]] = []
     binary = study.n_classes == 2
     for train_fraction in study.train_fractions:
@@ -110,6 +144,8 @@ def score_table(
                     else:
                         row |= {f"{sensitivity_column(t)}{s}": float("nan") for t in fpr_targets
                                 for s in ("", "_low", "_high")}
+            with collect_undefined(notes):
+                row |= _calibration(study.test_labels, usable, ece_bins, notes)
             row["note"] = "; ".join(notes)
             rows.append(row)
     return pd.DataFrame(rows)

@@ -20,7 +20,14 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tunedepth.analysis import ANALYSIS_FILES, ANALYSIS_TASKS, DEPTH_RULES, StudyAnalysis, analyze_study
+from tunedepth.analysis import (
+    ANALYSIS_FILES,
+    ANALYSIS_TASKS,
+    DEPTH_METRICS,
+    DEPTH_RULES,
+    StudyAnalysis,
+    analyze_study,
+)
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
 from tunedepth.report import write_report
@@ -43,6 +50,7 @@ DEFAULT_OUT = Path("tunedepth-out")
 
 # The recommendation's walks, as a choice for typer; built from the library's list so the two cannot drift.
 DepthRule = enum.StrEnum("DepthRule", {rule: rule for rule in DEPTH_RULES})  # type: ignore[misc]
+DepthMetric = enum.StrEnum("DepthMetric", {metric: metric for metric in DEPTH_METRICS})  # type: ignore[misc]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -233,14 +241,25 @@ def recommend(
                         "Default: the study file's [analysis] alpha (0.05 unless set)."
     )] = None,
     rule: Annotated[DepthRule | None, typer.Option(
-        "--rule", help="How the walk goes deeper: 'lookahead' (every deeper depth vs the current one, Holm) or "
-                       "'stepwise' (the next depth only). Default: the study file's [analysis] depth_rule."
+        "--rule", help="How the depth is chosen on validation: 'lookahead' (every deeper depth vs the current one, "
+                       "Holm), 'stepwise' (the next depth only), 'best' (best validation score) or "
+                       "'shallowest_in_set' (shallowest depth not significantly worse than the best). Default: the "
+                       "study file's [analysis] depth_rule."
+    )] = None,
+    metric: Annotated[DepthMetric | None, typer.Option(
+        "--metric", help="What depths are compared on per validation case: 'auc', 'log_loss' or 'brier'. Default: "
+                         "the study file's [analysis] depth_metric."
+    )] = None,
+    cross_fit: Annotated[bool | None, typer.Option(
+        "--cross-fit/--no-cross-fit", help="Choose each run's epoch and the depth on disjoint halves of the "
+                                           "validation cases. Default: the study file's [analysis] cross_fit."
     )] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     """Recommend a fine-tuning depth per training fraction; write the score and significance tables."""
     _setup_logging(verbose)
-    _print_analysis(analyze_study(study_dir, alpha=alpha, depth_rule=rule.value if rule else None))
+    _print_analysis(analyze_study(study_dir, alpha=alpha, depth_rule=rule.value if rule else None,
+                                  depth_metric=metric.value if metric else None, cross_fit=cross_fit))
 
 
 @app.command()
@@ -251,8 +270,8 @@ def report(
                         "Default: the study file's [analysis] alpha (0.05 unless set)."
     )] = None,
     rule: Annotated[DepthRule | None, typer.Option(
-        "--rule", help="The recommendation's walk: 'lookahead' or 'stepwise'. Default: the study file's "
-                       "[analysis] depth_rule."
+        "--rule", help="How the recommendation chooses the depth (see `tunedepth recommend --help`). Default: "
+                       "the study file's [analysis] depth_rule."
     )] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:

@@ -205,13 +205,30 @@ class AnalysisConfig(Frozen):
         min_length=1,
         description="False positives per frame at which detection sensitivity is reported (task = 'detection').",
     )
-    depth_rule: Literal["lookahead", "stepwise"] = Field(
+    depth_rule: Literal["lookahead", "stepwise", "best", "shallowest_in_set"] = Field(
         default="lookahead",
         description=(
-            "How the recommendation walks from depth 1 deeper, on validation: 'stepwise' moves to the next depth "
-            "while it is significantly better than the current one; 'lookahead' compares the current depth with "
-            "every deeper one (Holm-adjusted) and moves to the shallowest that is significantly better, until "
-            "none is. See tunedepth/analysis/recommend.py."
+            "How the recommendation chooses the depth, on validation: 'stepwise' moves from depth 1 to the next "
+            "depth while it is significantly better than the current one; 'lookahead' compares the current depth "
+            "with every deeper one (Holm-adjusted) and moves to the shallowest that is significantly better, until "
+            "none is; 'best' takes the depth of best validation score; 'shallowest_in_set' the shallowest depth "
+            "not significantly worse than the best (the confidence set). See tunedepth/analysis/recommend.py."
+        ),
+    )
+    depth_metric: Literal["auc", "log_loss", "brier"] = Field(
+        default="auc",
+        description=(
+            "What depths are compared on, per validation case: 'auc' (the AUC split into per-case terms), "
+            "'log_loss' or 'brier' (which keep discriminating when the AUC of every good depth saturates). The "
+            "walks on 'auc' without cross_fit use DeLong's test as before."
+        ),
+    )
+    cross_fit: bool = Field(
+        default=False,
+        description=(
+            "Choose each run's epoch (and learning rate) on one half of the validation cases and compare depths "
+            "on the other half, then swap, from the per-epoch predictions runs keep; so the cases that chose an "
+            "epoch never choose the depth. Runs without per-epoch predictions: a note, and no cross-fitting."
         ),
     )
 

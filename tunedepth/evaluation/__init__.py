@@ -11,19 +11,28 @@ from tunedepth.evaluation.boundary_extraction import (
 from tunedepth.evaluation.calibration import (
     ReliabilityCurve,
     brier_loss,
+    case_losses,
     expected_calibration_error,
     log_loss,
     reliability_curve,
 )
 from tunedepth.evaluation.candidate_hits import CandidateHits, candidate_hits_from_table, match_candidates
-from tunedepth.evaluation.confidence_set import ModelConfidenceSet, model_confidence_set
+from tunedepth.evaluation.confidence_set import (
+    ModelConfidenceSet,
+    PairedLossTest,
+    model_confidence_set,
+    paired_loss_test,
+)
 from tunedepth.evaluation.delong import (
     AucInterval,
     PairedAucTest,
     auc_ci,
     delong_test,
+    roc_auc_case_losses,
     roc_auc_ci,
     roc_auc_delong_test,
+    roc_auc_seeds_ci,
+    roc_auc_seeds_test,
 )
 from tunedepth.evaluation.froc import (
     DEFAULT_FPS_TARGETS,
@@ -72,6 +81,7 @@ __all__ = [
     "MeanInterval",
     "ModelConfidenceSet",
     "PairedAucTest",
+    "PairedLossTest",
     "PairedMeanTest",
     "PairedSensitivityTest",
     "ReliabilityCurve",
@@ -80,6 +90,7 @@ __all__ = [
     "auc_ci",
     "brier_loss",
     "candidate_hits_from_table",
+    "case_losses",
     "delong_test",
     "dice_score",
     "expected_calibration_error",
@@ -96,11 +107,15 @@ __all__ = [
     "match_candidates",
     "model_confidence_set",
     "mean_boundary_error",
+    "paired_loss_test",
     "paired_sensitivity_difference",
     "reliability_curve",
+    "roc_auc_case_losses",
     "roc_auc_ci",
     "roc_auc_delong_test",
     "roc_auc_score",
+    "roc_auc_seeds_ci",
+    "roc_auc_seeds_test",
     "seed_mean_ci",
     "seed_paired_test",
     "sensitivity_at_fpr",

@@ -34,7 +34,7 @@ from scipy.special import expit
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.evaluation._inputs import check_multiclass
 
-__all__ = ["ReliabilityCurve", "brier_loss", "expected_calibration_error", "log_loss", "reliability_curve"]
+__all__ = ["ReliabilityCurve", "brier_loss", "case_losses", "expected_calibration_error", "log_loss", "reliability_curve"]
 
 
 def _inputs(labels: npt.ArrayLike, log_odds: npt.ArrayLike, func: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -62,8 +62,7 @@ def log_loss(labels: npt.ArrayLike, log_odds: npt.ArrayLike) -> float:
     checked = _inputs(labels, log_odds, "log_loss")
     if checked is None:
         return float("nan")
-    y, z = checked
-    return float(np.mean(np.logaddexp(0.0, -z[np.arange(y.size), y])))
+    return float(np.mean(_log_loss_terms(*checked)))
 
 
 def brier_loss(labels: npt.ArrayLike, log_odds: npt.ArrayLike) -> float:
@@ -81,12 +80,36 @@ def brier_loss(labels: npt.ArrayLike, log_odds: npt.ArrayLike) -> float:
     checked = _inputs(labels, log_odds, "brier_loss")
     if checked is None:
         return float("nan")
-    y, z = checked
+    return float(np.mean(_brier_terms(*checked)))
+
+
+def _log_loss_terms(y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, -z[np.arange(y.size), y])
+
+
+def _brier_terms(y: np.ndarray, z: np.ndarray) -> np.ndarray:
     p = expit(z)
     if z.shape[1] == 2:
-        return float(np.mean((p[:, 1] - y) ** 2))
-    onehot = np.eye(z.shape[1])[y]
-    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+        return (p[:, 1] - y) ** 2
+    return np.sum((p - np.eye(z.shape[1])[y]) ** 2, axis=1)
+
+
+def case_losses(labels: npt.ArrayLike, log_odds: npt.ArrayLike, *, metric: str) -> np.ndarray:
+    """Each case's term of :func:`log_loss` (``metric="log_loss"``) or :func:`brier_loss` (``"brier"``), of shape
+    (n_cases,): their mean is the metric. For comparing models case by case (paired tests, a model confidence set).
+
+    Raises:
+        ValueError: for another ``metric``, or malformed inputs.
+
+    Example:
+        >>> case_losses([1, 0], [[0.0, 0.0], [0.0, 0.0]], metric="brier").tolist()
+        [0.25, 0.25]
+    """
+    terms = {"log_loss": _log_loss_terms, "brier": _brier_terms}
+    if metric not in terms:
+        raise ValueError(f"The 'metric' parameter of case_losses must be one of {list(terms)}; got {metric!r}.")
+    y, z = check_multiclass(labels, log_odds, "case_losses")
+    return terms[metric](y, z)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ The test is HLN's ``T_max``: with ``d_i`` the mean over cases of model i's loss 
 that case, ``t_i = d_i / se(d_i)``, ``T_max = max_i t_i``; ``se`` and the null distribution of ``T_max`` come from a
 bootstrap over cases (the same resamples at every step).
 
+With several training runs (seeds) of every model, ``losses`` has shape (n_seeds, n_cases, n_models), runs paired by
+seed (same training subset) and all scored on the same cases; each bootstrap resample then draws the seeds and the
+cases (independently, with replacement), so the set reflects both what a new test set and what new training runs
+would change.
+
 Notes:
     * Cases are treated as independent, so the bootstrap resamples single cases (HLN's block bootstrap is for time
       series); resample at the level of independent units (patients, videos) if cases are grouped.
@@ -25,8 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import norm
 
-__all__ = ["ModelConfidenceSet", "model_confidence_set"]
+__all__ = ["ModelConfidenceSet", "PairedLossTest", "model_confidence_set", "paired_loss_test"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,8 @@ def model_confidence_set(losses: npt.ArrayLike, *, alpha: float = 0.1, n_boot: i
     """The set of models not significantly worse than the best (lower loss is better).
 
     Args:
-        losses: per-case losses of shape (n_cases, n_models); the same cases in every column.
+        losses: per-case losses of shape (n_cases, n_models), the same cases in every column; or, with several
+            seeds, (n_seeds, n_cases, n_models) (see the module docstring).
         alpha: the level, in (0, 1): the set contains the best model with probability about ``1 - alpha``.
         n_boot: bootstrap resamples of the cases, >= 100.
         seed: seed of the resampling.
@@ -70,21 +77,11 @@ def model_confidence_set(losses: npt.ArrayLike, *, alpha: float = 0.1, n_boot: i
         >>> result.members, result.eliminated
         ((0, 1), (2,))
     """
-    x = np.asarray(losses, dtype=float)
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(f"The 'losses' parameter of model_confidence_set must have shape (n_cases >= 2, n_models >= "
-                         f"1); got {x.shape}.")
-    if not np.isfinite(x).all():
-        raise ValueError("The 'losses' parameter of model_confidence_set must be finite; got "
-                         f"{int(x.size - np.isfinite(x).sum())} NaN or infinite value(s).")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter of model_confidence_set must be in (0, 1); got {alpha!r}.")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 100:
-        raise ValueError(f"The 'n_boot' parameter of model_confidence_set must be an int >= 100; got {n_boot!r}.")
-    n, m = x.shape
-    resamples = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    boot_means = np.stack([x[idx].mean(axis=0) for idx in resamples])  # (n_boot, m): resampled mean losses
-    means = x.mean(axis=0)
+    x = _check_losses(losses, "model_confidence_set")
+    alpha = _check_alpha(alpha, "model_confidence_set")
+    boot_means = _bootstrap_means(x, n_boot, seed, "model_confidence_set")  # (n_boot, m): resampled mean losses
+    means = x.mean(axis=(0, 1))
+    m = x.shape[2]
     # Run the elimination to the last model: each model's MCS p-value is the largest test p-value up to its
     # elimination; the set at level alpha is the models whose MCS p-value is >= alpha (equivalently, those left
     # after the first test that does not reject).
@@ -101,6 +98,92 @@ def model_confidence_set(losses: npt.ArrayLike, *, alpha: float = 0.1, n_boot: i
     members = tuple(sorted(int(i) for i in np.flatnonzero(p_values >= alpha)))
     eliminated = tuple(i for i in order if p_values[i] < alpha)
     return ModelConfidenceSet(members, eliminated, p_values, float(alpha))
+
+
+def _check_losses(losses: npt.ArrayLike, func: str) -> np.ndarray:
+    """``losses`` as (n_seeds, n_cases, n_models) floats."""
+    x = np.asarray(losses, dtype=float)
+    if x.ndim not in (2, 3) or x.shape[-2] < 2 or x.shape[-1] < 1 or (x.ndim == 3 and x.shape[0] < 1):
+        raise ValueError(f"The 'losses' parameter of {func} must have shape (n_cases >= 2, n_models >= 1) or "
+                         f"(n_seeds, n_cases >= 2, n_models >= 1); got {x.shape}.")
+    if not np.isfinite(x).all():
+        raise ValueError(f"The 'losses' parameter of {func} must be finite; got "
+                         f"{int(x.size - np.isfinite(x).sum())} NaN or infinite value(s).")
+    return x if x.ndim == 3 else x[None]
+
+
+def _check_alpha(alpha: float, func: str) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ValueError(f"The 'alpha' parameter of {func} must be in (0, 1); got {alpha!r}.")
+    return float(alpha)
+
+
+def _bootstrap_means(x: np.ndarray, n_boot: int, seed: int, func: str) -> np.ndarray:
+    """Mean loss per model under ``n_boot`` resamples of the seeds and the cases: shape (n_boot, n_models)."""
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 100:
+        raise ValueError(f"The 'n_boot' parameter of {func} must be an int >= 100; got {n_boot!r}.")
+    k, n, _ = x.shape
+    rng = np.random.default_rng(seed)
+    cases = rng.integers(0, n, size=(n_boot, n))
+    if k == 1:
+        return np.stack([x[0, idx].mean(axis=0) for idx in cases])
+    seeds = rng.integers(0, k, size=(n_boot, k))
+    per_seed_case = [np.stack([x[s, idx].mean(axis=0) for s in range(k)]) for idx in cases]  # each (k, m)
+    return np.stack([means[chosen].mean(axis=0) for means, chosen in zip(per_seed_case, seeds, strict=True)])
+
+
+@dataclass(frozen=True)
+class PairedLossTest:
+    """Paired comparison of two models' mean per-case losses (lower is better).
+
+    Attributes:
+        mean_a: model a's mean loss.
+        mean_b: model b's mean loss.
+        difference: ``mean_a - mean_b`` (negative when a is better).
+        low: lower bound of the difference's bootstrap percentile interval.
+        high: upper bound.
+        p_value: two-sided p-value of "equal expected loss" (normal approximation with the bootstrap SE); NaN when
+            the difference does not vary.
+        confidence: the interval's level.
+    """
+
+    mean_a: float
+    mean_b: float
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    confidence: float
+
+
+def paired_loss_test(losses_a: npt.ArrayLike, losses_b: npt.ArrayLike, *, confidence: float = 0.95,
+                     n_boot: int = 2000, seed: int = 0) -> PairedLossTest:
+    """Paired bootstrap comparison of two models' per-case losses, over the cases (and the seeds, when the losses
+    have a seed axis: shape (n_seeds, n_cases)), the same resampling as :func:`model_confidence_set`.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> a = rng.normal(size=400)
+        >>> result = paired_loss_test(a, a + 0.5 + 0.1 * rng.normal(size=400))  # b is about 0.5 worse
+        >>> round(result.difference, 1), result.p_value < 0.001
+        (-0.5, True)
+    """
+    func = "paired_loss_test"
+    a, b = np.asarray(losses_a, dtype=float), np.asarray(losses_b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"{func} compares two models on the same cases: 'losses_a' and 'losses_b' must have the "
+                         f"same shape; got {a.shape} and {b.shape}.")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 < confidence < 1:
+        raise ValueError(f"The 'confidence' parameter of {func} must be in (0, 1); got {confidence!r}.")
+    x = _check_losses(np.stack([a, b], axis=-1), func)
+    boot = _bootstrap_means(x, n_boot, seed, func)
+    mean_a, mean_b = (float(v) for v in x.mean(axis=(0, 1)))
+    difference = mean_a - mean_b
+    d_boot = boot[:, 0] - boot[:, 1]
+    low, high = (float(v) for v in np.quantile(d_boot, [0.5 - confidence / 2, 0.5 + confidence / 2]))
+    se = float(d_boot.std(ddof=1))
+    p_value = float(2 * norm.sf(abs(difference) / se)) if se > 1e-12 * max(1.0, abs(mean_a)) else float("nan")
+    return PairedLossTest(mean_a, mean_b, difference, low, high, p_value, float(confidence))
 
 
 def _t_max_test(means: np.ndarray, boot_means: np.ndarray) -> tuple[float, int]:
