@@ -331,3 +331,86 @@ def test_delong_se_matches_a_large_bootstrap():
     assert roc_auc_ci(ym, am).se == pytest.approx(se_boot_m, rel=0.10)
     se_diff_m = _bootstrap_se(ym, lambda i: _mean_ovr_auc(ym[i], am[i]) - _mean_ovr_auc(ym[i], bm[i]), 2000, False)
     assert roc_auc_delong_test(ym, am, bm).se == pytest.approx(se_diff_m, rel=0.10)
+
+
+# ---- several seeds: the seed-mean AUC with case and seed variance; per-case AUC terms -------------------------------
+
+def _seed_runs(n_seeds: int, signal: float, seed: int, labels: np.ndarray) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [np.column_stack([np.zeros(labels.size), signal * labels + rng.normal(size=labels.size)])
+            for _ in range(n_seeds)]
+
+
+def test_seeds_interval_of_one_seed_is_delong():
+    from tunedepth.evaluation import roc_auc_seeds_ci
+
+    y = np.r_[np.ones(40, int), np.zeros(50, int)]
+    (run,) = _seed_runs(1, 1.0, 0, y)
+    assert roc_auc_seeds_ci(y, [run]) == roc_auc_ci(y, run)
+
+
+def test_seeds_interval_adds_the_between_seed_variance_to_the_case_variance_by_hand():
+    from tunedepth.evaluation import roc_auc_seeds_ci
+
+    y = np.r_[np.ones(40, int), np.zeros(50, int)]
+    runs = _seed_runs(3, 1.0, 1, y)
+    got = roc_auc_seeds_ci(y, runs)
+    aucs = np.array([roc_auc_score(y, r) for r in runs])
+    # the case variance of the mean: DeLong's covariance matrix of the 3 runs' AUCs, averaged (S10/m + S01/n)
+    pos, neg = y == 1, y == 0
+    v10 = np.array([[np.mean((r[i, 1] > r[neg, 1]) + 0.5 * (r[i, 1] == r[neg, 1])) for i in np.flatnonzero(pos)]
+                    for r in runs])
+    v01 = np.array([[np.mean((r[pos, 1] > r[j, 1]) + 0.5 * (r[pos, 1] == r[j, 1])) for j in np.flatnonzero(neg)]
+                    for r in runs])
+    case_var = np.cov(v10).sum() / 9 / pos.sum() + np.cov(v01).sum() / 9 / neg.sum()
+    seed_var = aucs.var(ddof=1) / 3
+    assert got.auc == pytest.approx(aucs.mean())
+    assert got.se == pytest.approx(np.sqrt(case_var + seed_var), rel=1e-10)
+    assert got.se > roc_auc_ci(y, runs[0]).se / np.sqrt(3)  # more than the cases of one run over sqrt(k)
+
+
+def test_seeds_test_of_one_seed_is_paired_delong_and_identical_seeds_add_nothing():
+    from tunedepth.evaluation import roc_auc_seeds_test
+
+    y = np.r_[np.ones(40, int), np.zeros(50, int)]
+    (a,), (b,) = _seed_runs(1, 1.5, 2, y), _seed_runs(1, 0.5, 3, y)
+    one = roc_auc_seeds_test(y, [a], [b])
+    want = roc_auc_delong_test(y, a, b)
+    assert (one.difference, one.se, one.p_value) == pytest.approx((want.difference, want.se, want.p_value))
+    same = roc_auc_seeds_test(y, [a, a, a], [b, b, b])  # no spread between seeds: the case variance alone
+    assert (same.difference, same.se) == pytest.approx((want.difference, want.se))
+
+
+def test_seeds_test_rejects_at_about_alpha_under_the_null():
+    """Two models of the same signal, 3 seeds each, 200 cases: over 200 draws the test rejects at 5% in 2-12% of
+    them (binomial sd 1.5%; the paired t over 3 seeds rejects in about 5% as well but has far less power)."""
+    from tunedepth.evaluation import roc_auc_seeds_test
+
+    y = np.r_[np.ones(100, int), np.zeros(100, int)]
+    rejected = 0
+    for k in range(200):
+        a, b = _seed_runs(3, 1.0, 10 * k, y), _seed_runs(3, 1.0, 10 * k + 5, y)
+        rejected += roc_auc_seeds_test(y, a, b).p_value < 0.05
+    assert 4 <= rejected <= 24, rejected
+
+
+def test_seeds_test_refuses_unpaired_runs():
+    from tunedepth.evaluation import roc_auc_seeds_test
+
+    y = np.r_[np.ones(5, int), np.zeros(5, int)]
+    runs = _seed_runs(2, 1.0, 0, y)
+    with pytest.raises(ValueError, match=r"pairs runs by seed: 'scores_a' and 'scores_b' must hold as many runs; "
+                                         r"got 2 and 1"):
+        roc_auc_seeds_test(y, runs, runs[:1])
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_case_losses_average_to_one_minus_the_auc(n_classes):
+    from tunedepth.evaluation import roc_auc_case_losses
+
+    rng = np.random.default_rng(n_classes)
+    y = rng.integers(0, n_classes, size=120)
+    scores = rng.normal(size=(120, n_classes)) + np.eye(n_classes)[y]
+    terms = roc_auc_case_losses(y, scores)
+    assert terms.shape == (120,) and (terms >= 0).all()
+    assert terms.mean() == pytest.approx(1 - roc_auc_score(y, scores), abs=1e-12)
