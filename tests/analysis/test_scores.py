@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from tunedepth.analysis import score_table, sensitivity_column
-from tunedepth.evaluation import brier_loss, roc_auc_ci, seed_mean_ci, sensitivity_at_fpr, sensitivity_at_fpr_ci
+from tunedepth.evaluation import (
+    brier_loss,
+    roc_auc_ci,
+    roc_auc_seeds_ci,
+    seed_mean_ci,
+    sensitivity_at_fpr,
+    sensitivity_at_fpr_ci,
+)
 from tunedepth.results import StudyLayout, load_finished_study
 
 LABELS = np.r_[np.ones(50, int), np.zeros(50, int)]
@@ -65,17 +72,18 @@ def test_one_seed_rows_use_delong_and_a_seeded_bootstrap(synthetic_study):
     assert [other_seed[c] for c in SENS[1:3]] != [row[c] for c in SENS[1:3]]
 
 
-def test_several_seed_rows_use_the_mean_and_t_interval(synthetic_study):
+def test_several_seed_rows_count_cases_and_seeds_for_the_auc_and_use_the_t_interval_elsewhere(synthetic_study):
     study = load_finished_study(synthetic_study(_runs(seeds=(0, 1, 2)), val_labels=LABELS, test_labels=LABELS))
     table = score_table(study, fpr_targets=(0.2,))
     assert list(table.columns) == BASE + SENS[6:] + CALIBRATION + ["note"]
-    assert set(table["ci_method"]) == {"t over 3 seeds"}
+    assert set(table["ci_method"]) == {"delong + seeds (test set, 3 seeds)"}
     row = table.iloc[1]
     assert row["label"] == "ft:fc" and row["n_runs"] == 3
     runs = list(study.runs_of(study.arm_of("ft:fc"), train_fraction=1.0).values())
-    auc = seed_mean_ci([r.test_auc for r in runs])
+    auc = roc_auc_seeds_ci(LABELS, [r.test_scores for r in runs])
+    assert auc.auc == pytest.approx(np.mean([r.test_auc for r in runs]), abs=1e-15)
     assert (row["test_auc"], row["test_auc_low"], row["test_auc_high"]) == pytest.approx(
-        (auc.mean, auc.low, auc.high), abs=1e-15)
+        (auc.auc, auc.low, auc.high), abs=1e-15)
     assert row["val_auc"] == pytest.approx(np.mean([r.val_auc for r in runs]), abs=1e-15)
     sens = seed_mean_ci([sensitivity_at_fpr(LABELS, r.test_scores[:, 1], fpr_targets=(0.2,))[0] for r in runs])
     assert sens.high > 1  # the t interval is clipped to the range of a sensitivity
@@ -148,6 +156,11 @@ def test_calibration_columns_match_a_hand_computation_from_the_stored_log_odds(s
     row = score_table(study, n_boot=100).set_index(["train_fraction", "label"]).loc[(1.0, "ft:conv3-fc")]
     assert (row["test_log_loss"], row["test_brier"], row["test_ece"]) == pytest.approx(want, rel=1e-12)
     assert row["note"] == ""
+    # these cases' ECE is the same with 5, 10 or 15 bins (every bin over-confident); with 4 it differs
+    four = score_table(study, n_boot=100, ece_bins=4).set_index(["train_fraction", "label"]).loc[(1.0, "ft:conv3-fc")]
+    assert four["test_ece"] == pytest.approx(_hand_calibration(stored["label"].to_numpy(),
+                                             stored[["log_odds_0", "log_odds_1"]].to_numpy(), n_bins=4)[2], rel=1e-12)
+    assert four["test_ece"] != pytest.approx(row["test_ece"], rel=0.01)
     with pytest.raises(ValueError, match=r"'ece_bins' parameter of score_table must be an int >= 1; got 0"):
         score_table(study, ece_bins=0)
 

@@ -77,7 +77,8 @@ def test_report_renders_every_figure_and_table_in_a_real_browser(toy_study, brow
     assert match, f"the browser printed no probe result (exit {result.returncode}): {result.stderr[-2000:]}"
     probe = json.loads(match.group(1))
     images = probe["images"]
-    assert len(images) == 2 * 4 + 1  # 2 fractions x (score vs depth, convergence, ROC, p-values) + score vs fraction
+    assert len(images) == 2 * 5 + 1  # 2 fractions x (score vs depth, convergence, ROC, reliability, p-values)
+    # + score vs fraction
     for image in images:
         assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
     tables = {t["id"]: t["rows"] for t in probe["tables"]}

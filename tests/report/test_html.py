@@ -59,9 +59,11 @@ def test_report_is_self_contained_with_every_figure(toy_study):
     assert path == toy_study / REPORT_FILE and path.is_file()
     assert (toy_study / "significance.csv").is_file()  # the analysis tables are written too
     page = _parse(path)
-    # 2 fractions x (score vs depth, convergence, ROC, p-value heatmap) + score vs fraction
+    # 2 fractions x (score vs depth, convergence, ROC, reliability, p-value heatmap) + score vs fraction
     kinds = [img.get("alt", "") for img in page.images]
-    assert len(page.images) == 2 * 4 + 1, kinds
+    assert len(page.images) == 2 * 5 + 1, kinds
+    assert sum(k.startswith("Reliability on the test set (lowest seed per regime, not pooled)") for k in kinds) == 2
+    assert sum(k.startswith("Test AUC vs fine-tuning depth, the recommended depth starred") for k in kinds) == 2
     for img in page.images:
         src = img["src"]
         assert src.startswith("data:image/png;base64,")

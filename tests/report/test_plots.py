@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose
@@ -15,10 +16,10 @@ from tunedepth.report import (
     figure_to_png_bytes,
     plot_convergence,
     plot_pvalue_heatmap,
-    plot_roc_curves,
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
+from tunedepth.report.plots import new_figure
 
 
 @pytest.fixture
@@ -62,6 +63,48 @@ def test_score_vs_depth_draws_scratch_as_line_and_band(scores: pd.DataFrame) -> 
     (band,) = ax.patches
     extent = band.get_extents().transformed(ax.transData.inverted())
     assert_allclose([extent.y0, extent.y1], [0.65, 0.75], atol=1e-9)
+
+
+def _x_extent(ax, patch) -> list[float]:
+    extent = patch.get_extents().transformed(ax.transData.inverted())
+    return [extent.x0, extent.x1]
+
+
+def test_score_vs_depth_stars_the_recommended_depth_and_shades_the_confidence_set(scores: pd.DataFrame) -> None:
+    ax = plot_score_vs_depth(scores, train_fraction=1.0, recommended="ft:fc7-fc8",
+                             confidence_set=("ft:conv1-fc8", "ft:fc7-fc8")).axes[0]
+    (star,) = [line for line in ax.lines if line.get_label() == "recommended"]
+    assert star.get_marker() == "*"
+    assert_allclose(star.get_xdata(), [2])  # ft:fc7-fc8 is depth 2
+    assert_allclose(star.get_ydata(), [0.85])
+    scratch_band, *bands = ax.patches
+    assert_allclose([_x_extent(ax, band) for band in bands], [[1.5, 3.5]], atol=1e-9)  # depths 2 and 3, +-0.5
+    assert bands[0].get_label() == "confidence set"
+    assert ax.lines[-1].get_label() == "scratch"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "recommended" in legend and "confidence set" in legend
+
+
+def test_score_vs_depth_shades_one_band_per_run_of_neighbouring_depths(scores: pd.DataFrame) -> None:
+    ax = plot_score_vs_depth(scores, train_fraction=1.0, confidence_set=("ft:fc8", "ft:conv1-fc8")).axes[0]
+    assert_allclose([_x_extent(ax, band) for band in ax.patches[1:]], [[0.5, 1.5], [2.5, 3.5]], atol=1e-9)
+    assert [line.get_label() for line in ax.lines if line.get_label() == "recommended"] == []
+
+
+def test_score_vs_depth_with_an_empty_confidence_set_shades_only_scratch(scores: pd.DataFrame) -> None:
+    ax = plot_score_vs_depth(scores, train_fraction=1.0, recommended="ft:fc8", confidence_set=()).axes[0]
+    (scratch_band,) = ax.patches
+    assert_allclose([scratch_band.get_extents().transformed(ax.transData.inverted()).y0], [0.65], atol=1e-9)
+    assert "confidence set" not in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    pytest.param({"recommended": "scratch"}, r"fine-tuning regimes at 1 .*got \['scratch'\]", id="scratch"),
+    pytest.param({"confidence_set": ("ft:fc6-fc8",)}, r"got \['ft:fc6-fc8'\]", id="unknown-member"),
+])
+def test_score_vs_depth_rejects_labels_that_are_not_depths(scores: pd.DataFrame, kwargs, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plot_score_vs_depth(scores, train_fraction=1.0, **kwargs)
 
 
 def test_score_vs_depth_rejects_an_absent_fraction(scores: pd.DataFrame) -> None:
@@ -109,40 +152,43 @@ def test_convergence_plots_val_auc_vs_iteration_on_log_x_for_the_chosen_lr() -> 
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["scratch", "ft:fc8"]
 
 
+def _eleven_regimes() -> dict[str, pd.DataFrame]:
+    """Scratch and ten depths, as in the demo (EfficientNet-Lite0): one more than matplotlib's colour cycle."""
+    names = ["scratch"] + [f"ft:g{k}" for k in range(1, 11)]
+    return {name: pd.DataFrame({"iteration": [10, 20, 40], "val_auc": [0.6, 0.7 + k / 100, 0.8]})
+            for k, name in enumerate(names)}
+
+
+def test_convergence_gives_every_depth_its_own_colour_and_scratch_another() -> None:
+    ax = plot_convergence(_eleven_regimes(), train_fraction=1.0).axes[0]
+    colours = [to_rgba(line.get_color()) for line in ax.lines]
+    assert len(ax.lines) == 11 and len(set(colours)) == 11
+    scratch, depths = colours[0], colours[1:]
+    assert scratch not in depths
+    assert ax.lines[0].get_linestyle() == "--" and {line.get_linestyle() for line in ax.lines[1:]} == {"-"}
+    # depths run along one sequential map: the shallowest is the darkest, the deepest the lightest
+    luminance = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b, _ in depths]
+    assert luminance == sorted(luminance)
+
+
+def test_convergence_legend_is_outside_the_axes_and_inside_the_figure() -> None:
+    fig = plot_convergence(_eleven_regimes(), train_fraction=1.0)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    axes_box, legend_box = ax.get_window_extent(), ax.get_legend().get_window_extent()
+    assert legend_box.x0 > axes_box.x1  # to the right of the axes: it covers no curve
+    assert legend_box.x1 <= fig.bbox.x1 and legend_box.y0 >= fig.bbox.y0  # not cut off when saved
+    plain = new_figure()
+    plain_axes = plain.add_subplot()
+    plain.canvas.draw()
+    assert axes_box.width >= plain_axes.get_window_extent().width  # the figure widens; the curves keep their room
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(_eleven_regimes())
+
+
 def test_convergence_needs_the_chosen_lr_when_several_were_tried() -> None:
     history = pd.DataFrame({"iteration": [10, 10], "val_auc": [0.5, 0.6], "base_lr": [0.1, 0.01]})
     with pytest.raises(ValueError, match=r"several learning rates \[0\.01, 0\.1\]; pass the chosen one in the 'lrs'"):
         plot_convergence({"scratch": history}, train_fraction=1.0)
-
-
-def test_roc_curves_binary_uses_the_positive_class() -> None:
-    y = np.array([0, 0, 1, 1])
-    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]])
-    fig = plot_roc_curves(y, {"scratch": probs, "ft:fc8": np.array([0.9, 0.8, 0.2, 0.1])})
-    ax = fig.axes[0]
-    # Positive scores 0.1, 0.4, 0.35, 0.8: thresholds 0.8 -> (0, .5), 0.4 -> (.5, .5), 0.35 -> (.5, 1), 0.1 -> (1, 1).
-    assert_allclose(ax.lines[0].get_xdata(), [0.0, 0.0, 0.5, 0.5, 1.0])
-    assert_allclose(ax.lines[0].get_ydata(), [0.0, 0.5, 0.5, 1.0, 1.0])
-    # 1-d scores ranking every positive below every negative: all FPR is spent before any TPR.
-    assert_allclose(ax.lines[1].get_xdata(), [0.0, 0.5, 1.0, 1.0])
-    assert_allclose(ax.lines[1].get_ydata(), [0.0, 0.0, 0.0, 1.0])
-    assert_allclose(ax.lines[2].get_xdata(), [0.0, 1.0])  # chance diagonal
-
-
-def test_roc_curves_multiclass_is_the_one_vs_rest_macro_average() -> None:
-    y = np.array([0, 1, 2])
-    perfect = np.eye(3)
-    ax = plot_roc_curves(y, {"perfect": perfect, "wrong": 1.0 - perfect}).axes[0]
-    fpr = ax.lines[0].get_xdata()
-    assert fpr[0] == 0.0 and fpr[-1] == 1.0 and len(fpr) == 201
-    assert_allclose(ax.lines[0].get_ydata()[1:], 1.0)  # every class separated perfectly
-    # Each class's true case scores 0 and a negative scores 1, so the TPR stays 0 until FPR reaches 1.
-    assert_allclose(ax.lines[1].get_ydata()[:-1], 0.0)
-
-
-def test_roc_curves_reject_a_single_class() -> None:
-    with pytest.raises(ValueError, match=r"at least two classes .*got classes \[1\]"):
-        plot_roc_curves(np.array([1, 1]), {"scratch": np.array([0.2, 0.8])})
 
 
 def test_pvalue_heatmap_is_symmetric_in_table_order_with_annotations() -> None:
@@ -176,9 +222,10 @@ def test_every_plot_renders_to_png_without_warnings(scores: pd.DataFrame) -> Non
                                  "p_holm": [0.04]})
     figures = [
         plot_score_vs_depth(scores, train_fraction=1.0),
+        plot_score_vs_depth(scores, train_fraction=1.0, recommended="ft:fc8", confidence_set=("ft:fc8",)),
         plot_score_vs_fraction(scores, labels=["scratch"]),
         plot_convergence({"scratch": history}, train_fraction=1.0),
-        plot_roc_curves(np.array([0, 1, 2]), {"scratch": np.eye(3)}),
+        plot_convergence(_eleven_regimes(), train_fraction=1.0),
         plot_pvalue_heatmap(significance, train_fraction=1.0),
     ]
     for fig in figures:  # warnings are errors, so a layout or drawing warning fails here

@@ -1,12 +1,13 @@
 """The score table of a finished study: each regime's test AUC and operating points, per training fraction.
 
 One row per (regime, train_fraction). The test AUC's interval follows :mod:`tunedepth.analysis.compare`: DeLong's
-within-test-set interval with one seed, the mean and t interval over seeds with several; ``ci_method`` says which.
-For binary tasks, the sensitivity at each target false-positive rate (the paper's Table S3 operating points) is
-added, with the same rule: a seeded, stratified case-bootstrap percentile interval with one seed
-(:func:`~tunedepth.evaluation.sensitivity_at_fpr_ci`), the mean and t interval over seeds with several. The
-calibration of the test probabilities (log-loss, Brier loss, expected calibration error; see
-:mod:`tunedepth.evaluation.calibration`) is the mean over seeds, without an interval.
+within-test-set interval with one seed; with several, the mean over seeds with an interval counting both the cases
+and the seeds (:func:`~tunedepth.evaluation.roc_auc_seeds_ci`); ``ci_method`` says which. For binary tasks, the
+sensitivity at each target false-positive rate (the paper's Table S3 operating points) is added: a seeded,
+stratified case-bootstrap percentile interval with one seed (:func:`~tunedepth.evaluation.sensitivity_at_fpr_ci`),
+the mean and t interval over seeds with several. The calibration of the test probabilities (log-loss, Brier loss,
+expected calibration error; see :mod:`tunedepth.evaluation.calibration`) is the mean over seeds, without an
+interval.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _calibration(labels: np.ndarray, runs: list[FinishedRun], ece_bins: int, not
     log_odds = [r.log_odds("test") for r in runs]
     return {
         "test_log_loss": float(np.mean([log_loss(labels, z) for z in log_odds])),
-        "test_brier": float(np.median([brier_loss(labels, z) for z in log_odds])),
+        "test_brier": float(np.mean([brier_loss(labels, z) for z in log_odds])),
         "test_ece": float(np.mean([expected_calibration_error(labels, z, n_bins=ece_bins) for z in log_odds])),
     }
 

@@ -8,10 +8,10 @@ from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
     plot_pvalue_heatmap,
-    plot_roc_curves,
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
+from tunedepth.report.prediction_plots import plot_reliability, plot_roc_curves
 from tunedepth.report.task_plots import plot_boundary_errors, plot_boundary_overlays, plot_froc_curves
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "plot_convergence",
     "plot_froc_curves",
     "plot_pvalue_heatmap",
+    "plot_reliability",
     "plot_roc_curves",
     "plot_score_vs_depth",
     "plot_score_vs_fraction",

@@ -15,17 +15,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tunedepth.analysis import ANALYSIS_TASKS, FigureData, StudyAnalysis
+from tunedepth.analysis import ANALYSIS_TASKS, DepthRecommendation, FigureData, StudyAnalysis
+from tunedepth.evaluation import ReliabilityCurve, reliability_curve
 from tunedepth.report.plot_kinds import PLOT_KINDS
 from tunedepth.report.plots import (
     figure_to_png_bytes,
     plot_convergence,
     plot_pvalue_heatmap,
-    plot_roc_curves,
     plot_score_vs_depth,
     plot_score_vs_fraction,
 )
-from tunedepth.results import FinishedRun, FinishedStudy
+from tunedepth.report.prediction_plots import plot_reliability, plot_roc_curves
+from tunedepth.results import Arm, FinishedRun, FinishedStudy
 
 __all__ = ["EmbeddedFigure", "build_figures"]
 
@@ -35,7 +36,8 @@ class EmbeddedFigure:
     """One figure of the report.
 
     Attributes:
-        kind: "score_vs_depth", "convergence", "roc", "pvalue_heatmap", "score_vs_fraction", or a task's plot
+        kind: "score_vs_depth", "convergence", "roc", "reliability", "pvalue_heatmap", "score_vs_fraction", or a
+            task's plot
             kind (e.g. "froc", "boundary_errors", "boundary_overlays"; see :data:`~tunedepth.report.PLOT_KINDS`).
         title: the caption shown above the image.
         train_fraction: the fraction it shows, or None for a figure across fractions.
@@ -100,6 +102,54 @@ def _roc(study: FinishedStudy, train_fraction: float, notes: list[str]) -> Embed
     return _embed("roc", title, train_fraction, plot_roc_curves(study.test_labels, scores))
 
 
+def _recommendation_at(analysis: StudyAnalysis, train_fraction: float) -> DepthRecommendation | None:
+    return next((r for r in analysis.recommendations if np.isclose(r.train_fraction, train_fraction)), None)
+
+
+def _score_vs_depth(analysis: StudyAnalysis, train_fraction: float) -> EmbeddedFigure:
+    rec = _recommendation_at(analysis, train_fraction)
+    recommended = rec.label if rec is not None else None
+    confidence_set = rec.confidence_set if rec is not None else ()
+    marks = ", the recommended depth starred" if recommended is not None else ""
+    marks += " and the confidence set of depths shaded" if confidence_set else ""
+    title = f"Test AUC vs fine-tuning depth{marks}, {train_fraction * 100:g}% of the training data"
+    return _embed("score_vs_depth", title, train_fraction,
+                  plot_score_vs_depth(analysis.scores, train_fraction=train_fraction, recommended=recommended,
+                                      confidence_set=confidence_set))
+
+
+def _reliability(study: FinishedStudy, analysis: StudyAnalysis, train_fraction: float,
+                 notes: list[str]) -> EmbeddedFigure | None:
+    """Reliability of the recommended depth, scratch and the deepest depth run (full fine-tuning when every group
+    was run), each from its lowest seed with finite test predictions."""
+    rec = _recommendation_at(analysis, train_fraction)
+    arms = study.arms_at(train_fraction)
+    layerwise = [arm for arm in arms if not arm.is_scratch and arm.method is None]
+    roles: dict[Arm, list[str]] = {}  # arm -> what it is (the recommended depth can also be the deepest)
+    if rec is not None and rec.arm is not None:
+        roles.setdefault(rec.arm, []).append("recommended")
+    for arm in arms:
+        if arm.is_scratch:
+            roles.setdefault(arm, [])
+    if layerwise:
+        roles.setdefault(layerwise[-1], []).append("deepest depth")
+    curves: dict[str, ReliabilityCurve] = {}
+    for arm, role in roles.items():
+        usable = [r for r in study.runs_of(arm, train_fraction=train_fraction).values()
+                  if np.isfinite(r.test_scores).all()]
+        if usable:  # the lowest seed with finite test predictions, as in the ROC figure
+            label = study.label_of(arm)
+            curves[f"{label} ({', '.join(role)})" if role else label] = reliability_curve(
+                study.test_labels, usable[0].log_odds("test"))
+    if not curves:
+        notes.append(f"Reliability at {train_fraction:g}: no run of the recommended depth, scratch or the deepest "
+                     "depth has finite test predictions.")
+        return None
+    title = (f"Reliability on the test set (lowest seed per regime, not pooled): recommended depth, scratch and "
+             f"the deepest depth, {train_fraction * 100:g}% of the training data")
+    return _embed("reliability", title, train_fraction, plot_reliability(curves))
+
+
 def _task_figure(figure: FigureData) -> EmbeddedFigure:
     return _embed(figure.kind, figure.title, figure.train_fraction, PLOT_KINDS.get(figure.kind)(**figure.data))
 
@@ -129,7 +179,9 @@ def _score_vs_fraction(analysis: StudyAnalysis, notes: list[str]) -> EmbeddedFig
 def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[EmbeddedFigure, ...], tuple[str, ...]]:
     """Every figure of the report, and a note for each figure left out.
 
-    Per training fraction (largest first): test AUC vs depth, convergence, ROC curves, the task's figures (e.g.
+    Per training fraction (largest first): test AUC vs depth (recommended depth starred, confidence set of
+    depths shaded), convergence, ROC curves, reliability diagram (recommended depth, scratch, deepest depth;
+    lowest seed), the task's figures (e.g.
     FROC curves of a detection study, boundary error box plots and overlays of a segmentation study), Holm-adjusted
     p-value heatmap; then
     test AUC vs training fraction for scratch, the deepest depth run and the recommended depth.
@@ -148,10 +200,10 @@ def build_figures(study: FinishedStudy, analysis: StudyAnalysis) -> tuple[tuple[
     for train_fraction in fractions:
         at = f"{train_fraction * 100:g}% of the training data"
         if np.isclose(analysis.scores["train_fraction"].to_numpy(dtype=float), train_fraction).any():
-            figures.append(_embed("score_vs_depth", f"Test AUC vs fine-tuning depth, {at}", train_fraction,
-                                  plot_score_vs_depth(analysis.scores, train_fraction=train_fraction)))
+            figures.append(_score_vs_depth(analysis, train_fraction))
         figures.append(_convergence(study, train_fraction, notes))
         figures.append(_roc(study, train_fraction, notes))
+        figures.append(_reliability(study, analysis, train_fraction, notes))
         if task.figures is not None:
             figures += [_task_figure(figure) for figure in task.figures(study, analysis, train_fraction)]
         sig = analysis.significance

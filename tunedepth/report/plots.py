@@ -4,7 +4,8 @@ Every function draws on a new :class:`matplotlib.figure.Figure` built without py
 display: each figure is attached to an Agg canvas explicitly, so importing this module never switches the
 process's matplotlib backend), so the caller saves it (``fig.savefig``) or embeds it (:func:`figure_to_png_bytes`).
 The tables are those of :mod:`tunedepth.analysis`: :func:`~tunedepth.analysis.score_table`,
-:func:`~tunedepth.analysis.significance_table` and each run's ``history.csv``.
+:func:`~tunedepth.analysis.significance_table` and each run's ``history.csv``. Figures drawn from case
+predictions (ROC curves, the reliability diagram) are in :mod:`tunedepth.report.prediction_plots`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_curve
 
 __all__ = [
     "figure_to_png_bytes",
     "new_figure",
     "plot_convergence",
     "plot_pvalue_heatmap",
-    "plot_roc_curves",
     "plot_score_vs_depth",
     "plot_score_vs_fraction",
 ]
@@ -74,23 +74,45 @@ def _yerr(auc: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 _SCORE_COLUMNS = ("train_fraction", "label", "regime", "depth", "test_auc", "test_auc_low", "test_auc_high")
 
 
-def plot_score_vs_depth(scores: pd.DataFrame, *, train_fraction: float) -> Figure:
+def _runs_of_positions(positions: Sequence[int]) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive integers in sorted ``positions``, as (first, last) pairs."""
+    runs: list[tuple[int, int]] = []
+    for k in positions:
+        if runs and runs[-1][1] == k - 1:
+            runs[-1] = (runs[-1][0], k)
+        else:
+            runs.append((k, k))
+    return runs
+
+
+def plot_score_vs_depth(
+    scores: pd.DataFrame, *, train_fraction: float, recommended: str | None = None,
+    confidence_set: Sequence[str] = (),
+) -> Figure:
     """Test AUC against fine-tuning depth at one training fraction, with scratch as a reference band.
 
     Args:
         scores: the score table (:func:`tunedepth.analysis.score_table`); needs the columns train_fraction, label,
             regime, depth, test_auc, test_auc_low, test_auc_high.
         train_fraction: the fraction to plot, one of ``scores.train_fraction``.
+        recommended: label of the recommended fine-tuning regime at this fraction (``DepthRecommendation.label``),
+            marked with a star; None marks nothing.
+        confidence_set: labels of the fine-tuning regimes in the confidence set of depths
+            (``DepthRecommendation.confidence_set``), shaded; empty shades nothing.
 
     Returns:
         A figure with one axes: the fine-tuned regimes' test AUC at x = depth (ticks named by the trained groups,
         e.g. "fc8" ... "conv1-fc8") with interval error bars (``ax.containers[0]``, an ErrorbarContainer whose
-        ``lines[0]`` is the data line and ``lines[2][0]`` the bars); scratch, when present, as a horizontal line at
-        its AUC (the last of ``ax.lines``, labelled "scratch") over a shaded band (``ax.patches[0]``) from its
-        interval's low to high bound.
+        ``lines[0]`` is the data line and ``lines[2][0]`` the bars); the recommended regime, if given, as a star
+        marker at its AUC (a line labelled "recommended"); scratch, when present, as a horizontal line at its AUC
+        (the last of ``ax.lines``, labelled "scratch") over a shaded band (``ax.patches[0]``) from its interval's
+        low to high bound. Then the confidence set, if given, as vertical bands behind the points (the remaining
+        ``ax.patches``, the first labelled "confidence set"): one per run of members that are neighbours on the
+        x-axis, from its first member's depth - 0.5 to its last member's depth + 0.5.
 
     Raises:
-        ValueError: if a column is missing or no row has ``train_fraction``.
+        ValueError: if a column is missing, no row has ``train_fraction``, or ``recommended`` or a member of
+            ``confidence_set`` is not a fine-tuning label at that fraction.
 
     Example:
         >>> table = pd.DataFrame({"train_fraction": [1.0, 1.0], "label": ["scratch", "ft:fc8"],
@@ -109,12 +131,26 @@ def plot_score_vs_depth(scores: pd.DataFrame, *, train_fraction: float) -> Figur
     auc = finetune["test_auc"].to_numpy(dtype=float)
     yerr = _yerr(auc, finetune["test_auc_low"].to_numpy(dtype=float), finetune["test_auc_high"].to_numpy(dtype=float))
     ax.errorbar(depth, auc, yerr=yerr, marker="o", capsize=4, color="C0", label="fine-tuned")
+    labels = [str(label) for label in finetune["label"]]
+    unknown = [label for label in ([recommended] if recommended is not None else []) + list(confidence_set)
+               if label not in labels]
+    if unknown:
+        raise ValueError(f"The 'recommended' and 'confidence_set' parameters of plot_score_vs_depth must name "
+                         f"fine-tuning regimes at {train_fraction:g} ({labels}); got {unknown}.")
+    if recommended is not None:
+        k = labels.index(recommended)
+        ax.plot(depth[k:k + 1], auc[k:k + 1], linestyle="none", marker="*", markersize=18, color="C3",
+                markeredgecolor="black", zorder=3, label="recommended")
     if not scratch.empty:
         s = scratch.iloc[0]
         ax.axhspan(float(s["test_auc_low"]), float(s["test_auc_high"]), color="C1", alpha=0.2,
                    label="scratch 95% CI")
         ax.axhline(float(s["test_auc"]), color="C1", linestyle="--", label="scratch")
-    ax.set_xticks(depth, [_group_name(str(label)) for label in finetune["label"]], rotation=30, ha="right")
+    members = sorted(labels.index(label) for label in set(confidence_set))
+    for i, (first, last) in enumerate(_runs_of_positions(members)):
+        ax.axvspan(depth[first] - 0.5, depth[last] + 0.5, color="C2", alpha=0.15, zorder=0,
+                   label="confidence set" if i == 0 else "_nolegend_")
+    ax.set_xticks(depth, [_group_name(label) for label in labels], rotation=30, ha="right")
     ax.set_xlabel("fine-tuned layer groups (depth from the output)")
     ax.set_ylabel("test AUC")
     ax.set_title(f"Test AUC vs depth, {train_fraction * 100:g}% of the training data")
@@ -197,7 +233,10 @@ def plot_convergence(
         A figure with one axes on a log x-axis, one line per (label, seed) in the order of ``histories`` and then
         of ascending seed: x = iteration, y = val_auc, sorted by iteration. Seeds of one regime share its colour
         and only the first carries the legend entry (one line per seed rather than a mean, so spread stays
-        visible and runs stopped early at different epochs need no alignment).
+        visible and runs stopped early at different epochs need no alignment). Scratch is black and dashed; the
+        other labels take colours along the viridis colour map in the order given (pass them shallow to deep, as
+        the report does), so that any number of depths keep distinct colours and the order reads as depth. The
+        legend sits outside the axes, to their right, so it covers no curve.
 
     Raises:
         ValueError: if ``histories`` is empty, a column is missing, or a history has several base_lr values and
@@ -213,8 +252,10 @@ def plot_convergence(
         raise ValueError("The 'histories' parameter of plot_convergence must map at least one regime label to its "
                          "history; got an empty mapping.")
     fig = new_figure()
+    fig.set_size_inches(8.4, 4.4)  # room for the legend on the right
     ax = fig.add_subplot()
-    for i, (label, history) in enumerate(histories.items()):
+    colours = _depth_colours([label for label in histories if label != _SCRATCH])
+    for label, history in histories.items():
         _check_columns(history, ("iteration", "val_auc"), "plot_convergence", f"histories[{label!r}]")
         if "base_lr" in history.columns and history["base_lr"].nunique() > 1:
             tried = sorted(float(lr) for lr in history["base_lr"].unique())
@@ -228,76 +269,27 @@ def plot_convergence(
         groups = history.groupby("seed", sort=True) if "seed" in history.columns else [(None, history)]
         for j, (_, rows) in enumerate(groups):
             rows = rows.sort_values("iteration")
+            scratch = label == _SCRATCH
             ax.plot(rows["iteration"].to_numpy(dtype=float), rows["val_auc"].to_numpy(dtype=float), marker=".",
-                    color=f"C{i}", label=label if j == 0 else "_nolegend_")
+                    color="black" if scratch else colours[label], linestyle="--" if scratch else "-",
+                    label=label if j == 0 else "_nolegend_")
     ax.set_xscale("log")
     ax.set_xlabel("mini-batches seen (log scale)")
     ax.set_ylabel("validation AUC")
     ax.set_title(f"Convergence, {train_fraction * 100:g}% of the training data")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small")
     return fig
 
 
-def _macro_roc(labels_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    grid = np.linspace(0.0, 1.0, 201)
-    tprs = []
-    for k in range(probs.shape[1]):
-        fpr, tpr, _ = roc_curve(labels_true == k, probs[:, k])
-        tprs.append(np.interp(grid, fpr, tpr))
-    return grid, np.mean(tprs, axis=0)
-
-
-def plot_roc_curves(labels_true: np.ndarray, scores_by_label: Mapping[str, np.ndarray]) -> Figure:
-    """ROC curves of several regimes scored on the same cases (e.g. every regime at one training fraction).
-
-    Args:
-        labels_true: class labels of the cases, of shape (n_cases,), in 0 .. n_classes - 1.
-        scores_by_label: regime label -> predicted class probabilities of shape (n_cases, n_classes), with
-            n_classes >= 2 (as in ``predictions_test.csv``), or positive-class scores of shape (n_cases,).
-
-    Returns:
-        A figure with one axes: line i (``ax.lines[i]``) is the i-th regime's curve (x = false-positive rate,
-        y = true-positive rate), then the chance diagonal last. Binary: the curve of the positive class (column 1)
-        from :func:`sklearn.metrics.roc_curve`. Multi-class: the one-vs-rest macro average, each class's curve
-        interpolated on 201 evenly spaced false-positive rates and the true-positive rates averaged (the curve
-        matching MedMNIST's macro AUC).
-
-    Raises:
-        ValueError: if ``scores_by_label`` is empty, shapes disagree, or ``labels_true`` holds one class only.
-
-    Example:
-        >>> fig = plot_roc_curves(np.array([0, 1]), {"scratch": np.array([0.2, 0.8])})
-        >>> [float(y) for y in fig.axes[0].lines[0].get_ydata()]
-        [0.0, 1.0, 1.0]
-    """
-    labels_true = np.asarray(labels_true)
-    if not scores_by_label:
-        raise ValueError("The 'scores_by_label' parameter of plot_roc_curves must map at least one regime label to "
-                         "its scores; got an empty mapping.")
-    if np.unique(labels_true).size < 2:
-        raise ValueError("The 'labels_true' parameter of plot_roc_curves must hold at least two classes (a ROC "
-                         f"curve is undefined otherwise); got classes {np.unique(labels_true).tolist()}.")
-    fig = new_figure()
-    ax = fig.add_subplot()
-    for i, (label, scores) in enumerate(scores_by_label.items()):
-        scores = np.asarray(scores, dtype=float)
-        if scores.shape[0] != labels_true.shape[0] or scores.ndim not in (1, 2):
-            raise ValueError(f"The scores of {label!r} passed to plot_roc_curves must have shape (n_cases,) or "
-                             f"(n_cases, n_classes) with n_cases = {labels_true.shape[0]}; got {scores.shape}.")
-        if scores.ndim == 1 or scores.shape[1] == 2:
-            positive = scores if scores.ndim == 1 else scores[:, 1]
-            fpr, tpr, _ = roc_curve(labels_true, positive)
-        else:
-            fpr, tpr = _macro_roc(labels_true, scores)
-        ax.plot(fpr, tpr, color=f"C{i}", label=label)
-    ax.plot([0.0, 1.0], [0.0, 1.0], color="grey", linestyle=":", label="chance")
-    ax.set_xlim(0.0, 1.0)
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("false-positive rate")
-    ax.set_ylabel("true-positive rate (sensitivity)")
-    ax.set_title("ROC curves (test set)")
-    ax.legend(loc="lower right")
-    return fig
+def _depth_colours(labels: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
+    """Colours along viridis for ``labels`` in order; its bright yellow end (hard to see on white) is left out."""
+    cmap = mpl.colormaps["viridis"]
+    stops = np.linspace(0.0, 0.85, len(labels)) if len(labels) > 1 else np.zeros(len(labels))
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for label, stop in zip(labels, stops, strict=True):
+        r, g, b, a = cmap(float(stop))
+        out[label] = (float(r), float(g), float(b), float(a))
+    return out
 
 
 def plot_pvalue_heatmap(significance: pd.DataFrame, *, train_fraction: float) -> Figure:

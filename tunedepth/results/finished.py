@@ -15,10 +15,11 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
 
 from tunedepth.config import Regime
 from tunedepth.errors import ConfigError, StudyFolderError, UndefinedMetricWarning
@@ -29,7 +30,12 @@ from tunedepth.results.records import FAILURE_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FinishedRun", "FinishedStudy", "load_finished_study"]
+__all__ = ["PROBABILITY_CLIP", "FinishedRun", "FinishedStudy", "load_finished_study"]
+
+PROBABILITY_CLIP = float(np.finfo(np.float32).epsneg)
+"""How far from 0 and 1 :meth:`FinishedRun.log_odds` clips stored probabilities, 2**-24: the float32 probabilities
+that studies written before tunedepth stored log-odds hold cannot resolve anything closer to 1 (a stored 1.0 means
+"at least 1 - 2**-24"), so a stored 0 or 1 becomes log-odds of -/+16.6 instead of an infinity."""
 
 _SPLITS: tuple[Split, ...] = ("val", "test")
 _REQUIRED = ("run_id", "regime", "depth", "label", "train_fraction", "seed", "val_auc", "test_auc")
@@ -50,6 +56,8 @@ class FinishedRun:
             for example when a predicted probability is not finite.
         test_auc: ROC AUC of ``test_scores``, likewise.
         lr: the base learning rate the run kept (``results.csv``'s ``lr``); None when not recorded.
+        score_kind: what the prediction files store: "log_odds", or "probability" for studies written before
+            tunedepth stored log-odds (``prob_k`` columns). :meth:`log_odds` gives log-odds either way.
     """
 
     run_id: str
@@ -59,6 +67,7 @@ class FinishedRun:
     val_auc: float
     test_auc: float
     lr: float | None = None
+    score_kind: Literal["log_odds", "probability"] = "log_odds"
 
     @property
     def arm(self) -> Arm:
@@ -92,6 +101,21 @@ class FinishedRun:
     def auc(self, split: Split) -> float:
         """ROC AUC on ``split`` ("val" or "test"), computed from the stored predictions; NaN when undefined."""
         return self.val_auc if split == "val" else self.test_auc
+
+    def log_odds(self, split: Split) -> np.ndarray:
+        """Per-class log-odds on ``split`` ("val" or "test"), of shape (n_cases, n_classes), as the calibration
+        statistics of :mod:`tunedepth.evaluation.calibration` take them.
+
+        The stored scores when they are log-odds; for a study that stored probabilities (``score_kind`` is
+        "probability"), ``logit`` of the probabilities clipped to [:data:`PROBABILITY_CLIP`, 1 -
+        :data:`PROBABILITY_CLIP`], so a stored 0 or 1 gives a finite log-odds of -/+16.6 (NaN stays NaN). The
+        probabilities ``expit(log_odds)`` are then the stored ones up to that clip: Brier loss and calibration error
+        are as good as exact; log-loss counts a confident miss as 16.6 rather than infinity.
+        """
+        scores = self.scores(split)
+        if self.score_kind == "log_odds":
+            return scores
+        return np.asarray(logit(np.clip(scores, PROBABILITY_CLIP, 1.0 - PROBABILITY_CLIP)), dtype=float)
 
 
 @dataclass(frozen=True)
@@ -190,7 +214,8 @@ class FinishedStudy:
 
     def run_predictions(self, run_id: str, split: Split) -> tuple[np.ndarray, np.ndarray]:
         """A run's labels (n_cases,) and class scores (n_cases, n_classes) on ``split``, as stored."""
-        return _read_predictions(self.layout.predictions_file(run_id, split))
+        labels, scores, _ = _read_predictions(self.layout.predictions_file(run_id, split))
+        return labels, scores
 
     def run_table(self, run_id: str, name: str) -> pd.DataFrame:
         """A task's per-run table ``<name>.csv`` (e.g. ``boundary_errors_test``).
@@ -283,7 +308,7 @@ def _read_results(root: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray, Literal["log_odds", "probability"]]:
     _fail_unless(path.is_file(), f"Run file {str(path)!r} is missing; the study folder is incomplete (rerun "
                                  "`tunedepth study` after deleting that run's folder).")
     frame = pd.read_csv(path)
@@ -297,7 +322,8 @@ def _read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
                  f"prob_(K-1)) with K >= 2; got {list(frame.columns)}.")
     _fail_unless(np.array_equal(frame["index"].to_numpy(), np.arange(len(frame))),
                  f"{str(path)!r}: the 'index' column must be 0, 1, ..., n - 1 in order.")
-    return frame["label"].to_numpy(dtype=int), frame[prob_columns].to_numpy(dtype=float)
+    kind: Literal["log_odds", "probability"] = "log_odds" if prefix == "log_odds_" else "probability"
+    return frame["label"].to_numpy(dtype=int), frame[prob_columns].to_numpy(dtype=float), kind
 
 
 def _read_run(root: Path, row: pd.Series) -> tuple[FinishedRun, dict[Split, np.ndarray]]:
@@ -309,8 +335,12 @@ def _read_run(root: Path, row: pd.Series) -> tuple[FinishedRun, dict[Split, np.n
                  f"{str(metrics)!r}); rerun `tunedepth study` on this folder.")
     labels: dict[Split, np.ndarray] = {}
     scores: dict[Split, np.ndarray] = {}
+    kinds: set[str] = set()
     for split in _SPLITS:
-        labels[split], scores[split] = _read_predictions(layout.predictions_file(run_id, split))
+        labels[split], scores[split], kind = _read_predictions(layout.predictions_file(run_id, split))
+        kinds.add(kind)
+    _fail_unless(len(kinds) == 1, f"Run {run_id!r} stores log-odds for one split and probabilities for the other; "
+                                  "delete its folder and rerun `tunedepth study` on this folder.")
     regime = str(row["regime"])
     _fail_unless(regime in ("scratch", "finetune"), f"{str(layout.results_csv)!r}: run {run_id!r} has regime "
                                                     f"{regime!r}; expected 'scratch' or 'finetune'.")
@@ -322,6 +352,7 @@ def _read_run(root: Path, row: pd.Series) -> tuple[FinishedRun, dict[Split, np.n
         val_auc=_auc(labels["val"], scores["val"], run_id, "val"),
         test_auc=_auc(labels["test"], scores["test"], run_id, "test"),
         lr=float(row["lr"]) if "lr" in row.index and pd.notna(row["lr"]) else None,
+        score_kind=kind,
     )
     return run, labels
 
