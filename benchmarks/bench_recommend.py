@@ -22,7 +22,8 @@ test (significant better / worse / not, at ``--alpha``): a rule *agrees with tes
 is significant when its own verdict is the same (a rule that always says "not significant" scores 0 there); and
 the size of the confidence set, for the study's own rules.
 
-    .venv/bin/python benchmarks/bench_recommend.py --panel bench-out/quality --csv benchmarks/results/recommend_cells.csv
+    .venv/bin/python benchmarks/bench_recommend.py --panel bench-out/quality \
+        --csv benchmarks/results/recommend_cells.csv
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def _cells_of(name: str, full: Any, halves: tuple[Any, Any], alpha: float) -> li
                                     cross_fit=setting[2], n_boot=500)
             choices[rule_name(*setting)] = {r.train_fraction: (r.arm, len(r.confidence_set)) for r in recs}
         for fraction in study.train_fractions:
+            if not _complete(full, fraction, seed_set):
+                continue
             arms = study.arms_at(fraction)
             depths = [a for a in arms if not a.is_scratch]
             scratch = next((a for a in arms if a.is_scratch), None)
@@ -156,22 +159,45 @@ def _mean_test_auc(study: Any, arm: Any, fraction: float) -> float:
     return sum(r.test_auc for r in runs) / len(runs)
 
 
+def _load_partial(folder: Path, scratch: Path) -> Any:
+    """Every finished run of a study folder, whether the study has ended or not: a mirror of the folder (links to
+    its study.json and runs) with a results.csv that lists every complete run, loaded as a finished study."""
+    from tunedepth.results import StudyLayout, StudyStore, load_finished_study
+
+    mirror = scratch / folder.name
+    mirror.mkdir(parents=True)
+    layout = StudyLayout(folder)
+    (mirror / layout.study_json.name).symlink_to(layout.study_json.resolve())
+    (mirror / layout.runs_dir.name).symlink_to(layout.runs_dir.resolve())
+    store = StudyStore(mirror)
+    store.write_results(sorted(p.name for p in layout.runs_dir.iterdir() if store.is_complete(p.name)))
+    return load_finished_study(mirror)
+
+
+def _complete(study: Any, fraction: float, seed_set: tuple[int, ...]) -> bool:
+    """Whether every arm run at this fraction has a run for every seed of the set."""
+    return all(set(seed_set) <= set(study.runs_of(arm, train_fraction=fraction)) for arm in study.arms_at(fraction))
+
+
 def cells(panel: Path, *, alpha: float = 0.05, studies: list[str] | None = None) -> list[dict[str, Any]]:
-    """One row per (study, fraction, seed set, rule): regret, noise floor, verdicts against scratch, set size."""
+    """One row per (study, fraction, seed set, rule): regret, noise floor, verdicts against scratch, set size.
+    Studies still running count with their finished runs; a (fraction, seed set) counts when every arm has its
+    runs. Folders named ``old-*`` (kept for the record, e.g. runs with a known defect) are not in the panel."""
+    import tempfile
     import warnings
 
     from tunedepth.errors import TunedepthError
-    from tunedepth.results import load_finished_study
 
     rows: list[dict[str, Any]] = []
-    folders = sorted(p for p in panel.iterdir() if (p / "results.csv").is_file())
+    folders = sorted(p for p in panel.iterdir() if (p / "study.json").is_file() and not p.name.startswith("old-"))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-recommend-"))
     for folder in folders:
         if studies and folder.name not in studies:
             continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                full = load_finished_study(folder)
+                full = _load_partial(folder, scratch)
         except TunedepthError as exc:
             print(f"skipped {folder.name}: {exc}", file=sys.stderr)
             continue

@@ -53,7 +53,8 @@ def test_writes_every_table_atomically_and_returns_the_same(synthetic_study):
     params = json.loads((root / "analysis.json").read_text())
     assert params == {"alpha": 0.01, "confidence": 0.95, "fpr_targets": [0.1, 0.15, 0.2],
                       "fps_targets": [0.01, 0.1, 1.0], "n_boot": 200,
-                      "bootstrap_seed": 3, "depth_rule": "lookahead", "tunedepth_version": tunedepth.__version__,
+                      "bootstrap_seed": 3, "depth_rule": "lookahead", "depth_metric": "auc", "cross_fit": False,
+                      "tunedepth_version": tunedepth.__version__,
                       "n_runs": 8, "files": list(ANALYSIS_FILES)}
     assert analysis.settings.alpha == 0.01 and analysis.settings.n_boot == 200
 
@@ -88,8 +89,10 @@ def test_settings_come_from_the_study_file_unless_overridden(synthetic_study):
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
-    ({"depth_rule": "greedy"}, r"'depth_rule' parameter of analyze_study is invalid: Input should be 'lookahead' or "
-                               r"'stepwise'; got 'greedy'"),
+    ({"depth_rule": "greedy"}, r"'depth_rule' parameter of analyze_study is invalid: Input should be 'lookahead', "
+                               r"'stepwise', 'best' or 'shallowest_in_set'; got 'greedy'"),
+    ({"depth_metric": "accuracy"}, r"'depth_metric' parameter of analyze_study is invalid: Input should be 'auc', "
+                                   r"'log_loss' or 'brier'; got 'accuracy'"),
     ({"confidence": 1.0}, r"'confidence' parameter of analyze_study is invalid: .*less than 1; got 1.0"),
     ({"n_boot": 5}, r"'n_boot' parameter of analyze_study is invalid: .*greater than or equal to 100; got 5"),
 ])

@@ -122,13 +122,14 @@ def test_cli_report_on_a_non_study_exits_2_with_one_line(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
-def test_header_says_intervals_are_across_seeds_with_several_seeds(synthetic_study):
+def test_header_says_intervals_count_cases_and_seeds_with_several_seeds(synthetic_study):
     labels = np.array([0, 1] * 20)
     rng = np.random.default_rng(0)
     runs = [(label, depth, 1.0, seed, labels + rng.normal(size=40), labels + rng.normal(size=40))
             for label, depth in (("scratch", 4), ("ft:fc", 1)) for seed in (0, 1, 2)]
     page = _parse(write_report(synthetic_study(runs, val_labels=labels, test_labels=labels)))
-    assert "3 seeds per regime: AUCs are means over seeds with Student's t intervals" in page.header_text
+    assert ("3 seeds per regime: AUCs are means over seeds; their intervals and the paired tests between regimes count "
+            "both the finite set of cases (DeLong) and the variation between training runs") in page.header_text
 
 
 def test_header_names_a_medmnist_data_set_by_its_flag(synthetic_study):

@@ -391,8 +391,8 @@ def recommendation_table(recommendations: tuple[DepthRecommendation, ...]) -> pd
     """The recommendations as a table, one row per training fraction, with the columns RECOMMENDATION_COLUMNS.
 
     ``confidence_set`` joins the labels of the depths not significantly worse than the best on validation with
-    "; " (``set_size`` of them); ``validation_steps`` lists the walk's comparisons, "[stage] deeper vs current: difference, p (, Holm-adjusted
-    p) (method) -> go|stay", where "go" marks the depth the walk moved to;
+    "; " (``set_size`` of them); ``validation_steps`` lists the walk's comparisons, "[stage] deeper vs current:
+    difference, p (, Holm-adjusted p) (method) -> go|stay", where "go" marks the depth the walk moved to;
     ``note`` joins the recommendation's notes and those of its statistics ("" when none).
 
     Example:

@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logit
 
 from tunedepth.evaluation import case_losses, model_confidence_set, roc_auc_case_losses, roc_auc_score
 from tunedepth.results import Arm, FinishedRun, FinishedStudy
@@ -80,18 +79,10 @@ class ValidationEvidence:
         return self.arms[int(np.argmin(means))]
 
 
-def _as_log_odds(scores: np.ndarray) -> np.ndarray:
-    """Studies written before tunedepth stored log-odds kept probabilities (rows summing to 1 in [0, 1]); their
-    log-odds are recovered from probabilities clipped away from 0 and 1 (float32's saturation)."""
-    if np.all((scores >= 0) & (scores <= 1)) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
-        return logit(np.clip(scores, 1e-7, 1 - 1e-7))
-    return scores
-
-
-def _terms(labels: np.ndarray, scores: np.ndarray, metric: str) -> np.ndarray:
+def _terms(labels: np.ndarray, log_odds: np.ndarray, metric: str) -> np.ndarray:
     if metric == "auc":
-        return roc_auc_case_losses(labels, scores)
-    return case_losses(labels, _as_log_odds(scores), metric=metric)
+        return roc_auc_case_losses(labels, log_odds)
+    return case_losses(labels, log_odds, metric=metric)
 
 
 def _halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +173,7 @@ def validation_evidence(study: FinishedStudy, train_fraction: float, *, metric: 
     if not fitted:
         for j, arm in enumerate(usable):
             for i, seed in enumerate(seeds):
-                losses[i, :, j] = _terms(labels, runs[arm][seed].val_scores, metric)
+                losses[i, :, j] = _terms(labels, runs[arm][seed].log_odds("val"), metric)
     if usable and not np.isfinite(losses).all():
         notes.append(f"the validation {metric} is undefined (a class is missing from a validation half or split)")
     return ValidationEvidence(train_fraction, tuple(usable), tuple(study.label_of(a) for a in usable), losses,

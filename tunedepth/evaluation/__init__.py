@@ -28,12 +28,10 @@ from tunedepth.evaluation.delong import (
     PairedAucTest,
     auc_ci,
     delong_test,
-    roc_auc_case_losses,
     roc_auc_ci,
     roc_auc_delong_test,
-    roc_auc_seeds_ci,
-    roc_auc_seeds_test,
 )
+from tunedepth.evaluation.delong_seeds import roc_auc_case_losses, roc_auc_seeds_ci, roc_auc_seeds_test
 from tunedepth.evaluation.froc import (
     DEFAULT_FPS_TARGETS,
     FrameLevelScores,

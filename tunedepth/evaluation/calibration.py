@@ -34,7 +34,9 @@ from scipy.special import expit
 from tunedepth.errors import UndefinedMetricWarning
 from tunedepth.evaluation._inputs import check_multiclass
 
-__all__ = ["ReliabilityCurve", "brier_loss", "case_losses", "expected_calibration_error", "log_loss", "reliability_curve"]
+__all__ = [
+    "ReliabilityCurve", "brier_loss", "case_losses", "expected_calibration_error", "log_loss", "reliability_curve",
+]
 
 
 def _inputs(labels: npt.ArrayLike, log_odds: npt.ArrayLike, func: str) -> tuple[np.ndarray, np.ndarray] | None:

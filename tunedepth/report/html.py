@@ -34,6 +34,9 @@ _RULE_TEXT = {
                   "cases (Holm-adjusted) and moves to the shallowest that is significantly better, until none is"),
     "stepwise": ("from depth 1, the walk moves to the next depth while it is significantly better than the current "
                  "one on the validation cases"),
+    "best": "the depth of best validation score is chosen",
+    "shallowest_in_set": ("the shallowest depth not significantly worse than the best on the validation cases (the "
+                          "confidence set of depths) is chosen"),
 }
 
 
@@ -93,7 +96,7 @@ def _header(study: FinishedStudy, study_config: dict[str, Any]) -> dict[str, Any
 
 
 def _uncertainty(study: FinishedStudy) -> str:
-    """Which intervals the tables use: within the test set with one seed, across seeds with several."""
+    """Which intervals the tables use: within the test set with one seed, cases and seeds with several."""
     seeds = study.results.groupby(["label", "train_fraction"])["seed"].nunique()
     if seeds.max() < 2:
         return ("one seed per regime: intervals and paired tests are DeLong's, within the test (or validation) "
@@ -101,8 +104,9 @@ def _uncertainty(study: FinishedStudy) -> str:
                 "training runs (run several seeds for that)")
     low, high = int(seeds.min()), int(seeds.max())
     k = f"{low}" if low == high else f"{low} to {high}"
-    return (f"{k} seeds per regime: AUCs are means over seeds with Student's t intervals, and regimes are "
-            "compared by paired t-tests over seeds (the ci_method / method columns say which, row by row)")
+    return (f"{k} seeds per regime: AUCs are means over seeds; their intervals and the paired tests between regimes "
+            "count both the finite set of cases (DeLong) and the variation between training runs (the between-seed "
+            "variance); the ci_method / method columns say which, row by row")
 
 
 def _nan_runs(study: FinishedStudy) -> list[str]:
