@@ -159,6 +159,22 @@ def _mean_test_auc(study: Any, arm: Any, fraction: float) -> float:
     return sum(r.test_auc for r in runs) / len(runs)
 
 
+def _cache_epoch_predictions() -> None:
+    """Every rule re-reads the runs' per-epoch predictions: keep them in memory for the benchmark's process."""
+    from tunedepth.results import FinishedStudy
+
+    read = FinishedStudy.run_epoch_log_odds
+    cache: dict[tuple[str, str, str], Any] = {}
+
+    def cached(self: Any, run_id: str, split: Any) -> Any:
+        key = (str(self.root), run_id, split)
+        if key not in cache:
+            cache[key] = read(self, run_id, split)
+        return cache[key]
+
+    FinishedStudy.run_epoch_log_odds = cached  # type: ignore[method-assign]
+
+
 def _load_partial(folder: Path, scratch: Path) -> Any:
     """Every finished run of a study folder, whether the study has ended or not: a mirror of the folder (links to
     its study.json and runs) with a results.csv that lists every complete run, loaded as a finished study."""
@@ -188,6 +204,7 @@ def cells(panel: Path, *, alpha: float = 0.05, studies: list[str] | None = None)
 
     from tunedepth.errors import TunedepthError
 
+    _cache_epoch_predictions()
     rows: list[dict[str, Any]] = []
     folders = sorted(p for p in panel.iterdir() if (p / "study.json").is_file() and not p.name.startswith("old-"))
     scratch = Path(tempfile.mkdtemp(prefix="bench-recommend-"))

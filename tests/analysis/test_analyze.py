@@ -53,7 +53,7 @@ def test_writes_every_table_atomically_and_returns_the_same(synthetic_study):
     params = json.loads((root / "analysis.json").read_text())
     assert params == {"alpha": 0.01, "confidence": 0.95, "fpr_targets": [0.1, 0.15, 0.2],
                       "fps_targets": [0.01, 0.1, 1.0], "n_boot": 200,
-                      "bootstrap_seed": 3, "depth_rule": "lookahead", "depth_metric": "auc", "cross_fit": False,
+                      "bootstrap_seed": 3, "depth_rule": "best", "depth_metric": "auc", "cross_fit": False,
                       "tunedepth_version": tunedepth.__version__,
                       "n_runs": 8, "files": list(ANALYSIS_FILES)}
     assert analysis.settings.alpha == 0.01 and analysis.settings.n_boot == 200
@@ -110,7 +110,7 @@ def test_end_to_end_on_the_toy_study(study_raw, image_folder, tmp_path):
             path.rename(image_folder / other / path.name)
     out = tmp_path / "out"
     run_study(parse_study(study_raw, base_dir=Path(".")), out)
-    analysis = analyze_study(out, n_boot=100)
+    analysis = analyze_study(out, n_boot=100, depth_rule="lookahead")
     results = pd.read_csv(out / "results.csv", dtype={"run_id": str})
     # grid: scratch, ft:fc (depth 1), ft:conv1-fc (depth 4) at fractions 1.0 and 0.5, one seed
     assert list(zip(analysis.scores["train_fraction"], analysis.scores["label"], strict=True)) == [

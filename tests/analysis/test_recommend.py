@@ -61,7 +61,7 @@ def test_stepwise_walk_goes_deeper_while_the_next_depth_is_significantly_better_
 
 def test_lookahead_walk_compares_every_deeper_depth_with_holm_and_moves_to_the_shallowest_better(synthetic_study):
     study = _study(synthetic_study, _runs())
-    (rec,) = recommend_depths(study)  # the default rule
+    (rec,) = recommend_depths(study, depth_rule="lookahead")
     assert (rec.label, rec.depth, rec.depth_rule) == ("ft:conv1-fc", 4, "lookahead")
     assert _pairs(rec) == [("ft:conv3-fc", "ft:fc"), ("ft:conv2-fc", "ft:fc"), ("ft:conv1-fc", "ft:fc"),
                            ("ft:conv2-fc", "ft:conv3-fc"), ("ft:conv1-fc", "ft:conv3-fc")]
@@ -78,12 +78,12 @@ def test_lookahead_walk_compares_every_deeper_depth_with_holm_and_moves_to_the_s
 
 def test_lookahead_stops_where_no_deeper_depth_is_significantly_better_after_holm(synthetic_study):
     study = _study(synthetic_study, _runs())
-    stage1 = [s for s in recommend_depths(study)[0].steps if s.stage == 1]
+    stage1 = [s for s in recommend_depths(study, depth_rule="lookahead")[0].steps if s.stage == 1]
     # At an alpha just below the stage-1 Holm-adjusted p-value of depth 4, the walk stays at depth 2, although the
     # raw p-value is below that alpha: Holm's correction is what decides.
     alpha = stage1[1].p_adjusted * 0.99
     assert stage1[1].comparison.p_value < alpha
-    rec = recommend_depths(study, alpha=alpha)[0]
+    rec = recommend_depths(study, alpha=alpha, depth_rule="lookahead")[0]
     assert rec.label == "ft:conv3-fc" and not any(s.moved for s in rec.steps if s.stage == 1)
 
 
@@ -226,3 +226,18 @@ def test_regime_phrase():
     assert regime_phrase("ft:conv4-fc8") == "fine-tune conv4–fc8"
     assert regime_phrase("ft:fc8") == "fine-tune only fc8"
     assert regime_phrase("ft:head_conv-classifier") == "fine-tune head_conv–classifier"
+
+
+def test_the_default_rule_takes_the_depth_of_best_validation_auc_which_is_in_its_confidence_set(synthetic_study):
+    study = _study(synthetic_study, _runs())
+    (rec,) = recommend_depths(study)
+    val = {label: _run(study, label).val_auc for label in DEPTHS if label != "scratch"}
+    assert rec.depth_rule == "best" and rec.label == max(val, key=val.get) == "ft:conv1-fc"
+    assert rec.steps == () and rec.label in rec.confidence_set
+
+
+def test_a_walk_that_stops_outside_the_confidence_set_says_so(synthetic_study):
+    study = _study(synthetic_study, _runs())
+    (rec,) = recommend_depths(study, depth_rule="stepwise")  # stops at depth 2; depth 4 is clearly better
+    assert rec.depth == 2 and 2 not in rec.set_depths and rec.set_depths
+    assert "(not among the depths indistinguishable from the best on validation: depth" in rec.sentence

@@ -169,20 +169,24 @@ def test_recommend_prints_one_sentence_per_fraction_and_writes_the_tables(synthe
 
 def test_recommend_alpha_option_reaches_the_recommendation(synthetic_study, capsys):
     root = _recommend_study(synthetic_study)
-    assert main(["recommend", str(root), "--alpha", "1e-300"]) == 0
+    assert main(["recommend", str(root), "--alpha", "1e-300", "--rule", "lookahead"]) == 0
     assert "fine-tune only fc" in capsys.readouterr().out
     assert pd.read_csv(root / "recommendation.csv")["alpha"].tolist() == [1e-300, 1e-300]
 
 
 def test_recommend_rule_option_reaches_the_walk(synthetic_study, capsys):
     # depth 2 is barely better than depth 1 on validation, depth 3 much better: the stepwise walk stops at
-    # depth 1, the lookahead walk (the default) goes to depth 3.
+    # depth 1, the lookahead walk goes to depth 3.
     root = _recommend_study(synthetic_study, signals=(1.0, 0.3, 0.35, 2.4))
     assert main(["recommend", str(root), "--rule", "stepwise"]) == 0
     assert capsys.readouterr().out.count("fine-tune only fc") == 2
     assert pd.read_csv(root / "recommendation.csv")["depth_rule"].tolist() == ["stepwise"] * 2
-    assert main(["recommend", str(root)]) == 0
+    assert main(["recommend", str(root), "--rule", "lookahead"]) == 0
     assert capsys.readouterr().out.count("fine-tune conv1–fc") == 2
+    assert main(["recommend", str(root), "--metric", "log_loss", "--cross-fit"]) == 0
+    written = pd.read_csv(root / "recommendation.csv")
+    assert written["depth_rule"].tolist() == ["best"] * 2 and written["depth_metric"].tolist() == ["log_loss"] * 2
+    assert "cross-fitting needs the per-epoch predictions" in written["note"][0]  # this folder has none
     assert main(["recommend", str(root), "--rule", "greedy"]) == 2
     err = capsys.readouterr().err
     assert "'greedy' is not one of 'lookahead', 'stepwise'" in err and "Traceback" not in err

@@ -71,7 +71,7 @@ def test_report_is_self_contained_with_every_figure(toy_study):
     assert not [ref for ref in page.references if ref.startswith(("http://", "https://", "//"))]
     assert "http://" not in path.read_text() and "https://" not in path.read_text()
     assert {"significance-table", "scores-table", "recommendation-details-table"} <= set(page.table_ids)
-    assert "compares the current depth with every deeper depth" in path.read_text()  # the default rule, stated
+    assert "the depth of best validation score is chosen" in path.read_text()  # the default rule, stated
     analysis = analyze_study(toy_study)
     assert [s.strip() for s in page.sentences] == list(analysis.sentences)
     assert page.sentences[0].startswith("At 100% of the data")

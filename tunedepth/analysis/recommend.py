@@ -1,56 +1,42 @@
-"""The paper's layer-wise recommendation, automated: how deep to fine-tune, per training fraction.
+"""How deep to fine-tune, per training fraction: chosen on validation, scored on test.
 
 Tajbakhsh et al. (IEEE TMI 2016, section V) recommend tuning layer-wise from the end backwards until performance
-stops improving. Here, for each training fraction:
+stops improving. Here, for each training fraction, a rule (``depth_rule``, set in the study file's ``[analysis]``
+table or by ``tunedepth recommend --rule``) chooses a fine-tuning depth on the **validation** cases:
 
-1. Walk from depth 1 (the new head only) deeper, on the **validation** cases, by one of two rules
-   (``depth_rule``, set in the study file's ``[analysis]`` table or by ``tunedepth recommend --rule``):
+* ``"best"`` (the default): the depth of best validation score on ``depth_metric`` (mean over seeds).
+* ``"shallowest_in_set"``: the shallowest depth of the confidence set (the depths not significantly worse than the
+  best at ``alpha``): the cheapest depth the data cannot tell from the best.
+* ``"lookahead"``: walk from depth 1; compare the current depth with **every** deeper depth, Holm-adjust those
+  p-values, and go to the shallowest deeper depth that is significantly better; stop when none is.
+* ``"stepwise"`` (the paper's words taken literally): go to the next depth while it is significantly better than the
+  current one; stop at the first that is not.
 
-   * ``"stepwise"`` (the paper's words taken literally): go to the next depth the study ran while it is
-     significantly better than the current one; stop at the first that is not.
-   * ``"lookahead"`` (the default): compare the current depth with **every** deeper depth, Holm-adjust those
-     p-values, and go to the shallowest deeper depth that is significantly better; stop when none is. The
-     recommendation is then a depth that no deeper depth significantly beats, reached through depths that each
-     significantly beat the previous one.
-
-   "Significantly better" means a positive difference with (adjusted) two-sided p < alpha, by
-   :func:`~tunedepth.analysis.compare_regimes` (DeLong's paired test on the validation cases with one seed, the
-   case-and-seed test with several) when the depths are compared on validation AUC without cross-fitting; else by
-   a paired bootstrap of the per-case validation losses (:mod:`tunedepth.analysis.selection`). The test split is
-   never looked at to choose.
-
-   Two rules choose without a walk, from the per-case validation losses of ``depth_metric``
-   (:mod:`tunedepth.analysis.selection`, optionally cross-fitted):
-
-   * ``"best"``: the depth of best validation score;
-   * ``"shallowest_in_set"``: the shallowest depth of the confidence set (the depths not significantly worse than
-     the best at ``alpha``): the cheapest depth the data cannot tell from the best.
-
-   Every rule reports the confidence set, and the sentence says when one seed cannot single out a depth.
-2. Report the chosen depth's **test** AUC with its interval (:func:`~tunedepth.analysis.score_regime`) and its paired
-   test against scratch on the test cases, when scratch was run.
+"Significantly better" (the walks) means a positive difference with (adjusted) two-sided p < alpha, by
+:func:`~tunedepth.analysis.compare_regimes` (DeLong's paired test on the validation cases with one seed, the
+case-and-seed test with several) when the depths are compared on validation AUC without cross-fitting; else by a
+paired bootstrap of the per-case validation losses (:mod:`tunedepth.analysis.selection`). Every rule reports the
+confidence set; the sentence names it and says when one seed cannot single out a depth. The chosen depth's **test**
+AUC is then reported with its interval (:func:`~tunedepth.analysis.score_regime`) with its paired test against
+scratch on the test cases, when scratch was run. The test split is never looked at to choose.
 
 Notes:
+    * Why ``best`` is the default: on a panel of real studies (docs/recommendation.md, ``benchmarks/
+      bench_recommend.py``) it had the least regret of every rule tried, with one seed and with three; the walks
+      stop early when a step's gain is small (``stepwise`` most), and log-loss or Brier selection prefers the less
+      over-confident shallow depths, which rank the test cases worse. Until 2026-12 the default was ``lookahead``;
+      it stays available, with ``stepwise``, so the change can be shown.
     * The stepwise walk is a fixed-sequence procedure (hypotheses tested in an order fixed in advance, stopping at the
       first non-rejection), which keeps the family-wise error rate at alpha without adjustment (Maurer, Hothorn &
-      Lehmacher, "Multiple comparisons in drug clinical trials and preclinical assays: a-priori ordered
-      hypotheses", 1995). The comparison with scratch is one further test per fraction, not adjusted across
-      fractions.
-    * Depths the study did not run are skipped (the walk goes to the next depth that exists); so are depths whose
-      every run has a NaN validation AUC. Both are stated in the row's notes. When depth 1 is absent the walk
-      starts at the shallowest depth present, and says so.
-    * Why ``lookahead`` is the default: the stepwise rule tests one step at a time, so gains that are small at
-      every step stop it early even where a much deeper depth is clearly better (the paper saw such gains in PE
-      detection: marginal per layer, substantial together). On the demo study (PneumoniaMNIST, EfficientNet-Lite0)
-      it stopped at depth 1 at every fraction because depth 2 was no better, while depths 5-10 were
-      significantly better than depth 1 on validation. The lookahead rule costs more tests per stage, which Holm
-      pays for.
-    * Error control: each stage of ``lookahead`` is a Holm family, so each move is justified at family-wise
-      level alpha; the walk as a whole may have several stages and its overall error rate is not formally bounded
-      at alpha (that of ``stepwise`` is, see the next note). The ``validation_steps`` column lists every test
-      made, so the path can be audited.
-    * Each run's validation AUC is that of its selected epoch, which was chosen on the same validation cases, so
-      it is optimistic; every depth is selected the same way, so the comparison between depths is even-handed.
+      Lehmacher 1995). Each stage of ``lookahead`` is a Holm family; the walk as a whole is not formally bounded at
+      alpha. The ``validation_steps`` column lists every test a walk made, so the path can be audited. The
+      comparison with scratch is one further test per fraction, not adjusted across fractions.
+    * Depths the study did not run are skipped; so are depths whose every run has a NaN validation AUC (or
+      non-finite predictions). Both are stated in the row's notes. When depth 1 is absent a walk starts at the
+      shallowest depth present, and says so.
+    * Each run's validation score is that of its selected epoch, which was chosen on the same validation cases, so
+      it is optimistic (winner's curse); ``cross_fit`` removes that by choosing epochs and depths on disjoint
+      halves, at the price of comparing depths on half the cases each way.
 """
 
 from __future__ import annotations
@@ -146,7 +132,7 @@ class DepthRecommendation:
         depth: the recommended depth; None with ``label``.
         steps: the validation comparisons the walk made, stage by stage, each "deeper depth (a) vs current (b)";
             the last stage is where it stopped unless the walk reached the deepest depth.
-        depth_rule: the walk's rule, "lookahead" or "stepwise".
+        depth_rule: the rule that chose the depth, one of :data:`DEPTH_RULES`.
         test: the recommended regime's test AUC with its interval; None with ``label``.
         versus_scratch: the recommended regime (a) vs scratch (b) on the test cases; None when scratch was not run
             at this fraction (or there is no recommendation).
@@ -169,7 +155,7 @@ class DepthRecommendation:
     versus_scratch: RegimeComparison | None
     alpha: float
     notes: tuple[str, ...]
-    depth_rule: str = "lookahead"
+    depth_rule: str = "best"
     arm: Arm | None = None
     confidence_set: tuple[str, ...] = ()
     set_depths: tuple[int, ...] = ()
@@ -202,6 +188,9 @@ class DepthRecommendation:
             score += f" (mean of {t.n_runs - t.n_nan} seeds)"
         others = len(self.set_depths) > 1
         aside = f" ({_depths_text(self.set_depths)} are indistinguishable on validation)" if others else ""
+        if self.set_depths and self.depth not in self.set_depths:  # a walk can stop short of the set
+            aside = (f" (not among the depths indistinguishable from the best on validation: "
+                     f"{_depths_text(self.set_depths)})")
         text = f"{at}, {regime_phrase(self.label)}{aside}: {score}, {self._scratch_clause()}."
         if others and self.n_seeds == 1:
             text += (f" One seed does not support this choice over the other depths of the set "
@@ -310,7 +299,7 @@ def _choose(study: FinishedStudy, train_fraction: float, evidence: ValidationEvi
 
 
 def recommend_depths(
-    study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95, depth_rule: str = "lookahead",
+    study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95, depth_rule: str = "best",
     depth_metric: str = "auc", cross_fit: bool = False, n_boot: int = 2000, seed: int = 0,
 ) -> tuple[DepthRecommendation, ...]:
     """The recommended fine-tuning depth per training fraction, chosen on validation, scored on test.

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunedepth.evaluation import case_losses, model_confidence_set, roc_auc_case_losses, roc_auc_score
+from tunedepth.evaluation import case_losses, model_confidence_set, roc_auc_case_losses
 from tunedepth.results import Arm, FinishedRun, FinishedStudy
 
 __all__ = ["DEPTH_METRICS", "ValidationEvidence", "confidence_set", "validation_evidence"]
@@ -99,7 +99,7 @@ def _epoch_criterion(labels: np.ndarray, log_odds: np.ndarray, epoch_metric: str
     """Higher is better: the AUC, or minus the mean log-loss (the training side's ``epoch_metric``)."""
     if epoch_metric == "loss":
         return -float(np.mean(case_losses(labels, log_odds, metric="log_loss")))
-    auc = roc_auc_score(labels, log_odds)
+    auc = 1.0 - float(np.mean(roc_auc_case_losses(labels, log_odds)))  # the AUC, from ranks (fast)
     return -math.inf if math.isnan(auc) else auc
 
 

@@ -206,13 +206,14 @@ class AnalysisConfig(Frozen):
         description="False positives per frame at which detection sensitivity is reported (task = 'detection').",
     )
     depth_rule: Literal["lookahead", "stepwise", "best", "shallowest_in_set"] = Field(
-        default="lookahead",
+        default="best",
         description=(
             "How the recommendation chooses the depth, on validation: 'stepwise' moves from depth 1 to the next "
             "depth while it is significantly better than the current one; 'lookahead' compares the current depth "
             "with every deeper one (Holm-adjusted) and moves to the shallowest that is significantly better, until "
             "none is; 'best' takes the depth of best validation score; 'shallowest_in_set' the shallowest depth "
-            "not significantly worse than the best (the confidence set). See tunedepth/analysis/recommend.py."
+            "not significantly worse than the best (the confidence set). Default 'best', the rule of least regret "
+            "on real studies (docs/recommendation.md). See tunedepth/analysis/recommend.py."
         ),
     )
     depth_metric: Literal["auc", "log_loss", "brier"] = Field(

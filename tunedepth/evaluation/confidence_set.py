@@ -125,11 +125,14 @@ def _bootstrap_means(x: np.ndarray, n_boot: int, seed: int, func: str) -> np.nda
     k, n, _ = x.shape
     rng = np.random.default_rng(seed)
     cases = rng.integers(0, n, size=(n_boot, n))
+    # a resample's mean over its cases is (case counts / n) @ losses: one matrix product per seed
+    weights = np.zeros((n_boot, n))
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n), cases.ravel()), 1.0 / n)
+    per_seed = np.stack([weights @ x[s] for s in range(k)])  # (k, n_boot, m)
     if k == 1:
-        return np.stack([x[0, idx].mean(axis=0) for idx in cases])
+        return per_seed[0]
     seeds = rng.integers(0, k, size=(n_boot, k))
-    per_seed_case = [np.stack([x[s, idx].mean(axis=0) for s in range(k)]) for idx in cases]  # each (k, m)
-    return np.stack([means[chosen].mean(axis=0) for means, chosen in zip(per_seed_case, seeds, strict=True)])
+    return per_seed[seeds, np.arange(n_boot)[:, None]].mean(axis=1)
 
 
 @dataclass(frozen=True)
