@@ -127,8 +127,8 @@ def test_one_seed_sentence_names_the_set_and_what_to_run(synthetic_study):
     assert rec.n_seeds == 1 and rec.set_depths == (1, 2)
     assert rec.sentence.startswith("At 100% of the data, fine-tune only fc (depths 1 and 2 are indistinguishable "
                                    "on validation): test AUC ")
-    assert rec.sentence.endswith("One seed does not support this choice over the other depths of the set (depths 1 "
-                                 "and 2): run 3 or more seeds to narrow it.")
+    assert rec.sentence.endswith("One seed cannot single out a depth among depths 1 and 2: run 3 or more seeds to "
+                                 "narrow the set.")
     c = rec.versus_scratch
     assert f"{c.difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}] over scratch (p < 0.001)." in rec.sentence
 

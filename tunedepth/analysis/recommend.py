@@ -193,8 +193,8 @@ class DepthRecommendation:
                      f"{_depths_text(self.set_depths)})")
         text = f"{at}, {regime_phrase(self.label)}{aside}: {score}, {self._scratch_clause()}."
         if others and self.n_seeds == 1:
-            text += (f" One seed does not support this choice over the other depths of the set "
-                     f"({_depths_text(self.set_depths)}): run 3 or more seeds to narrow it.")
+            text += (f" One seed cannot single out a depth among {_depths_text(self.set_depths)}: run 3 or more "
+                     "seeds to narrow the set.")
         return text
 
     def _scratch_clause(self) -> str:
