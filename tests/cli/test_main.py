@@ -96,6 +96,18 @@ def test_console_script_help_and_usage_error():
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+@pytest.mark.parametrize("command", ["recommend", "report"])
+def test_analysis_options_name_the_study_files_table_in_their_help(command):
+    """Rich reads "[analysis]" as markup and drops it unless escaped: the help must say where the default lives."""
+    ok = subprocess.run([sys.executable, "-m", "tunedepth", command, "--help"], capture_output=True, text=True,
+                        env={**os.environ, "COLUMNS": "200"})
+    assert ok.returncode == 0
+    for option in ("--rule", "--metric", "--cross-fit"):
+        assert option in ok.stdout
+    text = " ".join(ok.stdout.replace("│", " ").split())  # rich wraps the help inside a box
+    assert "[analysis] depth_rule" in text and "[analysis] depth_metric" in text and "[analysis] cross_fit" in text
+
+
 _GOOD = {
     "name": '"bad"',
     "data": {"source": '"medmnist"', "flag": '"breastmnist"', "image_size": "28"},

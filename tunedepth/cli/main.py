@@ -233,29 +233,32 @@ def demo(
         _run(path, out)
 
 
+StudyDirArgument = Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")]
+AlphaOption = Annotated[float | None, typer.Option(
+    "--alpha", help="Significance level of the recommendation (its tests and confidence set), of its test against "
+                    "scratch and of the significance table. Default: the study file's \\[analysis] alpha (0.05 "
+                    "unless set)."
+)]
+RuleOption = Annotated[DepthRule | None, typer.Option(
+    "--rule", help="How the depth is chosen on validation: 'best' (best validation score), 'shallowest_in_set' "
+                   "(shallowest depth not significantly worse than the best), 'lookahead' (walk: every deeper depth "
+                   "vs the current one, Holm) or 'stepwise' (walk: the next depth only). Default: the study file's "
+                   "\\[analysis] depth_rule."
+)]
+MetricOption = Annotated[DepthMetric | None, typer.Option(
+    "--metric", help="What depths are compared on per validation case: 'auc', 'log_loss' or 'brier'. Default: the "
+                     "study file's \\[analysis] depth_metric."
+)]
+CrossFitOption = Annotated[bool | None, typer.Option(
+    "--cross-fit/--no-cross-fit", help="Choose each run's epoch and the depth on disjoint halves of the validation "
+                                       "cases. Default: the study file's \\[analysis] cross_fit."
+)]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+
+
 @app.command()
-def recommend(
-    study_dir: Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")],
-    alpha: Annotated[float | None, typer.Option(
-        "--alpha", help="Significance level of each deeper step (on validation) and of the test against scratch. "
-                        "Default: the study file's [analysis] alpha (0.05 unless set)."
-    )] = None,
-    rule: Annotated[DepthRule | None, typer.Option(
-        "--rule", help="How the depth is chosen on validation: 'lookahead' (every deeper depth vs the current one, "
-                       "Holm), 'stepwise' (the next depth only), 'best' (best validation score) or "
-                       "'shallowest_in_set' (shallowest depth not significantly worse than the best). Default: the "
-                       "study file's [analysis] depth_rule."
-    )] = None,
-    metric: Annotated[DepthMetric | None, typer.Option(
-        "--metric", help="What depths are compared on per validation case: 'auc', 'log_loss' or 'brier'. Default: "
-                         "the study file's [analysis] depth_metric."
-    )] = None,
-    cross_fit: Annotated[bool | None, typer.Option(
-        "--cross-fit/--no-cross-fit", help="Choose each run's epoch and the depth on disjoint halves of the "
-                                           "validation cases. Default: the study file's [analysis] cross_fit."
-    )] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
-) -> None:
+def recommend(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: RuleOption = None,
+              metric: MetricOption = None, cross_fit: CrossFitOption = None, verbose: VerboseOption = False) -> None:
     """Recommend a fine-tuning depth per training fraction; write the score and significance tables."""
     _setup_logging(verbose)
     _print_analysis(analyze_study(study_dir, alpha=alpha, depth_rule=rule.value if rule else None,
@@ -263,21 +266,12 @@ def recommend(
 
 
 @app.command()
-def report(
-    study_dir: Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")],
-    alpha: Annotated[float | None, typer.Option(
-        "--alpha", help="Significance level of the recommendation and of the significance table. "
-                        "Default: the study file's [analysis] alpha (0.05 unless set)."
-    )] = None,
-    rule: Annotated[DepthRule | None, typer.Option(
-        "--rule", help="How the recommendation chooses the depth (see `tunedepth recommend --help`). Default: "
-                       "the study file's [analysis] depth_rule."
-    )] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
-) -> None:
+def report(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: RuleOption = None,
+           metric: MetricOption = None, cross_fit: CrossFitOption = None, verbose: VerboseOption = False) -> None:
     """Write the study's self-contained report.html (and the CSV tables) into its folder."""
     _setup_logging(verbose)
-    _print_report(write_report(study_dir, alpha=alpha, depth_rule=rule.value if rule else None))
+    _print_report(write_report(study_dir, alpha=alpha, depth_rule=rule.value if rule else None,
+                               depth_metric=metric.value if metric else None, cross_fit=cross_fit))
 
 
 @app.command()

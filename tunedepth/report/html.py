@@ -132,6 +132,7 @@ def _template() -> jinja2.Template:
 
 
 def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str | None = None,
+                 depth_metric: str | None = None, cross_fit: bool | None = None,
                  analysis: StudyAnalysis | None = None) -> Path:
     """Write a finished study's self-contained HTML report, ``report.html``, into its folder.
 
@@ -146,17 +147,20 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
         study_dir: the folder written by :func:`tunedepth.study.run_study`.
         alpha: significance level of the analysis; None takes the study's own (see
             :func:`~tunedepth.analysis.analyze_study`).
-        depth_rule: the recommendation's rule, "lookahead" or "stepwise"; None takes the study's own.
+        depth_rule: the recommendation's rule (:data:`~tunedepth.analysis.DEPTH_RULES`); None takes the study's
+            own.
+        depth_metric: what depths are compared on ("auc", "log_loss", "brier"); None takes the study's own.
+        cross_fit: choose epochs and depths on disjoint validation halves; None takes the study's own.
         analysis: the study's analysis when already computed (e.g. by ``tunedepth study``); None computes it
-            (with ``alpha`` and ``depth_rule``), which also writes the CSV tables. When given, ``alpha`` and
-            ``depth_rule``, if given, must equal its settings.
+            (with the settings above), which also writes the CSV tables. When given, the settings given must equal
+            its own.
 
     Returns:
         The path of the written ``report.html`` (written atomically).
 
     Raises:
         StudyFolderError: if ``study_dir`` is not a study or has no finished runs.
-        ConfigError: if alpha or depth_rule is invalid.
+        ConfigError: if a setting is invalid.
         ValueError: if ``analysis`` belongs to another folder or was computed with other settings.
 
     Example:
@@ -164,9 +168,10 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
     """
     study = load_finished_study(study_dir)
     if analysis is None:
-        analysis = analyze_study(study.root, alpha=alpha, depth_rule=depth_rule)
+        analysis = analyze_study(study.root, alpha=alpha, depth_rule=depth_rule, depth_metric=depth_metric,
+                                 cross_fit=cross_fit)
     else:
-        wanted = {"alpha": alpha, "depth_rule": depth_rule}
+        wanted = {"alpha": alpha, "depth_rule": depth_rule, "depth_metric": depth_metric, "cross_fit": cross_fit}
         used = {key: getattr(analysis.settings, key) for key in wanted}
         if Path(analysis.study_dir).resolve() != study.root.resolve() or any(
                 value is not None and value != used[key] for key, value in wanted.items()):
