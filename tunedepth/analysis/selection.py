@@ -113,14 +113,12 @@ def _cross_fitted_terms(study: FinishedStudy, run: FinishedRun, halves: tuple[np
     labels = study.val_labels
     out = np.empty(labels.size)
     for choose, apply in (halves, halves[::-1]):
-        best = (-math.inf, None, 0)
-        for lr, epochs in per_lr.items():
-            for e in range(epochs.shape[0]):
-                value = _epoch_criterion(labels[choose], epochs[e, choose], epoch_metric)
-                if value > best[0] or best[1] is None:
-                    best = (value, lr, e)
+        # the (lr, epoch) of best criterion on this half; the first one on ties, as training keeps it
+        candidates = [(lr, e) for lr, epochs in per_lr.items() for e in range(epochs.shape[0])]
+        values = [_epoch_criterion(labels[choose], per_lr[lr][e, choose], epoch_metric) for lr, e in candidates]
+        lr, epoch = candidates[int(np.argmax(values))]
         # AUC terms are computed within the half (one model's ranking: their mean is the half's 1 - AUC)
-        out[apply] = _terms(labels[apply], per_lr[best[1]][best[2], apply], metric)
+        out[apply] = _terms(labels[apply], per_lr[lr][epoch, apply], metric)
     return out
 
 
