@@ -20,7 +20,8 @@ log_loss, brier), without and with cross-fitting.
 Besides regret, each cell records the verdict against scratch on test of the rule's choice and of the best depth on
 test (significant better / worse / not, at ``--alpha``): a rule *agrees with test* in a cell where test's verdict
 is significant when its own verdict is the same (a rule that always says "not significant" scores 0 there); and
-the size of the confidence set, for the study's own rules.
+the size of the confidence set, for the study's own rules, and whether it holds the best depth on test (what a
+one-seed sentence that names the set promises).
 
     .venv/bin/python benchmarks/bench_recommend.py --panel bench-out/quality \
         --csv benchmarks/results/recommend_cells.csv
@@ -119,7 +120,7 @@ def _cells_of(name: str, full: Any, halves: tuple[Any, Any], alpha: float) -> li
         for setting in RULES_BY_SETTING:
             recs = recommend_depths(study, alpha=alpha, depth_rule=setting[0], depth_metric=setting[1],
                                     cross_fit=setting[2], n_boot=500)
-            choices[rule_name(*setting)] = {r.train_fraction: (r.arm, len(r.confidence_set)) for r in recs}
+            choices[rule_name(*setting)] = {r.train_fraction: (r.arm, r.confidence_set) for r in recs}
         for fraction in study.train_fractions:
             if not _complete(full, fraction, seed_set):
                 continue
@@ -133,7 +134,7 @@ def _cells_of(name: str, full: Any, halves: tuple[Any, Any], alpha: float) -> li
             truth = 0 if scratch is None else _verdict(
                 compare_regimes(study, best_on_test, scratch, train_fraction=fraction, split="test"), alpha)
             for rule_label, by_fraction in choices.items():
-                choice, set_size = by_fraction.get(fraction, (None, None))
+                choice, the_set = by_fraction.get(fraction, (None, None))
                 if choice is None:
                     continue
                 regret, floor = [], []
@@ -150,7 +151,8 @@ def _cells_of(name: str, full: Any, halves: tuple[Any, Any], alpha: float) -> li
                              "seed_set": "+".join(str(s) for s in seed_set), "rule": rule_label,
                              "choice": study.label_of(choice), "regret": sum(regret) / 2,
                              "noise_floor": sum(floor) / 2, "test_verdict": truth, "rule_verdict": said,
-                             "set_size": set_size})
+                             "set_size": None if the_set is None else len(the_set),
+                             "set_has_best": None if the_set is None else study.label_of(best_on_test) in the_set})
     return rows
 
 
@@ -235,16 +237,18 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     frame = pd.DataFrame(rows)
     frame["excess"] = frame["regret"] - frame["noise_floor"]
     lines = ["| rule | seeds | cells | median regret | max regret | median floor | median excess | max excess | "
-             "agrees with test (cells) | mean set size |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "agrees with test (cells) | mean set size | set holds the best on test |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (rule, seeds), group in frame.groupby(["rule", "seeds"], sort=False):
         significant = group[group["test_verdict"] != 0]
         agree = (significant["rule_verdict"] == significant["test_verdict"]).mean() if len(significant) else math.nan
         size = group["set_size"].dropna()
+        holds = group["set_has_best"].dropna().astype(bool)
         lines.append(
             f"| {rule} | {seeds} | {len(group)} | {group['regret'].median():.4f} | {group['regret'].max():.4f} | "
             f"{group['noise_floor'].median():.4f} | {group['excess'].median():.4f} | {group['excess'].max():.4f} | "
-            f"{agree:.0%} ({len(significant)}) | {size.mean() if len(size) else math.nan:.1f} |")
+            f"{agree:.0%} ({len(significant)}) | {size.mean() if len(size) else math.nan:.1f} | "
+            f"{f'{holds.mean():.0%}' if len(holds) else '–'} |")
     return "\n".join(lines) + "\n"
 
 
