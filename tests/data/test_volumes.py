@@ -164,14 +164,15 @@ def _expected_plane(center_mm: np.ndarray, u: np.ndarray, v: np.ndarray, size: i
     return points @ GRADIENT + OFFSET
 
 
-def test_sampling_a_linear_ramp_is_exact_and_independent_of_the_spacing():
+@pytest.mark.parametrize("size", [9, 4], ids=["odd-size", "even-size"])  # even: the centre falls between pixels
+def test_sampling_a_linear_ramp_is_exact_and_independent_of_the_spacing(size):
     center_mm = np.array([9.0, 9.5, 8.7])
     u, v = perpendicular_basis(np.array([1.0, 2.0, 3.0]) / math.sqrt(14.0))
-    expected = _expected_plane(center_mm, u, v, 9, 1.1)
+    expected = _expected_plane(center_mm, u, v, size, 1.1)
     for spacing in [(1.0, 1.0, 1.0), (2.0, 0.5, 1.25)]:
         volume = _ramp(_shape_for(spacing, 19.0), spacing)
         center = tuple(center_mm / np.asarray(spacing))  # the same physical point, other voxel indices
-        sampled = sample_plane(volume, spacing, center, u, v, size=9, step=1.1)
+        sampled = sample_plane(volume, spacing, center, u, v, size=size, step=1.1)
         np.testing.assert_allclose(sampled, expected, atol=1e-9)  # trilinear is exact on a linear f
 
 
@@ -213,12 +214,12 @@ def test_phantoms_are_seeded_and_deterministic():
 
 
 def test_a_filling_defect_darkens_the_lumen_only_where_it_is():
-    defect = FillingDefect(center=(10.0, 10.0, 6.0), radius=2.5, contrast=0.2)
+    defect = FillingDefect(center=(10.0, 13.0, 6.0), radius=2.5, contrast=0.2)  # 3 mm off the axis, near the wall
     tube = tube_phantom((21, 21, 21), spacing=(1, 1, 1), direction=(0, 0, 1), radius=4.0, contrast=1.0,
                         noise_sd=0.0, seed=0, defects=(defect,))
-    assert tube.volume[10, 10, 6] == pytest.approx(0.2)  # the defect's centre
-    assert tube.volume[10, 10, 16] == pytest.approx(1.0)  # the lumen 10 voxels further along
-    assert tube.volume[10, 16, 6] == 0.0  # outside the tube, beside the defect: background
+    assert tube.volume[10, 13, 6] == pytest.approx(0.2)  # the defect's centre
+    assert tube.volume[10, 13, 16] == pytest.approx(1.0)  # the lumen 10 voxels further along
+    assert tube.volume[10, 15, 6] == 0.0  # in the ball but 5 mm off the axis, out of the tube: background
     assert tube.defects == (defect,)
 
 
@@ -238,6 +239,14 @@ BAD_SAMPLES = {
     "size-zero": (dict(size=0), r"'size' .*>= 1; got 0"),
     "step-zero": (dict(step=0.0), r"'step' .*> 0; got 0\.0"),
 }
+
+
+def test_a_centre_on_the_last_voxel_is_inside_and_just_beyond_it_is_not():
+    args = dict(spacing=(1.0, 1.0, 1.0), u=X, v=Y, size=1, step=1.0)
+    ramp = np.arange(8 * 9 * 10, dtype=float).reshape(8, 9, 10)
+    assert sample_plane(ramp, center=(7.0, 8.0, 9.0), **args)[0, 0] == 719.0
+    with pytest.raises(ValueError, match=r"'center' .*\(7\.01, 8, 9\)"):
+        sample_plane(ramp, center=(7.01, 8.0, 9.0), **args)
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_SAMPLES.values(), ids=BAD_SAMPLES.keys())
