@@ -13,6 +13,7 @@ import pytest
 from scipy import ndimage
 
 from tunedepth.data.degrade import DEGRADATION_KINDS, DRAW_RANGES, degrade, draw_degradation, field_of_view
+from tunedepth.errors import TunedepthError
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +160,4 @@ def test_bad_input_is_refused_with_one_line(frame, kind, params, match) -> None:
     with pytest.raises(ValueError, match=match) as info:
         degrade(np.zeros((8, 8, 3), np.uint8) if frame is None else frame, kind, params)
     assert "\n" not in str(info.value)
+    assert isinstance(info.value, TunedepthError)  # the command line turns it into one line and exit code 2

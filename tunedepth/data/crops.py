@@ -13,6 +13,9 @@ of each frame and scores a test frame by the average of its crops' probabilities
   views of ``augmented_views``: row ``c * n_images + i`` is crop ``c`` of image ``i``.
 * :func:`average_over_crops` turns the crops' log-odds into one score per image: the log-odds of the mean
   probability.
+
+Every refusal is a one-line ``ValueError``: :class:`~tunedepth.errors.ConfigError` for a bad argument,
+:class:`~tunedepth.errors.DataError` for bad images or scores.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from scipy.special import logsumexp
 
 from tunedepth._checks import check_int
 from tunedepth.data.preprocess import _resize
+from tunedepth.errors import ConfigError, DataError
 
 __all__ = [
     "EVALUATION_CROP_SETS", "CropSpec", "apply_crops", "average_over_crops", "evaluation_crops", "training_crops",
@@ -73,12 +77,12 @@ class CropSpec:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.scale) and 0 < self.scale <= 1):
-            raise ValueError(f"The 'scale' of a CropSpec must be a fraction of the shorter side in (0, 1]; got "
-                             f"{self.scale!r}. Crops larger than the image are not cut.")
+            raise ConfigError(f"The 'scale' of a CropSpec must be a fraction of the shorter side in (0, 1]; got "
+                              f"{self.scale!r}. Crops larger than the image are not cut.")
         for name, value in (("offset_x", self.offset_x), ("offset_y", self.offset_y)):
             if not (math.isfinite(value) and -1 <= value <= 1):
-                raise ValueError(f"The '{name}' of a CropSpec must be in [-1, 1] (-1 and 1 touch the image's "
-                                 f"edges); got {value!r}.")
+                raise ConfigError(f"The '{name}' of a CropSpec must be in [-1, 1] (-1 and 1 touch the image's "
+                                  f"edges); got {value!r}.")
         check_int(self.quarter_turns, "quarter_turns", "CropSpec", minimum=0, maximum=3)
 
     def region(self, *, height: int, width: int) -> tuple[int, int, int, int]:
@@ -124,8 +128,8 @@ def training_crops(n_images: int, crops_per_image: int, scales: Sequence[float],
     check_int(seed, "seed", "training_crops", minimum=0)
     scale_list = [float(s) for s in scales]
     if not scale_list or len(set(scale_list)) != len(scale_list) or not all(0 < s <= 1 for s in scale_list):
-        raise ValueError(f"The 'scales' parameter of training_crops must be unique fractions of the shorter side in "
-                         f"(0, 1], at least one, e.g. (0.8, 0.9, 1.0); got {tuple(scales)!r}.")
+        raise ConfigError(f"The 'scales' parameter of training_crops must be unique fractions of the shorter side in "
+                          f"(0, 1], at least one, e.g. (0.8, 0.9, 1.0); got {tuple(scales)!r}.")
     rng = np.random.default_rng([seed, _CROPS_SEED_OFFSET])
     # One row of 5 uniforms per crop, filled image by image: a prefix of the images always gets the same draws.
     u = rng.random((n_images, crops_per_image, 5))
@@ -167,11 +171,11 @@ def evaluation_crops(kind: str, *, scale: float = 0.875) -> tuple[CropSpec, ...]
     if kind not in EVALUATION_CROP_SETS:
         guess = difflib.get_close_matches(str(kind), EVALUATION_CROP_SETS, n=1)
         hint = f"Did you mean {guess[0]!r}? " if guess else ""
-        raise ValueError(f"Unknown test crop set {kind!r} (the 'kind' parameter of evaluation_crops). {hint}"
-                         f"Available: {', '.join(EVALUATION_CROP_SETS)}.")
+        raise ConfigError(f"Unknown test crop set {kind!r} (the 'kind' parameter of evaluation_crops). {hint}"
+                          f"Available: {', '.join(EVALUATION_CROP_SETS)}.")
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale <= 1):
-        raise ValueError(f"The 'scale' parameter of evaluation_crops must be a fraction of the shorter side in (0, 1]; "
-                         f"got {scale!r}.")
+        raise ConfigError(f"The 'scale' parameter of evaluation_crops must be a fraction of the shorter side in "
+                          f"(0, 1]; got {scale!r}.")
     offsets = [(0.0, 0.0)] if kind == "centre" else [(0.0, 0.0), (-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)]
     flips = (False, True) if kind == "five_flips" else (False,)
     return tuple(CropSpec(float(scale), offset_x=x, offset_y=y, flip=f) for f in flips for x, y in offsets)
@@ -203,8 +207,8 @@ def apply_crops(images: torch.Tensor, specs: Sequence[Sequence[CropSpec]], out_s
         [[2, 3], [6, 7]]
     """
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"The 'images' parameter of apply_crops must be a uint8 tensor of shape (n, 3, h, w); got "
-                         f"dtype {images.dtype} and shape {tuple(images.shape)}.")
+        raise DataError(f"The 'images' parameter of apply_crops must be a uint8 tensor of shape (n, 3, h, w); got "
+                        f"dtype {images.dtype} and shape {tuple(images.shape)}.")
     check_int(out_size, "out_size", "apply_crops", minimum=1)
     n_images, height, width = images.shape[0], int(images.shape[2]), int(images.shape[3])
     n_crops = _crops_per_image(specs, n_images)
@@ -226,15 +230,15 @@ def apply_crops(images: torch.Tensor, specs: Sequence[Sequence[CropSpec]], out_s
 
 def _crops_per_image(specs: Sequence[Sequence[CropSpec]], n_images: int) -> int:
     if len(specs) != n_images:
-        raise ValueError(f"The 'specs' parameter of apply_crops must hold one sequence of crops per image "
-                         f"({n_images}); got {len(specs)}. For a fixed set pass [evaluation_crops(kind)] * n_images.")
+        raise DataError(f"The 'specs' parameter of apply_crops must hold one sequence of crops per image "
+                        f"({n_images}); got {len(specs)}. For a fixed set pass [evaluation_crops(kind)] * n_images.")
     lengths = {len(s) for s in specs}
     if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(f"The 'specs' parameter of apply_crops must give every image the same number of crops, at "
-                         f"least one; got lengths {sorted(lengths)}.")
+        raise ConfigError(f"The 'specs' parameter of apply_crops must give every image the same number of crops, at "
+                          f"least one; got lengths {sorted(lengths)}.")
     if not all(isinstance(c, CropSpec) for s in specs for c in s):
-        raise ValueError("The 'specs' parameter of apply_crops must hold CropSpec objects; build them with "
-                         "training_crops or evaluation_crops.")
+        raise ConfigError("The 'specs' parameter of apply_crops must hold CropSpec objects; build them with "
+                          "training_crops or evaluation_crops.")
     return lengths.pop()
 
 
@@ -270,9 +274,9 @@ def average_over_crops(log_odds_per_crop: np.ndarray, n_images: int, n_crops: in
     check_int(n_crops, "n_crops", "average_over_crops", minimum=1)
     z = np.asarray(log_odds_per_crop, dtype=np.float64)
     if z.ndim not in (1, 2) or z.shape[0] != n_crops * n_images or np.isnan(z).any():
-        raise ValueError(f"The 'log_odds_per_crop' parameter of average_over_crops must be a float array of shape "
-                         f"({n_crops * n_images},) or ({n_crops * n_images}, n_classes) without NaN, crop-major "
-                         f"(n_crops={n_crops} x n_images={n_images}); got shape {z.shape}.")
+        raise DataError(f"The 'log_odds_per_crop' parameter of average_over_crops must be a float array of shape "
+                        f"({n_crops * n_images},) or ({n_crops * n_images}, n_classes) without NaN, crop-major "
+                        f"(n_crops={n_crops} x n_images={n_images}); got shape {z.shape}.")
     z = z.reshape((n_crops, n_images) + z.shape[1:])
     log_p, log_q = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
     out: np.ndarray = logsumexp(log_p, axis=0) - logsumexp(log_q, axis=0)

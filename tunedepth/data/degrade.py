@@ -13,7 +13,8 @@ frame unchanged, which :func:`tunedepth.data.frame_quality.degrade_frames` refus
 a uint8 RGB array of shape (height, width, 3); the computation is in float32, rounded and clipped back to [0, 255].
 Blobs (highlights, bubbles) are placed by a generator seeded from ``params["seed"]``, so :func:`degrade` is a pure
 function of the frame, the kind and the parameters. Only the field of view changes (:func:`field_of_view`): the black
-border and overlays of the video processor stay as they are, as they do in real frames.
+border and overlays of the video processor stay as they are, as they do in real frames. Every refusal is a one-line
+``ValueError``: :class:`~tunedepth.errors.ConfigError` for a bad kind or parameter, ``DataError`` for a bad frame.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 from scipy.signal import fftconvolve
+
+from tunedepth.errors import ConfigError, DataError
 
 __all__ = [
     "DEGRADATION_KINDS", "DEGRADATION_PARAMS", "DRAW_RANGES", "FIELD_OF_VIEW_MIN", "Degradation", "degrade",
@@ -129,8 +132,8 @@ def degrade(frame: np.ndarray, kind: str, params: Mapping[str, float]) -> np.nda
     """
     arr = np.asarray(frame)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
-        raise ValueError(f"The 'frame' parameter of degrade must be a uint8 RGB array of shape (height, width, 3); "
-                         f"got dtype {arr.dtype} and shape {arr.shape}.")
+        raise DataError(f"The 'frame' parameter of degrade must be a uint8 RGB array of shape (height, width, 3); "
+                        f"got dtype {arr.dtype} and shape {arr.shape}.")
     checked = _check_params(kind, params)
     image = arr.astype(np.float32)
     fov = field_of_view(arr)
@@ -167,13 +170,13 @@ def _check_params(kind: str, params: Mapping[str, float]) -> dict[str, float]:
     if kind not in DEGRADATION_PARAMS:
         guess = difflib.get_close_matches(str(kind), DEGRADATION_KINDS, n=1)
         hint = f"Did you mean {guess[0]!r}? " if guess else ""
-        raise ValueError(f"Unknown degradation {kind!r} (the 'kind' parameter of degrade). {hint}"
-                         f"Available: {', '.join(DEGRADATION_KINDS)}.")
+        raise ConfigError(f"Unknown degradation {kind!r} (the 'kind' parameter of degrade). {hint}"
+                          f"Available: {', '.join(DEGRADATION_KINDS)}.")
     allowed = DEGRADATION_PARAMS[kind]
     if set(params) != set(allowed):
-        raise ValueError(f"The 'params' parameter of degrade for {kind!r} must have exactly the keys "
-                         f"{sorted(allowed)}; got {sorted(params)} (missing {sorted(set(allowed) - set(params))}, "
-                         f"unknown {sorted(set(params) - set(allowed))}).")
+        raise ConfigError(f"The 'params' parameter of degrade for {kind!r} must have exactly the keys "
+                          f"{sorted(allowed)}; got {sorted(params)} (missing {sorted(set(allowed) - set(params))}, "
+                          f"unknown {sorted(set(params) - set(allowed))}).")
     checked: dict[str, float] = {}
     for name, (low, high) in allowed.items():
         value = params[name]
@@ -181,12 +184,12 @@ def _check_params(kind: str, params: Mapping[str, float]) -> dict[str, float]:
         number = is_int or (isinstance(value, (float, np.floating)) and name not in _INT_PARAMS)
         if not number or not math.isfinite(value) or not low <= value <= high:
             expected = "an int" if name in _INT_PARAMS else "a number"
-            raise ValueError(f"The '{name}' parameter of degrade ({kind}) must be {expected} in [{low:g}, {high:g}]; "
-                             f"got {value!r}.")
+            raise ConfigError(f"The '{name}' parameter of degrade ({kind}) must be {expected} in [{low:g}, {high:g}]; "
+                              f"got {value!r}.")
         checked[name] = int(value) if name in _INT_PARAMS else float(value)
     if kind == "bubbles" and checked["min_radius_fraction"] > checked["max_radius_fraction"]:
-        raise ValueError(f"The 'min_radius_fraction' parameter of degrade (bubbles) must be <= max_radius_fraction "
-                         f"({checked['max_radius_fraction']:g}); got {checked['min_radius_fraction']:g}.")
+        raise ConfigError(f"The 'min_radius_fraction' parameter of degrade (bubbles) must be <= max_radius_fraction "
+                          f"({checked['max_radius_fraction']:g}); got {checked['min_radius_fraction']:g}.")
     return checked
 
 

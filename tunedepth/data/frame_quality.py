@@ -4,7 +4,8 @@ the labelled frames that result.
 Each frame is used once: it is either informative or non-informative, never both (issue 16). The choice is a seeded
 permutation; the degradation of a non-informative frame is drawn from a generator of its own, seeded by the seed and
 the frame's index, so it does not depend on the other frames' draws (:func:`tunedepth.data.degrade.draw_degradation`).
-Label 1 is non-informative, the class a frame filter looks for; label 0 informative.
+Label 1 is non-informative, the class a frame filter looks for; label 0 informative. Every refusal is a one-line
+``ValueError``: :class:`~tunedepth.errors.ConfigError` for a bad argument, ``DataError`` for bad frames.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from tunedepth._checks import check_int
 from tunedepth.data.degrade import Degradation, degrade, draw_degradation
+from tunedepth.errors import ConfigError, DataError
 
 __all__ = ["FRAME_QUALITY_CLASSES", "FrameQuality", "assign_frame_quality", "degrade_frames"]
 
@@ -72,8 +74,8 @@ def assign_frame_quality(n_frames: int, *, non_informative_fraction: float, seed
     fraction = non_informative_fraction
     n_degraded = round(fraction * n_frames) if isinstance(fraction, (int, float)) and math.isfinite(fraction) else -1
     if isinstance(fraction, bool) or not 0 < n_degraded < n_frames:
-        raise ValueError(f"The 'non_informative_fraction' parameter of assign_frame_quality must be in (0, 1) and "
-                         f"leave both classes non-empty for {n_frames} frames; got {fraction!r}.")
+        raise ConfigError(f"The 'non_informative_fraction' parameter of assign_frame_quality must be in (0, 1) and "
+                          f"leave both classes non-empty for {n_frames} frames; got {fraction!r}.")
     order = np.random.default_rng([seed, _ASSIGN_SEED_OFFSET]).permutation(n_frames)
     labels = np.zeros(n_frames, dtype=np.int64)
     labels[order[:n_degraded]] = 1
@@ -103,8 +105,8 @@ def degrade_frames(frames: Sequence[np.ndarray], quality: FrameQuality) -> tuple
         True
     """
     if len(frames) != len(quality):
-        raise ValueError(f"The 'frames' parameter of degrade_frames must hold one frame per assigned frame "
-                         f"({len(quality)}); got {len(frames)}. Assign with n_frames=len(frames).")
+        raise DataError(f"The 'frames' parameter of degrade_frames must hold one frame per assigned frame "
+                        f"({len(quality)}); got {len(frames)}. Assign with n_frames=len(frames).")
     out = []
     for i, (frame, d) in enumerate(zip(frames, quality.degradations, strict=True)):
         if d is None:
@@ -113,8 +115,8 @@ def degrade_frames(frames: Sequence[np.ndarray], quality: FrameQuality) -> tuple
         degraded = degrade(frame, d.kind, d.params)
         if np.array_equal(degraded, frame):
             # A non-informative frame that looks like an informative one would be a wrong label, not a hard case.
-            raise ValueError(f"Frame {i} of degrade_frames (shape {np.shape(frame)}) is unchanged by its degradation "
-                             f"{d.kind} {d.params}: it is flat or too small for it. Degrade frames at their full size "
-                             "and leave blank frames out.")
+            raise DataError(f"Frame {i} of degrade_frames (shape {np.shape(frame)}) is unchanged by its degradation "
+                            f"{d.kind} {d.params}: it is flat or too small for it. Degrade frames at their full size "
+                            "and leave blank frames out.")
         out.append(degraded)
     return tuple(out)
