@@ -193,23 +193,8 @@ def longitudinal_section(volume: np.ndarray, spacing: tuple[float, float, float]
     """The section through ``center`` that contains ``axis`` (along a vessel whose direction is ``axis``).
 
     Rows run along ``axis``; columns along ``e1`` of :func:`perpendicular_basis` turned by ``angle_deg`` about the
-    axis, so the angles 0..180 sweep every plane containing the axis.
-
-    Args:
-        volume: real array of shape (Z, Y, X).
-        spacing: voxel size (sz, sy, sx), each > 0.
-        center: voxel coordinates (z, y, x), inside the volume.
-        axis: unit vector (z, y, x) in physical space, lying in the plane.
-        size: pixels per side, >= 1.
-        step: physical distance per pixel, > 0.
-        angle_deg: rotation of the plane about ``axis``, in degrees.
-        fill_value: the value of pixels outside the volume (default 0.0).
-
-    Returns:
-        float64 array of shape (size, size), as :func:`sample_plane`.
-
-    Raises:
-        ValueError: as :func:`sample_plane`, or ``axis`` not of norm 1, or a non-finite angle.
+    axis, so the angles 0..180 sweep every plane containing the axis. Arguments, result and errors as
+    :func:`cross_section`, except that ``axis`` lies in the plane and ``angle_deg`` turns the plane about it.
 
     Example:
         >>> vol = np.zeros((5, 5, 5)); vol[2, 2, :] = 1.0  # a line along x
