@@ -65,7 +65,8 @@ class ToyViewsData(TaskData):
     def case_log_odds(self, log_odds: np.ndarray) -> np.ndarray:
         return np.asarray(log_odds, dtype=np.float64).reshape(-1, self.n_views, log_odds.shape[1]).mean(axis=1)
 
-    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device) -> TaskOutputs:
+    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device,
+                     image_log_odds: np.ndarray) -> TaskOutputs:
         predicted = test_log_odds.argmax(axis=1)
         table = pd.DataFrame({"case": np.arange(len(predicted)), "label": self.labels["test"],
                               "predicted": predicted})

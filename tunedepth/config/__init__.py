@@ -6,6 +6,7 @@ from tunedepth.config._base import DataSourceConfig, Frozen, added_field, is_run
 from tunedepth.config.data import (
     DATA_CONFIGS,
     CsvManifestDataConfig,
+    FrameQualityDataConfig,
     ImageFolderDataConfig,
     MedmnistDataConfig,
     PolypDataConfig,
@@ -24,6 +25,7 @@ from tunedepth.config.schema import (
 from tunedepth.config.tasks import (
     TASK_CONFIGS,
     DetectionConfig,
+    FrameClassificationConfig,
     SegmentationConfig,
     TaskConfig,
     register_task_config,
@@ -38,6 +40,8 @@ __all__ = [
     "CsvManifestDataConfig",
     "DataSourceConfig",
     "DetectionConfig",
+    "FrameClassificationConfig",
+    "FrameQualityDataConfig",
     "ExecutionConfig",
     "Frozen",
     "GridConfig",

@@ -18,6 +18,7 @@ from tunedepth.config._base import DataSourceConfig
 __all__ = [
     "DATA_CONFIGS",
     "CsvManifestDataConfig",
+    "FrameQualityDataConfig",
     "ImageFolderDataConfig",
     "MedmnistDataConfig",
     "PolypDataConfig",
@@ -91,6 +92,44 @@ class CsvManifestDataConfig(_SeededSplit):
     """A CSV manifest with columns path, label and optional patient_id and split."""
 
     source: Literal["csv_manifest"]
+
+
+class FrameQualityDataConfig(_DataCommon):
+    """The frame-quality proxy (issue 16): Kvasir-SEG or CVC-ClinicDB frames, each kept clean (informative) or
+    degraded (non-informative), split by group (see :mod:`tunedepth.data.sources.frame_quality`)."""
+
+    source: Literal["colonoscopy_frame_quality"]
+    frames: Literal["kvasir_seg", "cvc_clinicdb"] = Field(
+        description="Whose frames: 'kvasir_seg' (split by image) or 'cvc_clinicdb' (split by derived video)."
+    )
+    root: Path | None = Field(
+        default=None,
+        description="That data set's folder (images/ and masks/). Default: its place under $TUNEDEPTH_DATA_DIR. "
+        "Not part of run ids.",
+    )
+    non_informative_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.5, description="Share of the frames degraded (label 1, non_informative)."
+    )
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the frames (whole groups) held out for validation."
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the frames (whole groups) held out for testing."
+    )
+    split_seed: int = Field(
+        default=0, description="Seed of the split, of which frames are degraded and of every degradation's parameters."
+    )
+    max_frames: Annotated[int, Field(ge=10)] | None = Field(
+        default=None, description="Use only the first max_frames frames in file order (quick trials, tests)."
+    )
+    skip_bad_frames: bool = Field(default=False, description="Leave out unreadable frames instead of refusing.")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> FrameQualityDataConfig:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(f"val_fraction + test_fraction must be < 1 to leave training data; got "
+                             f"{self.val_fraction} + {self.test_fraction}.")
+        return self
 
 
 class PolypDataConfig(DataSourceConfig):
@@ -204,7 +243,7 @@ class SegmentationDataConfig(DataSourceConfig):
 DATA_CONFIGS: Registry[type[DataSourceConfig]] = Registry("data source")
 """The config model of each ``data.source``, by name (in registration order in messages)."""
 
-for _model in (MedmnistDataConfig, ImageFolderDataConfig, CsvManifestDataConfig, PolypDataConfig,
-               SegmentationDataConfig):
+for _model in (MedmnistDataConfig, ImageFolderDataConfig, CsvManifestDataConfig, FrameQualityDataConfig,
+               PolypDataConfig, SegmentationDataConfig):
     for _source in _model.model_fields["source"].annotation.__args__:  # type: ignore[union-attr]
         DATA_CONFIGS.register(_source, _model)

@@ -13,7 +13,12 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from tunedepth._registry import Registry
-from tunedepth.report.task_plots import plot_boundary_errors, plot_boundary_overlays, plot_froc_curves
+from tunedepth.report.task_plots import (
+    plot_boundary_errors,
+    plot_boundary_overlays,
+    plot_crops_vs_single,
+    plot_froc_curves,
+)
 
 __all__ = ["PLOT_KINDS"]
 
@@ -24,6 +29,7 @@ _BUILT_IN: dict[str, Callable[..., Any]] = {
     "froc": plot_froc_curves,
     "boundary_errors": plot_boundary_errors,
     "boundary_overlays": plot_boundary_overlays,
+    "crops_vs_single": plot_crops_vs_single,
 }
 for _kind, _plot in _BUILT_IN.items():
     PLOT_KINDS.register(_kind, _plot)

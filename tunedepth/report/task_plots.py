@@ -1,4 +1,5 @@
-"""Figures of detection and segmentation studies: FROC curves, boundary errors per regime.
+"""Figures of detection, segmentation and frame studies: FROC curves, boundary errors per regime, crop-averaged vs
+single-view AUC.
 
 Like :mod:`tunedepth.report.plots`, one pure function per figure, each on a new pyplot-free Figure.
 """
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure
 from tunedepth.evaluation import FrocCurve
 from tunedepth.report.plots import new_figure
 
-__all__ = ["plot_boundary_errors", "plot_boundary_overlays", "plot_froc_curves"]
+__all__ = ["plot_boundary_errors", "plot_boundary_overlays", "plot_crops_vs_single", "plot_froc_curves"]
 
 
 def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float, float] = (1e-3, 10.0)) -> Figure:
@@ -143,4 +144,46 @@ def plot_boundary_overlays(panels: Mapping[str, Sequence[tuple[np.ndarray, np.nd
             if j == 0:
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle("Test images: reference boundary (green) and predicted (red)", fontsize=9)
+    return fig
+
+
+def plot_crops_vs_single(labels: Sequence[str], series: Mapping[str, Mapping[str, np.ndarray]]) -> Figure:
+    """Test AUC of each regime under several ways of scoring a frame (e.g. crop-averaged and centre crop only), side
+    by side with their intervals.
+
+    Args:
+        labels: the regimes, in x order (scratch first, then depth 1, 2, ...).
+        series: name -> {"auc", "low", "high"}: arrays of one value per label (NaN bounds draw no bar).
+
+    Returns:
+        A figure with one axes: one error-bar series per entry of ``series`` (``ax.containers``), offset a little on
+        x so that the bars do not overlap, labelled with the series' names.
+
+    Raises:
+        ValueError: if ``labels`` is empty or a series' arrays do not have one value per label.
+
+    Example:
+        >>> s = {"crop average": {"auc": np.array([0.9]), "low": np.array([0.85]), "high": np.array([0.95])}}
+        >>> len(plot_crops_vs_single(["scratch"], s).axes[0].containers)
+        1
+    """
+    n = len(labels)
+    if not n or any(len(np.asarray(v[key])) != n for v in series.values() for key in ("auc", "low", "high")):
+        got = {name: {key: len(np.asarray(a)) for key, a in v.items()} for name, v in series.items()}
+        raise ValueError(f"The 'series' parameter of plot_crops_vs_single must give 'auc', 'low' and 'high' with one "
+                         f"value per label ({n}); got lengths {got}.")
+    fig = new_figure()
+    ax = fig.add_subplot()
+    x = np.arange(n, dtype=float)
+    width = 0.25
+    for i, (name, values) in enumerate(series.items()):
+        auc = np.asarray(values["auc"], dtype=float)
+        below = np.nan_to_num(np.clip(auc - np.asarray(values["low"], dtype=float), 0.0, None), nan=0.0)
+        above = np.nan_to_num(np.clip(np.asarray(values["high"], dtype=float) - auc, 0.0, None), nan=0.0)
+        offset = (i - (len(series) - 1) / 2) * width
+        ax.errorbar(x + offset, auc, yerr=np.vstack([below, above]), marker="o", linestyle="none", capsize=3,
+                    color=f"C{i}", label=name)
+    ax.set_xticks(x, list(labels), rotation=30, ha="right")
+    ax.set_ylabel("test AUC per frame")
+    ax.legend(loc="lower right")
     return fig

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from tunedepth.results.finished import PROBABILITY_CLIP, FinishedRun, FinishedStudy, load_finished_study
 from tunedepth.results.identity import Arm, RunSpec, hashed_config, hashed_fields, run_id
-from tunedepth.results.layout import EPOCH_PREDICTIONS, Split, StudyLayout
+from tunedepth.results.layout import CROPS_TEST, EPOCH_PREDICTIONS, Split, StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS, RESULT_COLUMNS, RunFailure, RunRecord
 from tunedepth.results.store import StudyStore, frame_to_csv
 
 __all__ = [
+    "CROPS_TEST",
     "EPOCH_PREDICTIONS",
     "FAILURE_COLUMNS",
     "PROBABILITY_CLIP",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["EPOCH_PREDICTIONS", "Split", "StudyLayout"]
+__all__ = ["CROPS_TEST", "EPOCH_PREDICTIONS", "Split", "StudyLayout"]
 
 Split = Literal["val", "test"]
 
@@ -36,6 +36,10 @@ EPOCH_PREDICTIONS = "epoch_predictions"
 ``lrs`` (the study's learning rates), ``val_<k>`` and ``test_<k>`` of shape (epochs, n_cases, n_classes) for the
 lr of index k (absent for an lr whose training diverged). The test arrays are for scoring only: nothing selects on
 them."""
+
+CROPS_TEST = "crops_test"
+"""Name of a frame-classification run's arrays (``<name>.npz``) of every test crop's log-odds: ``log_odds`` of shape
+(n_crops, n_frames, n_classes), crop 0 the centre crop (the single view)."""
 
 
 @dataclass(frozen=True)

@@ -145,19 +145,27 @@ def _run_locked(prepared: PreparedStudy, store: StudyStore, workers: int, progre
 
 
 def _precompute_features(prepared: PreparedStudy, specs: list[RunSpec], features: FeatureStore) -> None:
-    """Compute, in one pass per split, the cached features every pending fine-tuning run will ask for."""
+    """Compute, in one pass per split, the cached features every pending fine-tuning run will ask for.
+
+    A task that trains on fixed views of its images (:meth:`~tunedepth.study.tasks.TaskData.train_views`) has the
+    views of each pending seed computed instead of its training images, which no run reads."""
     finetune = [spec for spec in specs if spec.regime == "finetune"]
     if not finetune or prepared.config.training.augment:
         return
-    data = prepared.data
-    n_images = len(data.train) + len(data.val) + len(data.test)
+    data, task = prepared.data, prepared.task_data
+    seeds = sorted({spec.seed for spec in finetune})
+    views = [task.train_views(data, seed=seed) for seed in seeds]
+    train_inputs = [data.train.images] if any(v is None for v in views) else []
+    train_inputs += [v for v in views if v is not None]
+    inputs = [*train_inputs, data.val.images, data.test.images]
+    n_images = sum(x.shape[0] for x in inputs)
     model = build_frozen_model(prepared, finetune[0])
     cuts = plan_cached_cuts(model, [spec.depth for spec in finetune], features,
                             bn_policy=prepared.config.training.bn_policy, n_images=n_images,
-                            image_size=int(data.train.images.shape[-1]),
+                            image_size=int(data.val.images.shape[-1]),
                             max_gb=prepared.config.execution.feature_cache_max_gb)
     if not cuts:
         return
-    for split in (data.train, data.val, data.test):
-        features.prepare(model, cuts, split.images)
+    for images in inputs:
+        features.prepare(model, cuts, images)
     logger.info("feature cache: %d cut(s) %s computed for %d images", len(cuts), sorted(cuts), n_images)

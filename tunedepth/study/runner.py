@@ -86,18 +86,23 @@ def _cut(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec, features: 
 
 def _train_views(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """With ``augment_copies`` = k: the training split with k fixed augmented views of every image drawn from the
-    run's seed (view-major, view 0 the images themselves), the rows of the run's images in it (view-major too),
-    and the run's training inputs. Without: the split, the run's rows and None. The views of one seed are the same
-    for every depth and fraction (a fraction's views are the views of its images), so the feature cache serves them
-    like the images."""
+    """The run's training inputs when they are fixed views of the training images: the task's views (e.g. training
+    crops, :meth:`~tunedepth.study.tasks.TaskData.train_views`) or the images, then, with ``augment_copies`` = k, k
+    fixed augmented views of each of those drawn from the run's seed. Returns every view of the split (view-major),
+    the rows of the run's images in it (view-major too) and the run's training inputs; without views: the split's
+    images, the run's rows and None. The views of one seed are the same for every depth and fraction (a fraction's
+    views are the views of its images), so the feature cache serves them like the images."""
     images, copies = prepared.data.train.images, prepared.config.training.augment_copies
-    if not copies:
+    task_views = prepared.task_data.train_views(prepared.data, seed=spec.seed)
+    if task_views is None and not copies:
         return images, train_index, None
-    fill = tuple(255.0 * m for m in get_architecture(prepared.config.model.architecture).mean)
-    everything = torch.cat([images, augmented_views(images, views=copies, seed=spec.seed,
-                                                    fill=(fill[0], fill[1], fill[2]))])
-    rows = torch.cat([train_index + v * images.shape[0] for v in range(copies + 1)])
+    n_images = images.shape[0]
+    everything = images if task_views is None else task_views
+    if copies:
+        fill = tuple(255.0 * m for m in get_architecture(prepared.config.model.architecture).mean)
+        everything = torch.cat([everything, augmented_views(everything, views=copies, seed=spec.seed,
+                                                            fill=(fill[0], fill[1], fill[2]))])
+    rows = torch.cat([train_index + v * n_images for v in range(everything.shape[0] // n_images)])
     # The run's views: the tensor itself when the run has every image in order (no copy of the largest tensor of the
     # run, which the feature cache would not even read); otherwise its rows.
     every_row = rows.numel() == everything.shape[0] and bool(torch.equal(rows, torch.arange(rows.numel())))
@@ -174,9 +179,10 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         search.reason_not_cached
     result, cut = best.result, best.cut
     test_inputs = data.test.images if not cut or features is None else features.get(model, cut, data.test.images)
-    test_log_odds = task.case_log_odds(predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut))
+    test_image_log_odds = predict_log_odds(model, test_inputs, batch_size=256, device=device, cut=cut)
+    test_log_odds = task.case_log_odds(test_image_log_odds)
     val_labels, test_labels = task.case_labels(data, "val"), task.case_labels(data, "test")
-    outputs = task.test_outputs(model, test_log_odds, device=device)
+    outputs = task.test_outputs(model, test_log_odds, device=device, image_log_odds=test_image_log_odds)
     record = RunRecord(
         run_id=run_id, regime=spec.regime, depth=spec.depth, label=spec.label, train_fraction=spec.train_fraction,
         seed=spec.seed, n_train=len(train_index), lr=best.lr, val_auc=result.best_val_score,

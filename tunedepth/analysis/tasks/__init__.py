@@ -17,6 +17,12 @@ from tunedepth.analysis.tasks.detection import (
     froc_curves,
     froc_table,
 )
+from tunedepth.analysis.tasks.frame_classification import (
+    CROP_TABLE_COLUMNS,
+    FRAME_CLASSIFICATION_ANALYSIS,
+    crop_table,
+    per_crop_log_odds,
+)
 from tunedepth.analysis.tasks.segmentation import (
     BOUNDARY_TABLE_COLUMNS,
     SEGMENTATION_ANALYSIS,
@@ -28,7 +34,9 @@ __all__ = [
     "ANALYSIS_TASKS",
     "BOUNDARY_TABLE_COLUMNS",
     "CLASSIFICATION_ANALYSIS",
+    "CROP_TABLE_COLUMNS",
     "DETECTION_ANALYSIS",
+    "FRAME_CLASSIFICATION_ANALYSIS",
     "FROC_COLUMNS",
     "SEGMENTATION_ANALYSIS",
     "FigureData",
@@ -36,7 +44,9 @@ __all__ = [
     "TaskTable",
     "boundary_table",
     "candidate_hits",
+    "crop_table",
     "froc_curves",
     "froc_table",
+    "per_crop_log_odds",
     "read_boundary_errors",
 ]

@@ -19,7 +19,8 @@ from tunedepth.config.tasks.base import TASK_CONFIGS, TaskConfig, register_task_
 # Each import below registers its task.
 from tunedepth.config.tasks.classification import CLASSIFICATION
 from tunedepth.config.tasks.detection import DetectionConfig
+from tunedepth.config.tasks.frame_classification import FrameClassificationConfig
 from tunedepth.config.tasks.segmentation import SegmentationConfig
 
-__all__ = ["CLASSIFICATION", "TASK_CONFIGS", "DetectionConfig", "SegmentationConfig", "TaskConfig",
-           "register_task_config"]
+__all__ = ["CLASSIFICATION", "TASK_CONFIGS", "DetectionConfig", "FrameClassificationConfig", "SegmentationConfig",
+           "TaskConfig", "register_task_config"]

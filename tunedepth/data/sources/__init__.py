@@ -10,6 +10,7 @@ from tunedepth.data.sources.base import DATA_SOURCES, DataSource
 
 # Each import below registers its source.
 from tunedepth.data.sources.csv_manifest import load_csv_manifest
+from tunedepth.data.sources.frame_quality import load_colonoscopy_frame_quality
 from tunedepth.data.sources.image_folder import load_image_folder
 from tunedepth.data.sources.masked import (
     load_carotid_frames,
@@ -25,6 +26,7 @@ __all__ = [
     "find_medmnist_file",
     "get_medmnist_info",
     "load_carotid_frames",
+    "load_colonoscopy_frame_quality",
     "load_csv_manifest",
     "load_cvc_clinicdb_frames",
     "load_image_folder",

@@ -20,6 +20,11 @@ from tunedepth.study.tasks.detection import (
     prepare_detection,
     write_detection_tables,
 )
+from tunedepth.study.tasks.frame_classification import (
+    FRAME_CLASSIFICATION_RUN,
+    FrameData,
+    prepare_frames,
+)
 from tunedepth.study.tasks.segmentation import (
     BOUNDARY_ERROR_COLUMNS,
     SEGMENTATION_CLASS_NAMES,
@@ -34,11 +39,13 @@ __all__ = [
     "CLASSIFICATION_RUN",
     "DETECTION_CLASS_NAMES",
     "DETECTION_RUN",
+    "FRAME_CLASSIFICATION_RUN",
     "SEGMENTATION_CLASS_NAMES",
     "SEGMENTATION_RUN",
     "STUDY_TASKS",
     "ClassificationData",
     "DetectionData",
+    "FrameData",
     "SegmentationData",
     "TaskData",
     "TaskOutputs",
@@ -48,6 +55,7 @@ __all__ = [
     "load_polyp_frames",
     "load_segmentation_frames",
     "prepare_detection",
+    "prepare_frames",
     "prepare_segmentation",
     "write_detection_tables",
 ]

@@ -49,6 +49,17 @@ class TaskData(ABC):
     def train_rows(self, data: DatasetSplits, *, train_fraction: float, seed: int) -> np.ndarray:
         """Rows of ``data.train`` a run at ``train_fraction`` and ``seed`` trains on (nested across fractions)."""
 
+    def train_views(self, data: DatasetSplits, *, seed: int) -> torch.Tensor | None:
+        """Fixed views of every training image that a run with ``seed`` trains on instead of the images, or None
+        for the images themselves (default).
+
+        A uint8 tensor of shape (k * n, 3, s, s), view-major: row ``v * n + i`` is view ``v`` of ``data.train``'s
+        image ``i`` (e.g. the training crops of frame classification, drawn once per seed). Each epoch shows every
+        training image once, as one of its views drawn at random; the same seed must give the same views, so the
+        frozen-feature cache serves them at every depth and fraction.
+        """
+        return None
+
     def class_weights(self, data: DatasetSplits, rows: np.ndarray) -> torch.Tensor | None:
         """Per-class loss weights for the training rows, or None for an unweighted loss."""
         return None
@@ -68,8 +79,10 @@ class TaskData(ABC):
         labels = self.case_labels(data, "val")
         return lambda _image_labels, log_odds: roc_auc_score(labels, self.case_log_odds(log_odds))
 
-    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device) -> TaskOutputs:
-        """The task's own test outputs of a trained run, given its per-case test log-odds. Default: none."""
+    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device,
+                     image_log_odds: np.ndarray) -> TaskOutputs:
+        """The task's own test outputs of a trained run, given its per-case test log-odds and the per-image ones
+        they came from (:meth:`case_log_odds`'s input). Default: none."""
         return TaskOutputs()
 
     def write_study_files(self, store: StudyStore) -> None:  # noqa: B027 (optional hook; default: none)

@@ -139,7 +139,8 @@ class DetectionData(TaskData):
         polyp = candidate_log_odds(log_odds[:, 1], self.n_eval_views)
         return np.c_[-polyp, polyp]
 
-    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device) -> TaskOutputs:
+    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device,
+                     image_log_odds: np.ndarray) -> TaskOutputs:
         """FROC sensitivity of the test candidates at each of :attr:`fps_targets`."""
         cands = self.candidates["test"]
         hits = candidate_hits_from_table(cands.frame_index, cands.polyp_index, test_log_odds[:, 1], cands.n_polyps)

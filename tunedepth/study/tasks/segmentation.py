@@ -202,7 +202,8 @@ class SegmentationData(TaskData):
         labels: np.ndarray = getattr(data, split).labels.numpy()
         return labels
 
-    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device) -> TaskOutputs:
+    def test_outputs(self, model: GroupedModel, test_log_odds: np.ndarray, *, device: torch.device,
+                     image_log_odds: np.ndarray) -> TaskOutputs:
         """Per test image: boundary errors (``boundary_errors_test``), their means, and overlays of the first."""
         result = boundary_errors(model, self.frames["test"], self.factors["test"], self.settings,
                                  patch_size=self.patch_size, device=device)
