@@ -50,8 +50,8 @@ def test_defaults_follow_the_paper():
         ("training.lr", [0.1, -1], r"'training.lr.1': Input should be greater than 0; got -1"),
         ("training.batch_size", "big", r"'training.batch_size': Input should be a valid integer"),
         ("data.source", "dicom", r"'data.source': unknown data source 'dicom'; set data.source to one of: carotid, "
-                                 r"colonoscopy_frame_quality, csv_manifest, cvc_clinicdb, image_folder, kvasir_seg, "
-                                 r"layered, medmnist\.$"),
+                                 r"colonoscopy_frame_quality, csv_manifest, cvc_clinicdb, generated_cta, image_folder, "
+                                 r"kvasir_seg, layered, medmnist, medmnist3d\.$"),
         ("model.checkpoint_sha256", "AB" * 32, r"'model.checkpoint_sha256': checkpoint_sha256 must be 64 lower-case "
                                                r"hex digits, as `sha256sum <checkpoint>` prints them; got 'ABAB"),
         ("model.checkpoint_sha256", "0" * 63, r"64 lower-case hex digits.*\(63 characters\)"),

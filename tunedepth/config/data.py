@@ -19,6 +19,8 @@ __all__ = [
     "DATA_CONFIGS",
     "CsvManifestDataConfig",
     "FrameQualityDataConfig",
+    "GeneratedCtaDataConfig",
+    "Medmnist3dDataConfig",
     "ImageFolderDataConfig",
     "MedmnistDataConfig",
     "PolypDataConfig",
@@ -130,6 +132,57 @@ class FrameQualityDataConfig(_DataCommon):
             raise ValueError(f"val_fraction + test_fraction must be < 1 to leave training data; got "
                              f"{self.val_fraction} + {self.test_fraction}.")
         return self
+
+
+class Medmnist3dDataConfig(DataSourceConfig):
+    """A binary MedMNIST 3D data set with its official split, for ``task = "volume_candidates"``: every volume is
+    one candidate at its centre (see :mod:`tunedepth.data.sources.medmnist3d`)."""
+
+    holds: ClassVar[str] = "volumes"
+
+    source: Literal["medmnist3d"]
+    flag: Literal["vesselmnist3d", "adrenalmnist3d", "nodulemnist3d", "synapsemnist3d"] = Field(
+        description="MedMNIST 3D flag."
+    )
+    size: Literal[28, 64] = Field(default=28, description="Which official file: 28 -> '<flag>.npz', 64 -> "
+                                  "'<flag>_64.npz' (voxels per side).")
+    root: Path | None = Field(
+        default=None,
+        description="Folder holding the .npz files. Default: $TUNEDEPTH_DATA_DIR/medmnist, else the user cache "
+        "(no download). Not part of run ids.",
+    )
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square 2.5D patches fed to the network, in pixels."
+    )
+
+
+class GeneratedCtaDataConfig(DataSourceConfig):
+    """Generated CT-angiography-like volumes with known emboli and a candidate table each, for
+    ``task = "volume_candidates"`` (see :mod:`tunedepth.data.volumes.generated`)."""
+
+    holds: ClassVar[str] = "volumes"
+
+    source: Literal["generated_cta"]
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square 2.5D patches fed to the network, in pixels."
+    )
+    n_volumes: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = Field(
+        default=(60, 20, 20), description="Volumes of train, validation and test."
+    )
+    shape: tuple[Annotated[int, Field(ge=16)], Annotated[int, Field(ge=16)], Annotated[int, Field(ge=16)]] = Field(
+        default=(40, 40, 40), description="Voxels (Z, Y, X) per volume."
+    )
+    spacing: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = \
+        Field(default=(1.0, 1.0, 1.0), description="Voxel size (sz, sy, sx) in mm.")
+    n_tubes: Annotated[int, Field(ge=1, le=10)] = Field(default=3, description="Straight vessels per volume.")
+    max_emboli: Annotated[int, Field(ge=0, le=10)] = Field(default=2, description="Most emboli per volume.")
+    contrast: Annotated[float, Field(gt=0)] = Field(default=400.0, description="Lumen value over the background.")
+    defect_contrast: float = Field(default=60.0, description="Value inside an embolus.")
+    noise_sd: Annotated[float, Field(ge=0)] = Field(default=60.0, description="Standard deviation of the noise.")
+    negatives_per_volume: Annotated[int, Field(ge=0)] = Field(
+        default=10, description="False candidates per volume (on vessel axes, walls and background)."
+    )
+    seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seed of the volumes and their candidates.")
 
 
 class PolypDataConfig(DataSourceConfig):
@@ -244,6 +297,6 @@ DATA_CONFIGS: Registry[type[DataSourceConfig]] = Registry("data source")
 """The config model of each ``data.source``, by name (in registration order in messages)."""
 
 for _model in (MedmnistDataConfig, ImageFolderDataConfig, CsvManifestDataConfig, FrameQualityDataConfig,
-               PolypDataConfig, SegmentationDataConfig):
+               GeneratedCtaDataConfig, Medmnist3dDataConfig, PolypDataConfig, SegmentationDataConfig):
     for _source in _model.model_fields["source"].annotation.__args__:  # type: ignore[union-attr]
         DATA_CONFIGS.register(_source, _model)

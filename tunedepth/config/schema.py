@@ -203,7 +203,8 @@ class AnalysisConfig(Frozen):
     fps_targets: tuple[Annotated[float, Field(gt=0)], ...] = Field(
         default=(0.01, 0.1, 1.0),
         min_length=1,
-        description="False positives per frame at which detection sensitivity is reported (task = 'detection').",
+        description="False positives per frame (task = 'detection') or per volume (task = 'volume_candidates') at "
+        "which the FROC sensitivity is reported.",
     )
     depth_rule: Literal["lookahead", "stepwise", "best", "shallowest_in_set"] = Field(
         default="best",

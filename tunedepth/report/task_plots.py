@@ -17,13 +17,16 @@ from tunedepth.report.plots import new_figure
 __all__ = ["plot_boundary_errors", "plot_boundary_overlays", "plot_crops_vs_single", "plot_froc_curves"]
 
 
-def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float, float] = (1e-3, 10.0)) -> Figure:
+def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float, float] = (1e-3, 10.0),
+                     per: str = "frame", lesions: str = "polyps") -> Figure:
     """FROC curves of several regimes on the same frames, false positives per frame on a log x-axis (as the
     paper's Fig. 2(a)).
 
     Args:
         curves: regime label -> its curve (:func:`~tunedepth.evaluation.froc_curve`).
         fps_range: the x-axis limits, both > 0. The curve's first point (0 FP/frame) cannot be shown on a log axis.
+        per: what false positives are counted per ("frame", or "volume" for volume studies).
+        lesions: what the sensitivity counts ("polyps", "lesions").
 
     Returns:
         A figure with one axes; line i is the i-th regime's curve as a step function (each sensitivity holds
@@ -52,9 +55,9 @@ def plot_froc_curves(curves: Mapping[str, FrocCurve], *, fps_range: tuple[float,
     ax.set_xscale("log")
     ax.set_xlim(low, high)
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("false positives per frame")
-    ax.set_ylabel("sensitivity (share of polyps detected)")
-    ax.set_title("FROC curves (test frames)")
+    ax.set_xlabel(f"false positives per {per}")
+    ax.set_ylabel(f"sensitivity (share of {lesions} detected)")
+    ax.set_title(f"FROC curves (test {per}s)")
     ax.legend(loc="lower right")
     return fig
 

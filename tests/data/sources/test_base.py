@@ -10,12 +10,13 @@ from tunedepth.config import DATA_CONFIGS
 from tunedepth.data.sources import DATA_SOURCES, DataSource
 from tunedepth.errors import ConfigError
 
-LABELLED = ("csv_manifest", "image_folder", "medmnist")
+LABELLED = ("colonoscopy_frame_quality", "csv_manifest", "image_folder", "medmnist")
 FRAMES = ("carotid", "cvc_clinicdb", "kvasir_seg", "layered")
+VOLUMES = ("generated_cta", "medmnist3d")
 
 
 def test_every_source_is_registered_with_its_config_model() -> None:
-    assert DATA_SOURCES.names() == sorted(LABELLED + FRAMES)
+    assert DATA_SOURCES.names() == sorted(LABELLED + FRAMES + VOLUMES)
     assert DATA_CONFIGS.names() == DATA_SOURCES.names()
 
 
@@ -50,3 +51,15 @@ def test_unknown_source_suggests() -> None:
         ConfigError, match=r"Unknown data source 'image_folders'\. Did you mean 'image_folder'\?"
     ):
         DATA_SOURCES.get("image_folders")
+
+
+@pytest.mark.parametrize("name", VOLUMES)
+def test_volume_loaders_take_the_config_fields(name: str) -> None:
+    """task = "volume_candidates" calls a volume source's loader with every field of its [data] table but source and
+    image_size (the patch side)."""
+    source = DATA_SOURCES.get(name)
+    assert source.load is None and source.load_frames is not None
+    params = inspect.signature(source.load_frames).parameters
+    fields = set(DATA_CONFIGS.get(name).model_fields) - {"source", "image_size"}
+    assert fields <= set(params)
+    assert {p for p, v in params.items() if v.default is inspect.Parameter.empty} <= fields

@@ -29,6 +29,7 @@ from tunedepth.analysis.tasks.segmentation import (
     boundary_table,
     read_boundary_errors,
 )
+from tunedepth.analysis.tasks.volume_candidates import VOLUME_CANDIDATES_ANALYSIS, volume_froc_table, volume_hits
 
 __all__ = [
     "ANALYSIS_TASKS",
@@ -39,6 +40,7 @@ __all__ = [
     "FRAME_CLASSIFICATION_ANALYSIS",
     "FROC_COLUMNS",
     "SEGMENTATION_ANALYSIS",
+    "VOLUME_CANDIDATES_ANALYSIS",
     "FigureData",
     "TaskAnalysis",
     "TaskTable",
@@ -49,4 +51,6 @@ __all__ = [
     "froc_table",
     "per_crop_log_odds",
     "read_boundary_errors",
+    "volume_froc_table",
+    "volume_hits",
 ]

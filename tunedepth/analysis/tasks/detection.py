@@ -12,7 +12,7 @@ target are Holm-adjusted together (:func:`~tunedepth.evaluation.holm_adjust`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +35,7 @@ from tunedepth.results import FinishedRun, FinishedStudy
 if TYPE_CHECKING:
     from tunedepth.analysis.analyze import StudyAnalysis
 
-__all__ = ["DETECTION_ANALYSIS", "FROC_COLUMNS", "candidate_hits", "froc_curves", "froc_table"]
+__all__ = ["DETECTION_ANALYSIS", "FROC_COLUMNS", "HitsOf", "candidate_hits", "froc_curves", "froc_table"]
 
 FROC_COLUMNS = (
     "train_fraction", "seed", "label", "depth", "fps_per_frame", "sensitivity", "sensitivity_low", "sensitivity_high",
@@ -67,28 +67,36 @@ def _polyp_scores(run: FinishedRun) -> np.ndarray:
     return np.asarray(run.test_scores[:, 1], dtype=float)
 
 
-def froc_curves(study: FinishedStudy, *, train_fraction: float, seed: int) -> dict[str, FrocCurve]:
+HitsOf = Callable[[FinishedStudy, str, np.ndarray], CandidateHits]
+"""How a task turns one run's candidate scores on a split into FROC inputs (:func:`candidate_hits` for detection,
+where a frame is the unit; a volume study's own function, where a volume is)."""
+
+
+def froc_curves(study: FinishedStudy, *, train_fraction: float, seed: int,
+                hits_of: HitsOf = candidate_hits) -> dict[str, FrocCurve]:
     """The test FROC curve of every regime at one training fraction and seed, keyed by regime label (scratch
     first, then by depth)."""
     curves = {}
     for arm in study.arms_at(train_fraction):
         run = study.runs_of(arm, train_fraction=train_fraction).get(seed)
         if run is not None:
-            curves[run.label] = froc_curve(candidate_hits(study, "test", _polyp_scores(run)))
+            curves[run.label] = froc_curve(hits_of(study, "test", _polyp_scores(run)))
     return curves
 
 
 def froc_table(study: FinishedStudy, *, fps_targets: tuple[float, ...], confidence: float, n_boot: int,
-               bootstrap_seed: int) -> pd.DataFrame:
+               bootstrap_seed: int, hits_of: HitsOf = candidate_hits) -> pd.DataFrame:
     """Test sensitivity at each false-positive-per-frame target for every run, and its paired difference from
     scratch.
 
     Args:
-        study: a finished detection study (its folder holds ``detection/``).
-        fps_targets: false positives per frame, each > 0.
+        study: a finished detection study (its folder holds ``detection/``), or another candidate study with its
+            own ``hits_of``.
+        fps_targets: false positives per frame (per unit of ``hits_of``), each > 0.
         confidence: level of the intervals.
         n_boot: bootstrap resamples.
         bootstrap_seed: seed of the resampling (the same frames are drawn for every run).
+        hits_of: the FROC inputs of a run's scores (default: detection's frames and candidates).
 
     Returns:
         One row per run and target with :data:`FROC_COLUMNS`; the vs_scratch columns are NaN for scratch itself
@@ -97,15 +105,16 @@ def froc_table(study: FinishedStudy, *, fps_targets: tuple[float, ...], confiden
     rows = []
     for train_fraction in study.train_fractions:
         for seed in study.seeds_at(train_fraction):
-            rows.extend(_rows_at(study, train_fraction, seed, fps_targets, confidence, n_boot, bootstrap_seed))
+            rows.extend(_rows_at(study, train_fraction, seed, fps_targets, confidence, n_boot, bootstrap_seed,
+                                 hits_of))
     return pd.DataFrame(rows, columns=list(FROC_COLUMNS))
 
 
 def _rows_at(study: FinishedStudy, train_fraction: float, seed: int, fps_targets: tuple[float, ...], confidence: float,
-             n_boot: int, bootstrap_seed: int) -> list[dict[str, Any]]:
+             n_boot: int, bootstrap_seed: int, hits_of: HitsOf) -> list[dict[str, Any]]:
     found = {arm: study.runs_of(arm, train_fraction=train_fraction).get(seed) for arm in study.arms_at(train_fraction)}
     runs = {arm: run for arm, run in found.items() if run is not None}
-    hits = {arm: candidate_hits(study, "test", _polyp_scores(run)) for arm, run in runs.items()}
+    hits = {arm: hits_of(study, "test", _polyp_scores(run)) for arm, run in runs.items()}
     scratch = next((h for arm, h in hits.items() if arm.is_scratch), None)
     rows: list[dict[str, Any]] = []
     for arm, h in hits.items():

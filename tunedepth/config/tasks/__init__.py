@@ -21,6 +21,7 @@ from tunedepth.config.tasks.classification import CLASSIFICATION
 from tunedepth.config.tasks.detection import DetectionConfig
 from tunedepth.config.tasks.frame_classification import FrameClassificationConfig
 from tunedepth.config.tasks.segmentation import SegmentationConfig
+from tunedepth.config.tasks.volume_candidates import VolumeCandidatesConfig
 
 __all__ = ["CLASSIFICATION", "TASK_CONFIGS", "DetectionConfig", "FrameClassificationConfig", "SegmentationConfig",
-           "TaskConfig", "register_task_config"]
+           "TaskConfig", "VolumeCandidatesConfig", "register_task_config"]

@@ -11,6 +11,7 @@ from tunedepth.data.sources.base import DATA_SOURCES, DataSource
 # Each import below registers its source.
 from tunedepth.data.sources.csv_manifest import load_csv_manifest
 from tunedepth.data.sources.frame_quality import load_colonoscopy_frame_quality
+from tunedepth.data.sources.generated_cta import load_generated_cta
 from tunedepth.data.sources.image_folder import load_image_folder
 from tunedepth.data.sources.masked import (
     load_carotid_frames,
@@ -19,6 +20,7 @@ from tunedepth.data.sources.masked import (
     load_layered_frames,
 )
 from tunedepth.data.sources.medmnist import find_medmnist_file, get_medmnist_info, load_medmnist
+from tunedepth.data.sources.medmnist3d import load_medmnist3d
 
 __all__ = [
     "DATA_SOURCES",
@@ -29,8 +31,10 @@ __all__ = [
     "load_colonoscopy_frame_quality",
     "load_csv_manifest",
     "load_cvc_clinicdb_frames",
+    "load_generated_cta",
     "load_image_folder",
     "load_kvasir_seg_frames",
     "load_layered_frames",
     "load_medmnist",
+    "load_medmnist3d",
 ]

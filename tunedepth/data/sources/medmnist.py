@@ -40,7 +40,7 @@ from tunedepth.data.sources._medmnist_info import (
 from tunedepth.data.sources.base import DATA_SOURCES, DataSource
 from tunedepth.errors import DataError
 
-__all__ = ["find_medmnist_file", "get_medmnist_info", "load_medmnist", "medmnist_cache_dir"]
+__all__ = ["find_medmnist_file", "get_medmnist_info", "load_medmnist", "medmnist_cache_dir", "medmnist_search_paths"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def find_medmnist_file(
         True
     """
     name = get_medmnist_info(flag).file_name(_check_size(size))
-    for candidate in _candidates(name, root, cache_dir):
+    for candidate in medmnist_search_paths(name, root, cache_dir):
         if candidate.is_file():
             return candidate
     return None
@@ -189,8 +189,9 @@ def _check_size(size: int) -> int:
     return size
 
 
-def _candidates(name: str, root: Path | None, cache_dir: Path | None) -> list[Path]:
-    """Places looked at, in order; the last one (without ``root``) is the download target."""
+def medmnist_search_paths(name: str, root: Path | None, cache_dir: Path | None = None) -> list[Path]:
+    """Where a MedMNIST file called ``name`` is looked for, in order: ``root`` alone when given; else
+    ``$TUNEDEPTH_DATA_DIR/medmnist`` (when set), then the user cache, the download target."""
     if root is not None:
         return [Path(root).expanduser() / name]
     found = []
@@ -214,7 +215,7 @@ def _locate_or_download(
 ) -> Path:
     """The MD5-checked local path of the file, downloading it into the cache if absent."""
     name = info.file_name(size)
-    candidates = _candidates(name, root, cache_dir)
+    candidates = medmnist_search_paths(name, root, cache_dir)
     for candidate in candidates:
         if candidate.is_file():
             in_cache = root is None and candidate == candidates[-1]

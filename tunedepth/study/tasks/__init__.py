@@ -33,6 +33,7 @@ from tunedepth.study.tasks.segmentation import (
     load_segmentation_frames,
     prepare_segmentation,
 )
+from tunedepth.study.tasks.volume_candidates import VOLUME_CANDIDATES_RUN, VolumeData, prepare_volumes
 
 __all__ = [
     "BOUNDARY_ERROR_COLUMNS",
@@ -43,6 +44,7 @@ __all__ = [
     "SEGMENTATION_CLASS_NAMES",
     "SEGMENTATION_RUN",
     "STUDY_TASKS",
+    "VOLUME_CANDIDATES_RUN",
     "ClassificationData",
     "DetectionData",
     "FrameData",
@@ -50,6 +52,7 @@ __all__ = [
     "TaskData",
     "TaskOutputs",
     "TaskRun",
+    "VolumeData",
     "candidate_log_odds",
     "load_labelled_images",
     "load_polyp_frames",
@@ -57,5 +60,6 @@ __all__ = [
     "prepare_detection",
     "prepare_frames",
     "prepare_segmentation",
+    "prepare_volumes",
     "write_detection_tables",
 ]
