@@ -18,7 +18,7 @@ from tunedepth.analysis.tasks import volume_hits
 from tunedepth.cli import main
 from tunedepth.config import parse_study
 from tunedepth.data.crops import average_over_crops
-from tunedepth.data.volumes import estimate_vessel_axis, tube_phantom
+from tunedepth.data.volumes import cross_section, estimate_vessel_axis, longitudinal_section, tube_phantom
 from tunedepth.data.volumes.cases import candidate_patches, patch_views
 from tunedepth.evaluation import candidate_hits_from_table, roc_auc_score, sensitivity_at_fps
 from tunedepth.report import write_report
@@ -108,6 +108,27 @@ def test_cross_section_of_a_straight_tube_is_a_disc_and_longitudinal_sections_ar
     for band in patch[1:]:  # along: rows run along the axis, a band of 8 columns
         assert band[:, 8:13].min() > 0.9 and band[:, :4].max() < 0.1 and band[:, 17:].max() < 0.1
         np.testing.assert_allclose(band.std(axis=0), 0.0, atol=0.02)  # the same along the axis
+
+
+def test_thin_patches_are_the_geometry_sections_and_a_slab_takes_the_maximum_across_it() -> None:
+    rng = np.random.default_rng(0)
+    volume = rng.normal(size=(20, 22, 24))
+    centre, axis = np.array([9.5, 10.0, 11.2]), np.array([0.6, 0.0, 0.8])
+    thin = candidate_patches(volume, (1.2, 1.0, 0.8), centre, axis, [(9.0, 25.0)], size=9, window=(-3.0, 3.0))
+    expected = [cross_section(volume, (1.2, 1.0, 0.8), tuple(centre), axis, size=9, step=1.0, angle_deg=25.0),
+                longitudinal_section(volume, (1.2, 1.0, 0.8), tuple(centre), axis, size=9, step=1.0, angle_deg=25.0),
+                longitudinal_section(volume, (1.2, 1.0, 0.8), tuple(centre), axis, size=9, step=1.0, angle_deg=115.0)]
+    for got, want in zip(thin[0], expected, strict=True):
+        np.testing.assert_array_equal(got, np.clip(np.rint((want + 3) * 255 / 6), 0, 255).astype(np.uint8))
+    # a bright dot 3 voxels off the axial plane: absent from the thin cross-section, present in a 7-voxel slab
+    dots = np.zeros((15, 15, 15))
+    dots[10, 7, 9] = 1.0
+    z = np.array([1.0, 0.0, 0.0])
+    assert candidate_patches(dots, (1, 1, 1), np.array([7.0, 7, 7]), z, [(15.0, 0.0)], size=15,
+                             window=(0.0, 1.0))[0, 0].max() == 0
+    slab = candidate_patches(dots, (1, 1, 1), np.array([7.0, 7, 7]), z, [(15.0, 0.0)], size=15, window=(0.0, 1.0),
+                             slab=7.0)
+    assert slab[0, 0].max() == 255 and int(slab[0, 0].argmax()) == 7 * 15 + 9
 
 
 def test_froc_per_volume_on_a_hand_made_table() -> None:

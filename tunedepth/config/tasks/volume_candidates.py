@@ -42,6 +42,11 @@ class VolumeCandidatesConfig(Frozen):
         description="Unit of widths and vessel_sigma: 'mm' needs the voxel spacing of every volume (refused "
         "otherwise), 'voxel' ignores it, 'auto' takes mm when every volume has a spacing and voxels when none has.",
     )
+    slab_thickness: Annotated[float, Field(ge=0)] = Field(
+        default=0.0,
+        description="Thickness of a slab around each section, in unit: each pixel is the maximum over it (thick-slab "
+        "maximum intensity projection, as CT angiography is read). 0: thin sections (the paper's).",
+    )
     vessel_sigma: Annotated[float, Field(gt=0)] = Field(
         default=1.5, description="Scale of the Hessian that finds the vessel axis (a vessel radius), in unit."
     )

@@ -87,7 +87,7 @@ class VolumeData(TaskData):
             for j, kind in enumerate(self.axes[split]):
                 out[j * len(views):(j + 1) * len(views), i] = candidate_patches(
                     cases.volumes[v], spacing or (1.0, 1.0, 1.0), cases.centers[i], kind.axes[i], views,
-                    size=self.image_size, window=self.window)
+                    size=self.image_size, window=self.window, slab=self.settings.slab_thickness)
         return torch.from_numpy(out.reshape(n_views * n, 3, self.image_size, self.image_size))
 
     def train_rows(self, data: DatasetSplits, *, train_fraction: float, seed: int) -> np.ndarray:
@@ -144,6 +144,7 @@ class VolumeData(TaskData):
         }
         s = self.settings
         summary |= {"views": s.views, "widths": list(s.widths), "unit": self.unit, "vessel_sigma": s.vessel_sigma,
+                    "slab_thickness": s.slab_thickness,
                     "train_angles": s.train_angles, "test_angles": s.test_angles, "window": list(self.window),
                     "patches_per_evaluated_candidate": self.n_eval_views}
         store.write_task_files("volume_candidates", tables=tables, json_files={"summary.json": summary})
