@@ -199,3 +199,62 @@ def test_real_vesselmnist3d_study_runs(data_dir: Path, tmp_path: Path) -> None:
     study = load_finished_study(out)
     assert roc_auc_score(study.test_labels, study.runs[0].test_scores) == pytest.approx(study.runs[0].test_auc)
     write_report(out)
+
+
+def _write_nifti_table(root: Path, n: int = 16) -> tuple[Path, Path]:
+    """n generated volumes (24^3 voxels of 1.5 x 1 x 1 mm) as NIfTI files, and their candidates as a CSV in voxel
+    coordinates with a lesion column."""
+    import nibabel as nib
+
+    from tunedepth.data.volumes.generated import generated_candidates, generated_cta_volume
+
+    folder = root / "volumes"
+    folder.mkdir(parents=True)
+    rows = ["volume_id,z,y,x,label,lesion"]
+    for i in range(n):
+        v = generated_cta_volume(100 + i, shape=(24, 24, 24), spacing=(1.5, 1.0, 1.0), max_emboli=1)
+        image = nib.Nifti1Image(np.ascontiguousarray(v.volume.transpose(2, 1, 0)), np.diag([1.0, 1.0, 1.5, 1.0]))
+        nib.save(image, folder / f"ct{i:02d}.nii.gz")
+        centers, lesion = generated_candidates(v, n_negatives=4, seed=i)
+        rows += [f"ct{i:02d},{c[0]:.2f},{c[1]:.2f},{c[2]:.2f},{int(k > 0)},{k if k else ''}"
+                 for c, k in zip(centers, lesion, strict=True)]
+    table = root / "candidates.csv"
+    table.write_text("\n".join(rows) + "\n")
+    return folder, table
+
+
+def test_volume_table_study_from_nifti_files(tmp_path: Path, toy_checkpoint: Path) -> None:
+    folder, table = _write_nifti_table(tmp_path)
+    raw = {"name": "nifti-volumes", "task": "volume_candidates",
+           "data": {"source": "volume_table", "volumes": "volumes", "candidates": "candidates.csv",
+                    "image_size": 16, "val_fraction": 0.25, "test_fraction": 0.25},
+           "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+           "grid": {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]},
+           "volume_candidates": {"widths": [10.0], "train_angles": 2, "test_angles": 1},
+           "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2},
+           "execution": {"num_threads": 1}}
+    out = tmp_path / "out"
+    results = run_study(parse_study(raw, base_dir=tmp_path), out).results  # relative paths: against the study file
+    summary = json.loads((out / "volume_candidates" / "summary.json").read_text())
+    assert summary["unit"] == "mm"  # NIfTI volumes carry their spacing
+    sizes = [summary[s]["volumes"] for s in ("train", "val", "test")]
+    assert sum(sizes) == 16 and sizes[0] == 8 and min(sizes) >= 3  # by volume, stratified by "holds a lesion"
+    volumes = __import__("pandas").read_csv(out / "volume_candidates" / "volumes.csv")
+    assert volumes.groupby("volume_id")["split"].nunique().max() == 1  # no volume on two sides
+    assert int(results["n_test_volumes"].item()) == sizes[2]
+
+
+def test_a_candidate_outside_its_volume_is_refused_in_one_line(tmp_path: Path, toy_checkpoint: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    folder, table = _write_nifti_table(tmp_path, n=4)
+    table.write_text(table.read_text() + "ct01,30.0,5.0,5.0,0,\n")
+    study = tmp_path / "study.toml"
+    study.write_text('name = "v"\ntask = "volume_candidates"\n[data]\nsource = "volume_table"\nvolumes = "volumes"\n'
+                     'candidates = "candidates.csv"\nimage_size = 16\n[model]\narchitecture = "toy4"\n'
+                     f'weights = "checkpoint"\ncheckpoint = "{toy_checkpoint}"\n'
+                     '[grid]\nregimes = ["scratch"]\ndepths = [1]\ntrain_fractions = [1.0]\nseeds = [0]\n')
+    code = main(["study", str(study), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "candidates.csv" in err and "row" in err and "outside" in err
+    assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ from tunedepth.config.data import (
     MedmnistDataConfig,
     PolypDataConfig,
     SegmentationDataConfig,
+    VolumeTableDataConfig,
 )
 from tunedepth.config.load import dump_resolved, load_study, parse_study
 from tunedepth.config.schema import (
@@ -61,6 +62,7 @@ __all__ = [
     "TaskConfig",
     "TrainingConfig",
     "VolumeCandidatesConfig",
+    "VolumeTableDataConfig",
     "added_field",
     "dump_resolved",
     "is_run_id_neutral",

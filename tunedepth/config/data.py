@@ -25,6 +25,7 @@ __all__ = [
     "MedmnistDataConfig",
     "PolypDataConfig",
     "SegmentationDataConfig",
+    "VolumeTableDataConfig",
 ]
 
 
@@ -185,6 +186,31 @@ class GeneratedCtaDataConfig(DataSourceConfig):
     seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seed of the volumes and their candidates.")
 
 
+class VolumeTableDataConfig(DataSourceConfig):
+    """Your volumes and a CSV of candidates in them, for ``task = "volume_candidates"`` (see
+    :mod:`tunedepth.data.sources.volume_table`); split by volume."""
+
+    holds: ClassVar[str] = "volumes"
+
+    source: Literal["volume_table"]
+    volumes: Path = Field(description="Folder of volumes: .nii/.nii.gz files, .npy arrays or DICOM series folders.")
+    candidates: Path = Field(
+        description="CSV of candidates: volume_id, label (1 = lesion), z, y, x (voxel) or world_x, world_y, world_z "
+        "(LPS mm), optional lesion (candidates of one lesion share it)."
+    )
+    coordinates: Literal["voxel", "world"] = Field(default="voxel", description="Which coordinate columns to read.")
+    image_size: Annotated[int, Field(ge=16, le=1024)] = Field(
+        description="Side of the square 2.5D patches fed to the network, in pixels."
+    )
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the volumes held out for validation."
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2, description="Share of the volumes held out for testing."
+    )
+    split_seed: int = Field(default=0, description="Seed of the split by volume.")
+
+
 class PolypDataConfig(DataSourceConfig):
     """Colonoscopy frames with polyp masks, for ``task = "detection"``: Kvasir-SEG (each image its own group, a
     seeded image-level split) or CVC-ClinicDB (split by the videos derived from the frames; see
@@ -297,6 +323,7 @@ DATA_CONFIGS: Registry[type[DataSourceConfig]] = Registry("data source")
 """The config model of each ``data.source``, by name (in registration order in messages)."""
 
 for _model in (MedmnistDataConfig, ImageFolderDataConfig, CsvManifestDataConfig, FrameQualityDataConfig,
-               GeneratedCtaDataConfig, Medmnist3dDataConfig, PolypDataConfig, SegmentationDataConfig):
+               GeneratedCtaDataConfig, Medmnist3dDataConfig, PolypDataConfig, SegmentationDataConfig,
+               VolumeTableDataConfig):
     for _source in _model.model_fields["source"].annotation.__args__:  # type: ignore[union-attr]
         DATA_CONFIGS.register(_source, _model)

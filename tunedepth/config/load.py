@@ -102,9 +102,9 @@ def parse_study(raw: dict[str, Any], *, base_dir: Path, source: str = "<study>")
 def _resolve_paths(config: StudyConfig, base_dir: Path) -> StudyConfig:
     data, model = config.data, config.model
     updates: dict[str, Path] = {}
-    for field in ("path", "root", "test_root"):
+    for field in type(data).model_fields:  # every path of the [data] table (path, root, test_root, volumes, ...)
         value = getattr(data, field, None)
-        if value is not None and not Path(value).is_absolute():
+        if isinstance(value, Path) and not value.is_absolute():
             updates[field] = (base_dir / value).resolve()
     if updates:
         data = data.model_copy(update=updates)

@@ -12,7 +12,7 @@ from tunedepth.errors import ConfigError
 
 LABELLED = ("colonoscopy_frame_quality", "csv_manifest", "image_folder", "medmnist")
 FRAMES = ("carotid", "cvc_clinicdb", "kvasir_seg", "layered")
-VOLUMES = ("generated_cta", "medmnist3d")
+VOLUMES = ("generated_cta", "medmnist3d", "volume_table")
 
 
 def test_every_source_is_registered_with_its_config_model() -> None:

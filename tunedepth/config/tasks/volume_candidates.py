@@ -88,7 +88,7 @@ VOLUME_CANDIDATES = register_task_config(TaskConfig(
     name="volume_candidates",
     description="candidates in 3D volumes, seen as vessel-aligned or orthogonal 2.5D patches, scored by FROC per "
     "volume",
-    data_sources=("medmnist3d", "generated_cta"),
+    data_sources=("medmnist3d", "volume_table", "generated_cta"),
     table="volume_candidates",
     settings=VolumeCandidatesConfig,
 ))

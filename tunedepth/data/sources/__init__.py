@@ -21,6 +21,7 @@ from tunedepth.data.sources.masked import (
 )
 from tunedepth.data.sources.medmnist import find_medmnist_file, get_medmnist_info, load_medmnist
 from tunedepth.data.sources.medmnist3d import load_medmnist3d
+from tunedepth.data.sources.volume_table import load_volume_table
 
 __all__ = [
     "DATA_SOURCES",
@@ -37,4 +38,5 @@ __all__ = [
     "load_layered_frames",
     "load_medmnist",
     "load_medmnist3d",
+    "load_volume_table",
 ]

@@ -145,8 +145,8 @@ def candidate_patches(volume: np.ndarray, spacing: tuple[float, float, float], c
         size: pixels per side.
         window: (low, high) intensities mapped to 0 and 255.
         slab: thickness of a slab around each section, in the unit of the widths: each pixel is the maximum over
-            parallel sections spaced at most half a voxel apart across the slab (a thick-slab maximum intensity
-            projection, as CT angiography is read). 0 (default): the thin sections of
+            parallel sections one (smallest) voxel apart across the slab, the thin section in the middle (a
+            thick-slab maximum intensity projection, as CT angiography is read). 0 (default): the thin sections of
             :func:`~tunedepth.data.volumes.cross_section` and :func:`~tunedepth.data.volumes.longitudinal_section`.
 
     Returns:
@@ -164,8 +164,9 @@ def candidate_patches(volume: np.ndarray, spacing: tuple[float, float, float], c
     scale = 255.0 / (high - low)
     a = np.asarray(axis, dtype=np.float64)
     sizes = np.asarray(spacing, dtype=np.float64)
-    n_slab = 1 if slab <= 0 else int(np.ceil(2 * slab / float(np.min(sizes)))) + 1
-    depths = np.linspace(-slab / 2, slab / 2, n_slab) if slab > 0 else np.zeros(1)
+    # sections one (smallest) voxel apart, the middle one the thin section itself
+    half_count = int(np.floor(slab / 2 / float(np.min(sizes)) + 1e-9)) if slab > 0 else 0
+    depths = np.arange(-half_count, half_count + 1) * float(np.min(sizes))
     out = np.empty((len(views), 3, size, size), dtype=np.uint8)
     for k, (width, angle) in enumerate(views):
         u, v = _rotated_basis(a, angle)
