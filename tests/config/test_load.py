@@ -51,7 +51,7 @@ def test_defaults_follow_the_paper():
         ("training.batch_size", "big", r"'training.batch_size': Input should be a valid integer"),
         ("data.source", "dicom", r"'data.source': unknown data source 'dicom'; set data.source to one of: carotid, "
                                  r"colonoscopy_frame_quality, csv_manifest, cvc_clinicdb, generated_cta, image_folder, "
-                                 r"kvasir_seg, layered, medmnist, medmnist3d\.$"),
+                                 r"kvasir_seg, layered, medmnist, medmnist3d, volume_table\.$"),
         ("model.checkpoint_sha256", "AB" * 32, r"'model.checkpoint_sha256': checkpoint_sha256 must be 64 lower-case "
                                                r"hex digits, as `sha256sum <checkpoint>` prints them; got 'ABAB"),
         ("model.checkpoint_sha256", "0" * 63, r"64 lower-case hex digits.*\(63 characters\)"),
