@@ -35,7 +35,9 @@ from tunedepth.results import FinishedRun, FinishedStudy
 if TYPE_CHECKING:
     from tunedepth.analysis.analyze import StudyAnalysis
 
-__all__ = ["DETECTION_ANALYSIS", "FROC_COLUMNS", "HitsOf", "candidate_hits", "froc_curves", "froc_table"]
+__all__ = [
+    "DETECTION_ANALYSIS", "FROC_COLUMNS", "HitsOf", "candidate_hits", "froc_curves", "froc_summary", "froc_table",
+]
 
 FROC_COLUMNS = (
     "train_fraction", "seed", "label", "depth", "fps_per_frame", "sensitivity", "sensitivity_low", "sensitivity_high",
@@ -173,20 +175,25 @@ def _froc_table(study: FinishedStudy, settings: AnalysisConfig) -> pd.DataFrame:
                       n_boot=settings.n_boot, bootstrap_seed=settings.bootstrap_seed)
 
 
-def _froc_summary(tables: Mapping[str, pd.DataFrame]) -> tuple[str, pd.DataFrame]:
-    """Test sensitivity per regime (rows) at each training fraction and FP/frame target (columns), mean over seeds."""
-    froc = tables["froc"]
-    columns = sorted({(f, t) for f, t in zip(froc["train_fraction"], froc["fps_per_frame"], strict=True)},
+def froc_summary(froc: pd.DataFrame, *, per: str = "frame") -> pd.DataFrame:
+    """Test sensitivity per regime (rows: scratch, then by depth) at each training fraction and FP target (columns
+    "<fraction> @ <target>"), mean over seeds, as display strings; ``per`` names the target column
+    (``fps_per_<per>``)."""
+    column = f"fps_per_{per}"
+    columns = sorted({(f, t) for f, t in zip(froc["train_fraction"], froc[column], strict=True)},
                      key=lambda c: (-c[0], c[1]))
     rows = []
     for label in froc.drop_duplicates("label").sort_values("depth", na_position="first")["label"]:
         row = {"regime": label}
         for f, t in columns:
-            sel = froc[(froc["label"] == label) & (froc["train_fraction"] == f) & (froc["fps_per_frame"] == t)]
+            sel = froc[(froc["label"] == label) & (froc["train_fraction"] == f) & (froc[column] == t)]
             row[f"{f:g} @ {t:g}"] = "-" if sel.empty else f"{sel['sensitivity'].mean():.3f}"
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["regime", *(f"{f:g} @ {t:g}" for f, t in columns)])
-    return "detection: test sensitivity at FP per frame (rows: regime)", frame
+    return pd.DataFrame(rows, columns=["regime", *(f"{f:g} @ {t:g}" for f, t in columns)])
+
+
+def _froc_summary(tables: Mapping[str, pd.DataFrame]) -> tuple[str, pd.DataFrame]:
+    return "detection: test sensitivity at FP per frame (rows: regime)", froc_summary(tables["froc"])
 
 
 DETECTION_ANALYSIS = TaskAnalysis(

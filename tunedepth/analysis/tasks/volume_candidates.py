@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tunedepth.analysis.tasks.base import ANALYSIS_TASKS, FigureData, TaskAnalysis, TaskTable
-from tunedepth.analysis.tasks.detection import froc_curves, froc_table
+from tunedepth.analysis.tasks.detection import froc_curves, froc_summary, froc_table
 from tunedepth.config import AnalysisConfig
 from tunedepth.errors import StudyFolderError
 from tunedepth.evaluation import CandidateHits, candidate_hits_from_table
@@ -83,19 +83,8 @@ def _header(study: FinishedStudy) -> list[tuple[str, str]]:
 
 
 def _summary(tables: Mapping[str, pd.DataFrame]) -> tuple[str, pd.DataFrame]:
-    """Test sensitivity per regime (rows) at each training fraction and FP/volume target, mean over seeds."""
-    froc = tables["froc_per_volume"]
-    columns = sorted({(f, t) for f, t in zip(froc["train_fraction"], froc["fps_per_volume"], strict=True)},
-                     key=lambda c: (-c[0], c[1]))
-    rows = []
-    for label in froc.drop_duplicates("label")["label"]:
-        row = {"regime": label}
-        for f, t in columns:
-            sel = froc[(froc["label"] == label) & (froc["train_fraction"] == f) & (froc["fps_per_volume"] == t)]
-            row[f"{f:g} @ {t:g}"] = "-" if sel.empty else f"{sel['sensitivity'].mean():.3f}"
-        rows.append(row)
     return ("volumes: test sensitivity at FP per volume (rows: regime)",
-            pd.DataFrame(rows, columns=["regime", *(f"{f:g} @ {t:g}" for f, t in columns)]))
+            froc_summary(tables["froc_per_volume"], per="volume"))
 
 
 VOLUME_CANDIDATES_ANALYSIS = TaskAnalysis(
