@@ -14,6 +14,7 @@ from tunedepth.evaluation import (
     seed_mean_ci,
     sensitivity_at_fpr,
     sensitivity_at_fpr_ci,
+    sensitivity_at_fpr_seeds_ci,
 )
 from tunedepth.results import StudyLayout, load_finished_study
 
@@ -72,7 +73,7 @@ def test_one_seed_rows_use_delong_and_a_seeded_bootstrap(synthetic_study):
     assert [other_seed[c] for c in SENS[1:3]] != [row[c] for c in SENS[1:3]]
 
 
-def test_several_seed_rows_count_cases_and_seeds_for_the_auc_and_use_the_t_interval_elsewhere(synthetic_study):
+def test_several_seed_rows_count_cases_and_seeds_for_the_auc_and_the_sensitivities(synthetic_study):
     study = load_finished_study(synthetic_study(_runs(seeds=(0, 1, 2)), val_labels=LABELS, test_labels=LABELS))
     table = score_table(study, fpr_targets=(0.2,))
     assert list(table.columns) == BASE + SENS[6:] + CALIBRATION + ["note"]
@@ -85,10 +86,11 @@ def test_several_seed_rows_count_cases_and_seeds_for_the_auc_and_use_the_t_inter
     assert (row["test_auc"], row["test_auc_low"], row["test_auc_high"]) == pytest.approx(
         (auc.auc, auc.low, auc.high), abs=1e-15)
     assert row["val_auc"] == pytest.approx(np.mean([r.val_auc for r in runs]), abs=1e-15)
-    sens = seed_mean_ci([sensitivity_at_fpr(LABELS, r.test_scores[:, 1], fpr_targets=(0.2,))[0] for r in runs])
-    assert sens.high > 1  # the t interval is clipped to the range of a sensitivity
+    sens = sensitivity_at_fpr_seeds_ci(LABELS, [r.test_scores[:, 1] for r in runs], fpr_targets=(0.2,))[0]
+    t_interval = seed_mean_ci([sensitivity_at_fpr(LABELS, r.test_scores[:, 1], fpr_targets=(0.2,))[0] for r in runs])
+    assert sens.high - sens.low < t_interval.high - t_interval.low  # not a t interval on 3 values
     assert (row["sens_at_fpr20"], row["sens_at_fpr20_low"], row["sens_at_fpr20_high"]) == pytest.approx(
-        (sens.mean, sens.low, 1.0), abs=1e-15)
+        (sens.sensitivity, sens.low, sens.high), abs=1e-15)
     briers = [brier_loss(LABELS, r.log_odds("test")) for r in runs]
     assert len(set(briers)) == 3 and row["test_brier"] == pytest.approx(np.mean(briers), abs=1e-15)
 

@@ -207,3 +207,25 @@ def test_too_few_cases_for_a_bootstrap_give_estimates_but_nan_intervals():
 def test_bad_input_raises(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_seeds_interval_adds_the_case_bootstrap_and_the_seed_variance():
+    from scipy.stats import norm
+
+    from tunedepth.evaluation import sensitivity_at_fpr_seeds_ci
+    from tunedepth.evaluation.operating_points import _bootstrap
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(60, int), np.zeros(90, int)]
+    runs = [np.r_[rng.normal(1.2, 1, 60), rng.normal(0, 1, 90)] for _ in range(3)]
+    got = sensitivity_at_fpr_seeds_ci(y, runs, fpr_targets=(0.1, 0.2), n_boot=300, seed=7)
+    per_seed = np.array([sensitivity_at_fpr(y, r, fpr_targets=(0.1, 0.2)) for r in runs])
+    boot = np.mean(_bootstrap(y.astype(bool), runs, np.array([9, 18]), 300, 7), axis=0)
+    se = np.sqrt(boot.var(axis=0, ddof=1) + per_seed.var(axis=0, ddof=1) / 3)
+    for j, r in enumerate(got):
+        assert r.sensitivity == pytest.approx(per_seed[:, j].mean())
+        assert r.low == pytest.approx(r.sensitivity - norm.ppf(0.975) * se[j])
+        assert r.high == pytest.approx(r.sensitivity + norm.ppf(0.975) * se[j])
+    # identical seeds add no seed variance: the case bootstrap alone, much narrower than a t interval over 2 values
+    same = sensitivity_at_fpr_seeds_ci(y, [runs[0], runs[0]], fpr_targets=(0.1,), n_boot=300, seed=7)[0]
+    assert 0 < same.high - same.low < 0.4

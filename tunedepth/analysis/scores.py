@@ -5,9 +5,10 @@ within-test-set interval with one seed; with several, the mean over seeds with a
 and the seeds (:func:`~tunedepth.evaluation.roc_auc_seeds_ci`); ``ci_method`` says which. For binary tasks, the
 sensitivity at each target false-positive rate (the paper's Table S3 operating points) is added: a seeded,
 stratified case-bootstrap percentile interval with one seed (:func:`~tunedepth.evaluation.sensitivity_at_fpr_ci`),
-the mean and t interval over seeds with several. The calibration of the test probabilities (log-loss, Brier loss,
-expected calibration error; see :mod:`tunedepth.evaluation.calibration`) is the mean over seeds, without an
-interval.
+with several the seed-mean with an interval counting both the cases (bootstrap) and the seeds
+(:func:`~tunedepth.evaluation.sensitivity_at_fpr_seeds_ci`). The calibration of the test probabilities (log-loss,
+Brier loss, expected calibration error; see :mod:`tunedepth.evaluation.calibration`) is the mean over seeds, without
+an interval.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from tunedepth.evaluation import (
     brier_loss,
     expected_calibration_error,
     log_loss,
-    seed_mean_ci,
-    sensitivity_at_fpr,
     sensitivity_at_fpr_ci,
+    sensitivity_at_fpr_seeds_ci,
 )
 from tunedepth.results import PROBABILITY_CLIP, FinishedRun, FinishedStudy
 
@@ -55,9 +55,9 @@ def _sensitivities(
                                           confidence=confidence, n_boot=n_boot, seed=bootstrap_seed)
         values = [(r.sensitivity, r.low, r.high) for r in intervals]
     else:
-        per_seed = np.array([sensitivity_at_fpr(labels, r.test_scores[:, 1], fpr_targets=fpr_targets) for r in runs])
-        means = [seed_mean_ci(per_seed[:, i], confidence=confidence) for i in range(len(fpr_targets))]
-        values = [(m.mean, m.low, m.high) for m in means]
+        intervals = sensitivity_at_fpr_seeds_ci(labels, [r.test_scores[:, 1] for r in runs], fpr_targets=fpr_targets,
+                                                confidence=confidence, n_boot=n_boot, seed=bootstrap_seed)
+        values = [(r.sensitivity, r.low, r.high) for r in intervals]
     for target, (value, low, high) in zip(fpr_targets, values, strict=True):
         name = sensitivity_column(target)
         out[name] = value

@@ -52,6 +52,7 @@ from tunedepth.evaluation.operating_points import (
     SensitivityInterval,
     sensitivity_at_fpr,
     sensitivity_at_fpr_ci,
+    sensitivity_at_fpr_seeds_ci,
     sensitivity_at_fpr_test,
 )
 from tunedepth.evaluation.roc import accuracy_score, roc_auc_score
@@ -118,6 +119,7 @@ __all__ = [
     "seed_paired_test",
     "sensitivity_at_fpr",
     "sensitivity_at_fpr_ci",
+    "sensitivity_at_fpr_seeds_ci",
     "sensitivity_at_fpr_test",
     "sensitivity_at_fps",
     "sensitivity_at_fps_ci",

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import norm
 
 from tunedepth._checks import check_int
 from tunedepth.errors import UndefinedMetricWarning
@@ -49,6 +50,7 @@ __all__ = [
     "SensitivityInterval",
     "sensitivity_at_fpr",
     "sensitivity_at_fpr_ci",
+    "sensitivity_at_fpr_seeds_ci",
     "sensitivity_at_fpr_test",
 ]
 
@@ -285,6 +287,78 @@ def sensitivity_at_fpr_ci(
         (boot,) = _bootstrap(y, [s], k[reachable], int(n_boot), int(seed))
         alpha = 1 - conf
         low[reachable], high[reachable] = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+    return tuple(
+        SensitivityInterval(float(t), float(e), float(lo), float(hi), conf)
+        for t, e, lo, hi in zip(targets, estimate, low, high, strict=True)
+    )
+
+
+def sensitivity_at_fpr_seeds_ci(
+    labels: npt.ArrayLike,
+    scores: list[npt.ArrayLike],
+    *,
+    fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[SensitivityInterval, ...]:
+    """The mean sensitivity of k runs (seeds) of one model on the same cases at each target false-positive rate, with
+    an interval that counts both the cases and the seeds.
+
+    ``se^2 = var_case + s^2 / k``: ``var_case`` is the variance of the seed-mean sensitivity over stratified case
+    resamples (every run scored on the same resampled cases), ``s^2`` the sample variance of the per-seed
+    sensitivities (divisor k - 1), the spread a new set of training runs would add; normal interval clipped to
+    [0, 1] (the AUC's :func:`~tunedepth.evaluation.roc_auc_seeds_ci` does the same with DeLong's case variance). A t
+    interval over the k values alone has k - 1 degrees of freedom: with 2 seeds it spans [0, 1] for any data.
+
+    Args:
+        labels: binary labels of shape (n_cases,).
+        scores: one positive-class score array of shape (n_cases,) per seed, for the same cases in the same order.
+        fpr_targets: target false-positive rates, each in (0, 1).
+        confidence: level of the two-sided interval, in (0, 1).
+        n_boot: case resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        One :class:`SensitivityInterval` per target (the seed-mean and its interval); NaN as
+        :func:`sensitivity_at_fpr_ci`.
+
+    Raises:
+        ValueError: as :func:`sensitivity_at_fpr_ci`, or ``scores`` empty or of differing shapes.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> labels = np.r_[np.ones(50, int), np.zeros(50, int)]
+        >>> runs = [np.r_[rng.normal(1, 1, 50), rng.normal(0, 1, 50)] for _ in range(2)]
+        >>> [round(r.high - r.low, 2) < 0.5 for r in sensitivity_at_fpr_seeds_ci(labels, runs, n_boot=200)]
+        [True, True, True]
+    """
+    func = "sensitivity_at_fpr_seeds_ci"
+    targets = _check_targets(fpr_targets, func)
+    conf = check_confidence(confidence, func)
+    _check_bootstrap(n_boot, seed, func)
+    if not isinstance(scores, (list, tuple)) or not scores:
+        raise ValueError(f"The 'scores' parameter of {func} must be a non-empty list of score arrays, one per seed; "
+                         f"got {type(scores).__name__}.")
+    checked = [check_binary(labels, s, func) for s in scores]
+    y = checked[0][0]
+    runs = [s for _, s in checked]
+    points = [_point(y, s, targets, func) for s in runs]
+    if points[0] is None:
+        return tuple(SensitivityInterval(float(t), _NAN, _NAN, _NAN, conf) for t in targets)
+    per_seed = np.array([p[0] for p in points if p is not None])
+    k = points[0][1]
+    estimate = per_seed.mean(axis=0)
+    low = np.full(targets.size, _NAN)
+    high = np.full(targets.size, _NAN)
+    reachable = k >= 1
+    if _bootstrap_ok(y, func) and reachable.any():
+        boot = np.mean(_bootstrap(y, runs, k[reachable], int(n_boot), int(seed)), axis=0)  # (n_boot, targets)
+        case_var = boot.var(axis=0, ddof=1)
+        seed_var = per_seed[:, reachable].var(axis=0, ddof=1) / len(runs) if len(runs) > 1 else 0.0
+        half = float(norm.ppf(0.5 + conf / 2)) * np.sqrt(case_var + seed_var)
+        low[reachable] = np.clip(estimate[reachable] - half, 0.0, 1.0)
+        high[reachable] = np.clip(estimate[reachable] + half, 0.0, 1.0)
     return tuple(
         SensitivityInterval(float(t), float(e), float(lo), float(hi), conf)
         for t, e, lo, hi in zip(targets, estimate, low, high, strict=True)
