@@ -16,9 +16,12 @@ def test_lists_sources_then_flags_with_local_files(
     (tmp_path / "breastmnist.npz").write_bytes(b"x")
     (tmp_path / "breastmnist_64.npz").write_bytes(b"x")
     listings = list_datasets(root=tmp_path)
-    assert [d.name for d in listings[:2]] == ["csv_manifest", "image_folder"]
+    assert [d.name for d in listings[:3]] == ["csv_manifest", "image_folder", "volume_table"]
     by_name = {d.name: d for d in listings}
-    assert len(by_name) == 2 + 3 + 12
+    assert len(by_name) == 3 + 3 + 2 + 4 + 12  # user data, masks, proxy and generated, MedMNIST 3D, MedMNIST 2D
+    assert by_name["volume_table"].task == "user data (volume_candidates)"
+    assert by_name["colonoscopy_frame_quality"].task == "frame_classification"
+    assert by_name["vesselmnist3d"].task == "volume_candidates" and by_name["vesselmnist3d"].local_files == ()
     assert by_name["kvasir_seg"].task == "detection, segmentation" and by_name["kvasir_seg"].local_files == ()
     assert by_name["carotid"].task == "segmentation"
     assert by_name["breastmnist"].local_files == (

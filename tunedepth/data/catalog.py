@@ -15,7 +15,8 @@ from tunedepth.config import TASK_CONFIGS
 from tunedepth.data.masked.locations import default_mask_data_folder
 from tunedepth.data.sources import DATA_SOURCES
 from tunedepth.data.sources._medmnist_info import MEDMNIST_INFO, MEDMNIST_SIZES
-from tunedepth.data.sources.medmnist import find_medmnist_file
+from tunedepth.data.sources.medmnist import find_medmnist_file, medmnist_search_paths
+from tunedepth.data.sources.medmnist3d import MEDMNIST3D_CLASSES
 
 __all__ = ["DatasetListing", "list_datasets"]
 
@@ -59,24 +60,21 @@ def list_datasets(
 
     Returns:
         One entry per user-data source (sorted by name), then the data sets with masks (carotid, CVC-ClinicDB,
-        Kvasir-SEG; found under ``$TUNEDEPTH_DATA_DIR``), then one per MedMNIST flag (sorted).
+        Kvasir-SEG; found under ``$TUNEDEPTH_DATA_DIR``), the frame-quality proxy and the generated volumes, the
+        binary MedMNIST 3D flags, then one per MedMNIST 2D flag (sorted).
 
     Example:
         >>> [d.name for d in list_datasets(root=Path("/nonexistent"))][:6]
-        ['csv_manifest', 'image_folder', 'carotid', 'cvc_clinicdb', 'kvasir_seg', 'bloodmnist']
+        ['csv_manifest', 'image_folder', 'volume_table', 'carotid', 'cvc_clinicdb', 'kvasir_seg']
     """
+    def tasks_of(name: str) -> str:
+        return ", ".join(task for task in TASK_CONFIGS if name in TASK_CONFIGS.get(task).data_sources)
+
     listings = [
-        DatasetListing(
-            source=name,
-            name=name,
-            description=DATA_SOURCES.get(name).description,
-            task="user data",
-            n_classes=None,
-            supported=True,
-            local_files=(),
-        )
-        for name in DATA_SOURCES.names()
-        if name != "medmnist" and DATA_SOURCES.get(name).load is not None
+        DatasetListing(source=name, name=name, description=DATA_SOURCES.get(name).description,
+                       task=f"user data ({tasks_of(name)})" if name == "volume_table" else "user data",
+                       n_classes=None, supported=True, local_files=())
+        for name in DATA_SOURCES.names() if DATA_SOURCES.get(name).user_data
     ]
     for source in (DATA_SOURCES.get(name) for name in DATA_SOURCES.names()):
         if source.folder is None:
@@ -87,6 +85,20 @@ def list_datasets(
         listings.append(DatasetListing(source=source.name, name=source.name, description=source.description,
                                        task=", ".join(tasks), n_classes=None, supported=True,
                                        local_files=((0, folder),) if folder is not None and exists else ()))
+    for name in ("colonoscopy_frame_quality", "generated_cta"):  # built from other data sets, or generated
+        if name in DATA_SOURCES.names():
+            listings.append(DatasetListing(source=name, name=name, description=DATA_SOURCES.get(name).description,
+                                           task=tasks_of(name), n_classes=None, supported=True, local_files=()))
+    for flag, classes in MEDMNIST3D_CLASSES.items():
+        found3d = []
+        for size in (28, 64):
+            name = f"{flag}.npz" if size == 28 else f"{flag}_{size}.npz"
+            path = next((p for p in medmnist_search_paths(name, root, cache_dir) if p.is_file()), None)
+            if path is not None:
+                found3d.append((size, path))
+        listings.append(DatasetListing(source="medmnist3d", name=flag, description=(
+            f"MedMNIST 3D {flag}: {classes[0]} vs {classes[1]}, one candidate per volume (no download)"),
+            task=tasks_of("medmnist3d"), n_classes=2, supported=True, local_files=tuple(found3d)))
     for flag in sorted(MEDMNIST_INFO):
         info = MEDMNIST_INFO[flag]
         found = []

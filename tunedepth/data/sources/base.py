@@ -34,6 +34,8 @@ class DataSource:
             :class:`~tunedepth.data.boundaries.LayeredFrames`. None for labelled images.
         folder: the data set's folder under ``$TUNEDEPTH_DATA_DIR`` when it has a known place there (``tunedepth
             datasets`` lists it with what it found); None for the user's own data.
+        user_data: the source reads the user's own files (a folder, a CSV, volumes): ``tunedepth datasets`` lists
+            it first, as "user data".
     """
 
     name: str
@@ -41,6 +43,7 @@ class DataSource:
     load: Callable[..., DatasetSplits] | None = None
     load_frames: Callable[..., Any] | None = None
     folder: str | None = None
+    user_data: bool = False
 
     def __post_init__(self) -> None:
         if (self.load is None) == (self.load_frames is None):

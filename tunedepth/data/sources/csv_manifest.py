@@ -234,5 +234,6 @@ DATA_SOURCES.register(
             "A CSV of image paths and labels (optional patient_id, split); patient-grouped split."
         ),
         load=load_csv_manifest,
+        user_data=True,
     ),
 )

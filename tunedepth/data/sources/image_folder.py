@@ -116,5 +116,6 @@ DATA_SOURCES.register(
             "Your own images, one sub-folder per class; seeded stratified train/val/test split."
         ),
         load=load_image_folder,
+        user_data=True,
     ),
 )

@@ -124,4 +124,5 @@ DATA_SOURCES.register("volume_table", DataSource(
     name="volume_table",
     description="Your volumes (NIfTI, DICOM series, .npy) with a CSV of candidates; split by volume",
     load_frames=load_volume_table,
+    user_data=True,
 ))
