@@ -258,3 +258,23 @@ def test_a_candidate_outside_its_volume_is_refused_in_one_line(tmp_path: Path, t
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "candidates.csv" in err and "row" in err and "outside" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_dicom_series_is_refused_in_one_line(tmp_path: Path, toy_checkpoint: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.data.test_volume_readers import _series
+
+    _series(tmp_path / "volumes" / "ct00")
+    damaged = tmp_path / "volumes" / "ct00" / "IM0003.dcm"
+    damaged.write_bytes(damaged.read_bytes()[:200])  # a truncated DICOM file
+    (tmp_path / "candidates.csv").write_text("volume_id,z,y,x,label\nct00,2,1,1,1\nct00,1,1,2,0\n")
+    study = tmp_path / "study.toml"
+    study.write_text('name = "v"\ntask = "volume_candidates"\n[data]\nsource = "volume_table"\nvolumes = "volumes"\n'
+                     'candidates = "candidates.csv"\nimage_size = 16\n[model]\narchitecture = "toy4"\n'
+                     f'weights = "checkpoint"\ncheckpoint = "{toy_checkpoint}"\n'
+                     '[grid]\nregimes = ["scratch"]\ndepths = [1]\ntrain_fractions = [1.0]\nseeds = [0]\n')
+    code = main(["study", str(study), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "IM0003.dcm" in err
+    assert not (tmp_path / "out").exists()
