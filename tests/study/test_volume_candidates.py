@@ -244,10 +244,9 @@ def test_volume_table_study_from_nifti_files(tmp_path: Path, toy_checkpoint: Pat
     assert int(results["n_test_volumes"].item()) == sizes[2]
 
 
-def test_a_candidate_outside_its_volume_is_refused_in_one_line(tmp_path: Path, toy_checkpoint: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    folder, table = _write_nifti_table(tmp_path, n=4)
-    table.write_text(table.read_text() + "ct01,30.0,5.0,5.0,0,\n")
+def _refused_volume_table_study(tmp_path: Path, toy_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run `tunedepth study` on a volume-table study of tmp_path's volumes/ and candidates.csv; assert it is refused
+    in one line with exit code 2; return that line."""
     study = tmp_path / "study.toml"
     study.write_text('name = "v"\ntask = "volume_candidates"\n[data]\nsource = "volume_table"\nvolumes = "volumes"\n'
                      'candidates = "candidates.csv"\nimage_size = 16\n[model]\narchitecture = "toy4"\n'
@@ -256,6 +255,14 @@ def test_a_candidate_outside_its_volume_is_refused_in_one_line(tmp_path: Path, t
     code = main(["study", str(study), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def test_a_candidate_outside_its_volume_is_refused_in_one_line(tmp_path: Path, toy_checkpoint: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    folder, table = _write_nifti_table(tmp_path, n=4)
+    table.write_text(table.read_text() + "ct01,30.0,5.0,5.0,0,\n")
+    err = _refused_volume_table_study(tmp_path, toy_checkpoint, capsys)
     assert "candidates.csv" in err and "row" in err and "outside" in err
     assert not (tmp_path / "out").exists()
 
@@ -268,13 +275,6 @@ def test_an_unreadable_dicom_series_is_refused_in_one_line(tmp_path: Path, toy_c
     damaged = tmp_path / "volumes" / "ct00" / "IM0003.dcm"
     damaged.write_bytes(damaged.read_bytes()[:200])  # a truncated DICOM file
     (tmp_path / "candidates.csv").write_text("volume_id,z,y,x,label\nct00,2,1,1,1\nct00,1,1,2,0\n")
-    study = tmp_path / "study.toml"
-    study.write_text('name = "v"\ntask = "volume_candidates"\n[data]\nsource = "volume_table"\nvolumes = "volumes"\n'
-                     'candidates = "candidates.csv"\nimage_size = 16\n[model]\narchitecture = "toy4"\n'
-                     f'weights = "checkpoint"\ncheckpoint = "{toy_checkpoint}"\n'
-                     '[grid]\nregimes = ["scratch"]\ndepths = [1]\ntrain_fractions = [1.0]\nseeds = [0]\n')
-    code = main(["study", str(study), "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    err = _refused_volume_table_study(tmp_path, toy_checkpoint, capsys)
     assert "IM0003.dcm" in err
     assert not (tmp_path / "out").exists()
