@@ -186,6 +186,25 @@ def test_pixels_outside_the_volume_take_the_fill_value():
     assert sample_plane(volume, spacing, (0.0, 6.0, 6.0), z, y, size=5, step=1.0)[0, 0] == 0.0  # default fill
 
 
+def test_a_slab_is_the_maximum_over_parallel_sections_one_smallest_voxel_apart():
+    spacing = (2.0, 0.5, 1.0)  # smallest voxel 0.5 mm: sections 0.5 mm apart along u x v
+    volume = np.zeros((9, 21, 9))
+    volume[4, 13, 4] = 1.0  # 1.5 mm (3 voxels) off the section through y = 10, normal to y
+    z, x = np.eye(3)[0], np.eye(3)[2]  # z x x = -y: the slab extends along y both ways
+    args = dict(size=3, step=2.0)
+    thin = sample_plane(volume, spacing, (4.0, 10.0, 4.0), z, x, **args)
+    assert thin.max() == 0.0
+    np.testing.assert_array_equal(sample_plane(volume, spacing, (4.0, 10.0, 4.0), z, x, slab=2.9, **args), thin)
+    thick = sample_plane(volume, spacing, (4.0, 10.0, 4.0), z, x, slab=3.0, **args)  # reaches 1.5 mm each way
+    assert thick[1, 1] == 1.0 and thick.sum() == 1.0
+    np.testing.assert_array_equal(sample_plane(volume, spacing, (4.0, 16.0, 4.0), z, x, slab=3.0, **args), thick)
+    ramp = _ramp((10, 20, 20), spacing)  # on a linear ramp the slab's maximum is its far section
+    slab = sample_plane(ramp, spacing, (4.0, 9.0, 9.0), z, x, slab=2.0, **args)
+    far = sample_plane(ramp, spacing, (4.0, 9.0 + 2.0, 9.0), z, x, **args)
+    near = sample_plane(ramp, spacing, (4.0, 9.0 - 2.0, 9.0), z, x, **args)
+    np.testing.assert_allclose(slab, np.maximum(far, near), atol=1e-9)
+
+
 def test_orthogonal_views_are_the_axial_coronal_and_sagittal_planes():
     spacing = (2.0, 1.0, 0.5)
     volume = _ramp((10, 20, 40), spacing)
@@ -238,6 +257,8 @@ BAD_SAMPLES = {
     "volume-2d": (dict(volume=np.zeros((4, 4))), r"'volume' .*\(Z, Y, X\).*\(4, 4\)"),
     "size-zero": (dict(size=0), r"'size' .*>= 1; got 0"),
     "step-zero": (dict(step=0.0), r"'step' .*> 0; got 0\.0"),
+    "slab-negative": (dict(slab=-1.0), r"'slab' .*>= 0.*got -1\.0"),
+    "slab-nan": (dict(slab=float("nan")), r"'slab' .*>= 0.*got nan"),
 }
 
 

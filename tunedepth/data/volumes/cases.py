@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-from tunedepth.data.volumes.geometry import _rotated_basis
+from tunedepth.data.volumes.geometry import _rotated_basis, sample_plane
 from tunedepth.data.volumes.vessel_axis import estimate_vessel_axis
 from tunedepth.errors import DataError
 
@@ -163,32 +162,16 @@ def candidate_patches(volume: np.ndarray, spacing: tuple[float, float, float], c
     low, high = window
     scale = 255.0 / (high - low)
     a = np.asarray(axis, dtype=np.float64)
-    sizes = np.asarray(spacing, dtype=np.float64)
-    # sections one (smallest) voxel apart, the middle one the thin section itself
-    half_count = int(np.floor(slab / 2 / float(np.min(sizes)) + 1e-9)) if slab > 0 else 0
-    depths = np.arange(-half_count, half_count + 1) * float(np.min(sizes))
+    array = np.asarray(volume, dtype=np.float64)  # once, not per section
     out = np.empty((len(views), 3, size, size), dtype=np.uint8)
     for k, (width, angle) in enumerate(views):
         u, v = _rotated_basis(a, angle)
         u90, _ = _rotated_basis(a, angle + 90.0)
-        planes = ((u, v, a), (a, u, v), (a, u90, u))  # (rows, columns, normal): cross, longitudinal, longitudinal
-        for ch, (rows, cols, normal) in enumerate(planes):
-            section = _slab_max(volume, sizes, center, rows, cols, normal, size=size, step=width / size,
-                                depths=depths, fill=low)
+        planes = ((u, v), (a, u), (a, u90))  # (rows, columns): cross, longitudinal, longitudinal
+        for ch, (rows, cols) in enumerate(planes):
+            section = sample_plane(array, spacing, center, rows, cols, size=size, step=width / size,
+                                   fill_value=low, slab=slab)
             out[k, ch] = np.clip(np.rint((section - low) * scale), 0, 255).astype(np.uint8)
-    return out
-
-
-def _slab_max(volume: np.ndarray, sizes: np.ndarray, center: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-              normal: np.ndarray, *, size: int, step: float, depths: np.ndarray, fill: float) -> np.ndarray:
-    """The maximum over sections through ``center + d * normal`` (d in ``depths``) spanned by ``rows`` and
-    ``cols``, sampled as :func:`~tunedepth.data.volumes.sample_plane` samples one (trilinear, ``fill`` outside)."""
-    offsets = (np.arange(size) - (size - 1) / 2) * step
-    physical = (offsets[None, :, None, None] * rows + offsets[None, None, :, None] * cols
-                + depths[:, None, None, None] * normal)  # (n_slab, size, size, 3)
-    coords = np.asarray(center, dtype=np.float64)[:, None, None, None] + np.moveaxis(physical / sizes, -1, 0)
-    values = ndimage.map_coordinates(volume, coords, order=1, mode="constant", cval=float(fill))
-    out: np.ndarray = values.max(axis=0)
     return out
 
 
