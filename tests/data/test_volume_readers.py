@@ -348,6 +348,18 @@ def test_voxel_and_world_coordinates_give_the_same_candidates(tmp_path):
                                 coordinates="voxel").candidate_id is None
 
 
+
+def test_the_lesion_column_is_kept_and_numbers_lesions_per_volume(tmp_path):
+    volumes = _volumes(tmp_path)
+    text = "volume_id,z,y,x,label,lesion\nct,0,0,0,1,A\nct,1,0,0,1,A\nct,1,1,0,1,\nct,0,1,0,0,\nct,1,1,1,1,B\n"
+    table = read_candidate_table(_csv(tmp_path, text), volumes, coordinates="voxel")
+    assert table.lesion == ("A", "A", "", "", "B")
+    # two candidates on lesion A, a positive without a key is a lesion of its own, a negative is 0
+    assert table.lesion_numbers().tolist() == [1, 1, 2, 0, 3]
+    bare = read_candidate_table(_csv(tmp_path, "volume_id,z,y,x,label\nct,0,0,0,1\nct,1,0,0,1\n"), volumes,
+                                coordinates="voxel")
+    assert bare.lesion is None and bare.lesion_numbers().tolist() == [1, 2]
+
 BAD_TABLES = {
     "outside": ("volume_id,z,y,x,label\nct,0,0,0,1\nct,5,0,0,0\n", DataError,
                 r"Row 3 of .* \(header = row 1\): the candidate at voxel \(z, y, x\) = \(5, 0, 0\) lies outside volume "

@@ -52,25 +52,6 @@ def _table_ids(candidates: Path) -> set[str]:
                         "candidate CSV.") from None
 
 
-def _lesions(candidates: Path, volume_ids: tuple[str, ...], labels: np.ndarray) -> np.ndarray:
-    """Lesion numbers per candidate (1..k within its volume, 0 for negatives), from the optional ``lesion`` column."""
-    with candidates.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.DictReader(fh) if any((v or "").strip() for v in row.values())]
-    keys = [(vid, (row.get("lesion") or "").strip() or f"row{i}") for i, (vid, row) in
-            enumerate(zip(volume_ids, rows, strict=True))]
-    out = np.zeros(len(labels), dtype=np.int64)
-    numbers: dict[tuple[str, str], int] = {}
-    per_volume: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        if labels[i] != 1:
-            continue
-        if key not in numbers:
-            per_volume[key[0]] = per_volume.get(key[0], 0) + 1
-            numbers[key] = per_volume[key[0]]
-        out[i] = numbers[key]
-    return out
-
-
 def load_volume_table(*, volumes: Path, candidates: Path, coordinates: str, val_fraction: float,
                       test_fraction: float, split_seed: int) -> dict[str, Any]:
     """The volumes the candidate table names, split by volume, with their candidates.
@@ -98,7 +79,7 @@ def load_volume_table(*, volumes: Path, candidates: Path, coordinates: str, val_
     if not np.isin(labels, (0, 1)).all():
         raise DataError(f"data.candidates {str(candidates)!r} has labels {sorted(set(labels.tolist()))}; use 1 for a "
                         "lesion and 0 for a false candidate.")
-    lesion = _lesions(Path(candidates), table.volume_id, labels)
+    lesion = table.lesion_numbers()
     ids = sorted(read)
     has_lesion = np.array([int(np.any(labels[np.asarray(table.volume_id) == vid] == 1)) for vid in ids])
     parts = split_indices(has_lesion, val_fraction=val_fraction, test_fraction=test_fraction, seed=split_seed,

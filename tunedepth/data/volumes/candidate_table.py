@@ -53,6 +53,8 @@ class CandidateTable:
         x: float64 array of shape (n,): column coordinate, voxels.
         label: int64 array of shape (n,).
         candidate_id: each candidate's id, unique, or None when the CSV has no ``candidate_id`` column.
+        lesion: each candidate's lesion key ("" when blank; candidates of one volume with the same key hit the same
+            lesion), or None when the CSV has no ``lesion`` column.
 
     Example:
         >>> table = CandidateTable(("ct1", "ct1"), [1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [1, 0])
@@ -66,6 +68,7 @@ class CandidateTable:
     x: np.ndarray
     label: np.ndarray
     candidate_id: tuple[str, ...] | None = None
+    lesion: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.volume_id)
@@ -83,6 +86,12 @@ class CandidateTable:
                 raise ValueError(f"The 'candidate_id' parameter of CandidateTable must hold {n} unique ids; got "
                                  f"{len(ids)} with {len(ids) - len(set(ids))} repeated.")
             object.__setattr__(self, "candidate_id", ids)
+        if self.lesion is not None:
+            keys = tuple(str(k) for k in self.lesion)
+            if len(keys) != n:
+                raise ValueError(f"The 'lesion' parameter of CandidateTable must hold {n} keys, one per volume_id; got "
+                                 f"{len(keys)}.")
+            object.__setattr__(self, "lesion", keys)
 
     def __len__(self) -> int:
         return len(self.volume_id)
@@ -92,6 +101,30 @@ class CandidateTable:
         """float64 array of shape (n, 3): each candidate's voxel coordinates (z, y, x)."""
         return np.stack([self.z, self.y, self.x], axis=1)
 
+    def lesion_numbers(self) -> np.ndarray:
+        """int64 array of shape (n,): the lesion each candidate hits, numbered 1..k within its volume in file
+        order, 0 for a negative (label != 1). Positives of one volume with the same ``lesion`` key share a number;
+        a positive without a key (no ``lesion`` column, or a blank cell) is a lesion of its own.
+
+        Example:
+            >>> CandidateTable(("a",) * 4, [0] * 4, [0] * 4, [0] * 4, [1, 1, 1, 0],
+            ...                lesion=("L", "L", "", "")).lesion_numbers().tolist()
+            [1, 1, 2, 0]
+        """
+        keys = self.lesion or ("",) * len(self)
+        out = np.zeros(len(self), dtype=np.int64)
+        numbers: dict[tuple[str, str], int] = {}
+        per_volume: dict[str, int] = {}
+        for i, (vid, key) in enumerate(zip(self.volume_id, keys, strict=True)):
+            if self.label[i] != 1:
+                continue
+            lesion = (vid, key or f"row{i}")
+            if lesion not in numbers:
+                per_volume[vid] = per_volume.get(vid, 0) + 1
+                numbers[lesion] = per_volume[vid]
+            out[i] = numbers[lesion]
+        return out
+
 
 def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str, Volume], *,
                          coordinates: Literal["voxel", "world"]) -> CandidateTable:
@@ -99,8 +132,9 @@ def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str,
 
     The CSV needs the columns ``volume_id`` and ``label`` (an integer), and either ``z, y, x`` (voxel coordinates,
     fractions allowed) or ``world_x, world_y, world_z`` (LPS mm, mapped through the inverse of each volume's
-    affine). An optional ``candidate_id`` column gives unique ids; other columns are ignored, and blank rows
-    skipped. A candidate must lie inside its volume: ``0 <= z <= Z - 1`` and likewise for y and x.
+    affine). An optional ``candidate_id`` column gives unique ids and an optional ``lesion`` column the lesion
+    each candidate hits (kept as text, blank allowed); other columns are ignored, and blank rows skipped. A
+    candidate must lie inside its volume: ``0 <= z <= Z - 1`` and likewise for y and x.
 
     Args:
         csv_path: the CSV file (UTF-8, a byte-order mark allowed).
@@ -129,8 +163,9 @@ def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str,
     header, rows = _read_csv(file)
     columns = VOXEL_COLUMNS if coordinates == "voxel" else WORLD_COLUMNS
     _check_header(file, header, columns, coordinates)
-    at = {name: header.index(name) for name in ("volume_id", "label", *columns, "candidate_id") if name in header}
-    ids, centers, labels, candidate_ids = [], [], [], []
+    at = {name: header.index(name) for name in ("volume_id", "label", *columns, "candidate_id", "lesion")
+          if name in header}
+    ids, centers, labels, candidate_ids, lesions = [], [], [], [], []
     seen_ids: set[str] = set()
     for row_number, cells in rows:
         cell = {name: (cells[i].strip() if i < len(cells) else "") for name, i in at.items()}
@@ -145,11 +180,13 @@ def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str,
         if "candidate_id" in at:
             candidate_ids.append(_candidate_id(where, cell["candidate_id"], seen_ids))
             seen_ids.add(candidate_ids[-1])
+        lesions.append(cell.get("lesion", ""))
     if not ids:
         raise DataError(f"The candidate table {file} has a header but no candidate rows; add one row per candidate.")
     zyx = np.array(centers)
     return CandidateTable(tuple(ids), zyx[:, 0], zyx[:, 1], zyx[:, 2], np.array(labels, dtype=np.int64),
-                          tuple(candidate_ids) if "candidate_id" in at else None)
+                          tuple(candidate_ids) if "candidate_id" in at else None,
+                          tuple(lesions) if "lesion" in at else None)
 
 
 def resolve_unit(unit: str, spacing: Sequence[float] | None) -> str:
