@@ -35,7 +35,8 @@ from tunedepth.data import ImageSet, augment_batch
 from tunedepth.models import GroupedModel
 from tunedepth.training.features import CachedInputs
 from tunedepth.training.predict import autocast, forward_from_cut, memory_format, model_inputs, predict_log_odds
-from tunedepth.tuning import LrPolicy, build_optimizer, build_param_groups, build_scheduler
+from tunedepth.tuning import LrPolicy, build_optimizer, build_scheduler
+from tunedepth.tuning.methods import Layerwise, TuningMethod
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,10 @@ class Trainer:
         epoch_images: with fewer training images than this, each epoch makes ``ceil(epoch_images / n)`` passes over
             them (a new order each pass) before it validates; patience, ``max_epochs``, the history, the per-epoch
             predictions and the per-epoch lr decay count these epochs. 0 (default) = one pass per epoch.
+        method: the tuning method (:mod:`tunedepth.tuning.methods`), with the model already frozen by its
+            :meth:`~tunedepth.tuning.methods.TuningMethod.freeze`: it builds the optimizer's parameter groups, and
+            its penalty (added to the objective; the recorded training loss stays the cross-entropy) and step rule
+            apply every mini-batch. None = the paper's layer-wise scheme.
 
     Raises:
         ValueError: if ``cached`` is given with ``augment``, or its sizes do not match ``train`` and ``val``.
@@ -201,6 +206,7 @@ class Trainer:
         to_cases: Callable[[np.ndarray], np.ndarray] | None = None,
         train_views: torch.Tensor | None = None,
         epoch_images: int = 0,
+        method: TuningMethod | None = None,
     ) -> None:
         self.cut = 0
         n = len(train)
@@ -237,7 +243,9 @@ class Trainer:
         model.to(memory_format=memory_format(model))
         self.n = n
         steps_per_epoch = self.passes * max(1, math.ceil(self.n / batch_size))
-        self.optimizer = build_optimizer(build_param_groups(model, regime=regime, policy=policy), policy=policy)
+        self.method = Layerwise() if method is None else method
+        self.optimizer = build_optimizer(self.method.param_groups(model, regime=regime, policy=policy), policy=policy)
+        self.hooks = self.method.start(model)
         self.schedule = build_scheduler(
             self.optimizer, policy=policy, steps_per_epoch=steps_per_epoch,
             total_steps=max(stopping.max_epochs * steps_per_epoch, stopping.min_iterations))
@@ -336,14 +344,15 @@ class Trainer:
             with autocast(device):
                 logits = forward_from_cut(model, x, cut)
             loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.label_smoothing)
-            if not torch.isfinite(loss):
+            objective = loss if self.hooks.penalty is None else loss + self.hooks.penalty()
+            if not torch.isfinite(objective):
                 raise TrainingDivergedError(
-                    f"training loss became {loss.item()} at epoch {epoch}, mini-batch {self.iteration + 1}; "
+                    f"training loss became {objective.item()} at epoch {epoch}, mini-batch {self.iteration + 1}; "
                     "try a lower learning rate"
                 )
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            objective.backward()
+            self.hooks.step(self.optimizer)
             self.schedule.step_batch()
             self.iteration += 1
             loss_sum += loss.item() * len(idx)
@@ -365,7 +374,7 @@ class Trainer:
     def release(self) -> None:
         """Drop the model, optimizer and best weights (a learning rate the search eliminated); keeps the record."""
         self.best_state = None
-        del self.optimizer, self.schedule, self.model
+        del self.optimizer, self.schedule, self.model, self.hooks
 
 
 def _rng_state(device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor] | None]:

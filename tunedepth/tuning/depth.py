@@ -8,6 +8,7 @@ the new head only (paper "FT:only fc8"), depth ``n_groups`` trains every group (
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Literal
 
 from torch import nn
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 BnPolicy = Literal["freeze", "train"]
 
-__all__ = ["BnPolicy", "check_depth", "freeze_to_depth", "regime_label"]
+__all__ = ["BnPolicy", "check_depth", "freeze_groups", "freeze_to_depth", "regime_label"]
 
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
@@ -89,18 +90,41 @@ def freeze_to_depth(model: GroupedModel, depth: int, *, bn_policy: BnPolicy) -> 
         [False, False, True, True]
     """
     check_depth(depth, model.group_names, architecture=model.architecture)
+    first_trainable = model.n_groups - depth  # index of the first group that trains
+    freeze_groups(model, range(first_trainable, model.n_groups), bn_policy=bn_policy)
+    logger.debug("depth %d of %s: trainable groups %s", depth, model.architecture,
+                 model.group_names[first_trainable:])
+
+
+def freeze_groups(model: GroupedModel, trainable: Iterable[int], *, bn_policy: BnPolicy) -> None:
+    """Make exactly the groups at the indices ``trainable`` (input to output, 0-based) trainable, in place.
+
+    The rest are frozen as :func:`freeze_to_depth` freezes them (no gradient; BatchNorm per ``bn_policy``).
+
+    Raises:
+        ConfigError: if ``bn_policy`` is unknown.
+        IndexError: if an index is not a group's.
+
+    Example:
+        >>> import torch
+        >>> from tunedepth.models import GroupedModel, LayerGroup
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+        >>> m = GroupedModel(net, tuple(LayerGroup(k, (k,)) for k in "012"), architecture="toy")
+        >>> freeze_groups(m, [0, 2], bn_policy="freeze")
+        >>> [p.requires_grad for p in m.parameters()]
+        [True, True, False, False, True, True]
+    """
     if bn_policy not in ("freeze", "train"):
         raise ConfigError(f"The 'bn_policy' parameter must be 'freeze' or 'train'. Got {bn_policy!r} instead.")
-    first_trainable = model.n_groups - depth  # index of the first group that trains
+    chosen = set(trainable)
+    for index in chosen:
+        if not 0 <= index < model.n_groups:
+            raise IndexError(f"group index {index} out of range for {model.n_groups} groups")
     frozen_norms: list[nn.Module] = []
     for index, group in enumerate(model.groups):
-        trainable = index >= first_trainable
+        train = index in chosen
         for _, param in model.group_parameters(group):
-            param.requires_grad_(trainable)
-        if not trainable and bn_policy == "freeze":
+            param.requires_grad_(train)
+        if not train and bn_policy == "freeze":
             frozen_norms += [m for m in model.group_modules(group) if isinstance(m, _BN_TYPES)]
     model.set_frozen_norms(tuple(frozen_norms))
-    logger.debug(
-        "depth %d of %s: trainable groups %s; %d frozen BatchNorm layers in eval mode",
-        depth, model.architecture, model.group_names[first_trainable:], len(frozen_norms),
-    )
