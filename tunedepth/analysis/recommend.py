@@ -225,7 +225,7 @@ Compare = Callable[[Arm, Arm], RegimeComparison]
 
 def _usable_by_auc(study: FinishedStudy, train_fraction: float, notes: list[str]) -> list[Arm]:
     """The depths the walk on validation AUC can use: those with a run of defined validation AUC."""
-    depths = [arm for arm in study.arms_at(train_fraction) if not arm.is_scratch]
+    depths = list(study.depth_arms_at(train_fraction))
     usable = [arm for arm in depths
               if any(not math.isnan(r.val_auc) for r in study.runs_of(arm, train_fraction=train_fraction).values())]
     if skipped := [study.label_of(arm) for arm in depths if arm not in usable]:
@@ -239,7 +239,7 @@ def _walk(study: FinishedStudy, train_fraction: float, usable: list[Arm], rule: 
         return None, ()
     start = usable[0].depth
     if start != 1:
-        ran = any(a.depth == 1 and not a.is_scratch for a in study.arms_at(train_fraction))
+        ran = any(a.depth == 1 for a in study.depth_arms_at(train_fraction))
         why = "has no defined validation AUC" if ran else "was not run"
         notes.append(f"depth 1 {why}; the walk starts at {study.label_of(usable[0])} (depth {start})")
     current, steps = usable[0], []
@@ -336,7 +336,7 @@ def recommend_depths(
     out = []
     for train_fraction in study.train_fractions:
         notes: list[str] = []
-        if not any(not a.is_scratch for a in study.arms_at(train_fraction)):
+        if not study.depth_arms_at(train_fraction):
             notes.append("no fine-tuning run finished at this fraction")
         evidence = validation_evidence(study, train_fraction, metric=depth_metric, cross_fit=cross_fit,
                                        split_seed=seed)

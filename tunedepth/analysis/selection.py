@@ -137,7 +137,7 @@ def validation_evidence(study: FinishedStudy, train_fraction: float, *, metric: 
         The evidence; its ``notes`` say which depths or seeds were left out and whether cross-fitting was possible.
     """
     notes: list[str] = []
-    depths = [arm for arm in study.arms_at(train_fraction) if not arm.is_scratch]
+    depths = list(study.depth_arms_at(train_fraction))
     runs = {arm: {s: r for s, r in study.runs_of(arm, train_fraction=train_fraction).items()
                   if np.isfinite(r.val_scores).all()} for arm in depths}
     usable = [arm for arm in depths if runs[arm]]

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from tunedepth.config._base import Frozen
 
-__all__ = ["METHOD_NAMES", "AutoRgnSettings", "L2spSettings", "LlrdSettings", "LpFtSettings", "MethodsConfig",
+__all__ = ["AutoRgnSettings", "L2spSettings", "LlrdSettings", "LpFtSettings", "MethodsConfig",
            "NormOnlySettings", "SurgicalSettings"]
 
 
@@ -81,5 +81,3 @@ class MethodsConfig(Frozen):
     auto_rgn: AutoRgnSettings = AutoRgnSettings()
 
 
-METHOD_NAMES = ("layerwise", "lp_ft", "llrd", "l2sp", "surgical", "norm_only", "auto_rgn")
-"""Every tuning method a study can name in ``grid.methods``; ``layerwise`` is the paper's (the default)."""

@@ -26,8 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from tunedepth.config._base import DataSourceConfig, Frozen
+from tunedepth.config._base import DataSourceConfig, Frozen, added_field
 from tunedepth.config.data import DATA_CONFIGS
+from tunedepth.config.methods import MethodsConfig
 from tunedepth.config.tasks import TASK_CONFIGS, TaskConfig
 from tunedepth.config.training import TrainingConfig
 from tunedepth.errors import ConfigError
@@ -36,6 +37,7 @@ __all__ = [
     "AnalysisConfig",
     "ExecutionConfig",
     "GridConfig",
+    "MethodName",
     "ModelConfig",
     "Regime",
     "StudyConfig",
@@ -47,6 +49,9 @@ SettingsT = TypeVar("SettingsT", bound=Frozen)
 Regime = Literal["scratch", "finetune"]
 """How a run starts: ``scratch`` (random initialisation, every group trains) or ``finetune`` (from the starting
 weights, the last ``depth`` groups train). Scratch is its own regime, not depth 0."""
+
+MethodName = Literal["layerwise", "lp_ft", "llrd", "l2sp", "surgical", "norm_only", "auto_rgn"]
+"""How a fine-tuning run tunes (:mod:`tunedepth.tuning.methods`); ``layerwise`` is the paper's."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -109,8 +114,19 @@ class GridConfig(Frozen):
         description="Shares of the training split, each in (0, 1]; subsets are nested and stratified."
     )
     seeds: tuple[int, ...] = Field(description="Seeds; each sets the training subset and the initialisation.")
+    methods: tuple[MethodName, ...] = added_field(
+        ("layerwise",),
+        description=(
+            "How the fine-tuning regime tunes, one or more of: 'layerwise' (the paper's: the last `depth` groups "
+            "train; the default), 'surgical' (one group and the head; its own depths, [methods.surgical]), "
+            "'lp_ft' (the head alone, then the last `depth` groups from the probed head), 'llrd' (every group at "
+            "lr x decay^k), 'l2sp' (every group, penalised towards the starting weights), 'norm_only' (norm "
+            "affine parameters and the head), 'auto_rgn' (per-tensor lr from the relative gradient norm). "
+            "docs/methods.md has each rule and its paper; parameters in [methods.<name>]."
+        ),
+    )
 
-    @field_validator("regimes", "train_fractions", "seeds")
+    @field_validator("regimes", "train_fractions", "seeds", "methods")
     @classmethod
     def _non_empty_unique(cls, v: tuple[object, ...]) -> tuple[object, ...]:
         if len(v) == 0:
@@ -265,6 +281,11 @@ class StudyConfig(Frozen):
     training: TrainingConfig = TrainingConfig()
     execution: ExecutionConfig = ExecutionConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    methods: MethodsConfig = Field(
+        default=MethodsConfig(),
+        description="Parameters of the tuning methods of grid.methods, one [methods.<name>] table each (defaults from "
+                    "their papers); they enter the run ids of those methods' runs only.",
+    )
     task_settings: SerializeAsAny[Frozen] | None = Field(
         default=None, exclude=True,
         description="The task's own table with defaults filled in (None for a task without one); read from the "

@@ -158,6 +158,11 @@ class FinishedStudy:
         """The arms with a finished run at ``train_fraction``: scratch first, then depth 1, 2, ..."""
         return tuple(sorted({r.arm for r in self.runs if r.train_fraction == train_fraction}, key=Arm.sort_key))
 
+    def depth_arms_at(self, train_fraction: float) -> tuple[Arm, ...]:
+        """The paper's layer-wise fine-tuning arms with a finished run at ``train_fraction``, by depth: what the
+        depth rules choose among (scratch and the other tuning methods are compared with the choice, not in it)."""
+        return tuple(a for a in self.arms_at(train_fraction) if not a.is_scratch and a.method is None)
+
     def label_of(self, arm: Arm) -> str:
         """The display label of ``arm``, e.g. "scratch" or "ft:conv3-fc8"."""
         for r in self.runs:
@@ -344,8 +349,10 @@ def _read_run(root: Path, row: pd.Series) -> tuple[FinishedRun, dict[Split, np.n
     regime = str(row["regime"])
     _fail_unless(regime in ("scratch", "finetune"), f"{str(layout.results_csv)!r}: run {run_id!r} has regime "
                                                     f"{regime!r}; expected 'scratch' or 'finetune'.")
+    method = row.get("method")
     spec = RunSpec("scratch" if regime == "scratch" else "finetune", int(row["depth"]), float(row["train_fraction"]),
-                   int(row["seed"]), str(row["label"]))
+                   int(row["seed"]), str(row["label"]),
+                   method=None if not isinstance(method, str) or method in ("", "layerwise") else method)
     run = FinishedRun(
         run_id=run_id, spec=spec,
         val_scores=scores["val"], test_scores=scores["test"],

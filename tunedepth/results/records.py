@@ -42,6 +42,8 @@ class RunRecord:
         lr_trials: per learning rate tried: its validation AUC, epochs, or why it diverged.
         feature_cache: whether the feature cache was used, which groups, its dtype, or why not.
         task_metrics: the task's own test metrics (e.g. FROC sensitivities, boundary errors), by column name.
+        method: the tuning method of a fine-tuning run beyond the paper's layer-wise scheme (``RunSpec.method``);
+            None (not written) otherwise.
     """
 
     run_id: str = field(metadata=_COLUMN)
@@ -64,10 +66,13 @@ class RunRecord:
     lr_trials: tuple[Mapping[str, Any], ...]
     feature_cache: Mapping[str, Any]
     task_metrics: Mapping[str, Any] = field(default_factory=dict)
+    method: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The record as ``metrics.json`` holds it: the fields in order, the task's metrics last, flattened."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "task_metrics"}
+        """The record as ``metrics.json`` holds it: the fields in order (``method`` only when set), the task's
+        metrics last, flattened."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name != "task_metrics" and not (f.name == "method" and self.method is None)}
         out["lr_trials"] = [dict(trial) for trial in self.lr_trials]
         out["feature_cache"] = dict(self.feature_cache)
         clash = set(self.task_metrics) & set(out)

@@ -182,7 +182,13 @@ class StudyStore:
         # stay in each run's metrics.json.
         extra = [c for c in frame.columns if c not in RESULT_COLUMNS
                  and not frame[c].map(lambda v: isinstance(v, (list, dict))).any()]
-        frame = frame[list(RESULT_COLUMNS) + extra]
+        columns = list(RESULT_COLUMNS)
+        if "method" in frame:  # a study with tuning methods: the method after the label ("" for scratch)
+            finetune = frame["regime"] == "finetune"
+            frame["method"] = frame["method"].where(frame["method"].notna(), "layerwise").where(finetune, "")
+            extra.remove("method")
+            columns.insert(columns.index("label") + 1, "method")
+        frame = frame[columns + extra]
         atomic_write_text(self.results_path, frame_to_csv(frame))
         return frame
 

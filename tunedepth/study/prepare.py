@@ -19,10 +19,11 @@ from tunedepth.models import ResolvedWeights, build_model, get_architecture, res
 from tunedepth.results import RunSpec, run_id
 from tunedepth.study.grid import expand_grid
 from tunedepth.study.tasks import STUDY_TASKS, TaskData
+from tunedepth.tuning.methods import TuningMethod, make_method
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PreparedStudy", "prepare_study", "resolve_device"]
+__all__ = ["PreparedStudy", "prepare_study", "resolve_device", "study_methods"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,22 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def study_methods(config: StudyConfig) -> tuple[TuningMethod, ...]:
+    """The study's fine-tuning methods with their ``[methods]`` settings; empty for the paper's layer-wise scheme
+    alone (``grid.methods`` at its default).
+
+    Raises:
+        ConfigError: methods other than ``layerwise`` without the ``finetune`` regime to run them.
+    """
+    names = config.grid.methods
+    if names == ("layerwise",):
+        return ()
+    if "finetune" not in config.grid.regimes:
+        raise ConfigError(f"grid.methods {list(names)} are ways of fine-tuning, but grid.regimes "
+                          f"{list(config.grid.regimes)} has no 'finetune'; add it to grid.regimes.")
+    return tuple(make_method(name, config.methods) for name in names)
+
+
 def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     """Validate a study completely, without writing anything.
 
@@ -94,6 +111,7 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     runs = expand_grid(
         regimes=config.grid.regimes, depths=config.grid.depths, train_fractions=config.grid.train_fractions,
         seeds=config.grid.seeds, group_names=arch.group_names, architecture=arch.name,
+        methods=study_methods(config),
     )
     weights = None
     if "finetune" in config.grid.regimes:

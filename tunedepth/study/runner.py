@@ -26,7 +26,8 @@ from tunedepth.study._provenance import provenance
 from tunedepth.study.lr_search import LrSearch, Trial, cached_inputs_of, search_lr
 from tunedepth.study.prepare import PreparedStudy, resolve_device
 from tunedepth.training import EpochRecord, FeatureStore, StoppingRule, predict_log_odds, run_cut
-from tunedepth.tuning import LrPolicy, freeze_to_depth
+from tunedepth.tuning import LrPolicy
+from tunedepth.tuning.methods import TuningMethod, make_method
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def _predictions_frame(labels: np.ndarray, log_odds: np.ndarray) -> pd.DataFrame
 
 
 def build_frozen_model(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
-    """The run's network at its starting weights (random for scratch), frozen to its depth."""
+    """The run's network at its starting weights (random for scratch), frozen to its depth by its tuning method."""
     config, tc = prepared.config, prepared.config.training
     finetune_from_file = spec.regime == "finetune" and config.model.weights == "checkpoint"
     model = build_model(
@@ -71,8 +72,13 @@ def build_frozen_model(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
         checkpoint_sha256=prepared.weights.sha256 if finetune_from_file and prepared.weights else None,
         head_init=tc.head_init,
     )
-    freeze_to_depth(model, spec.depth, bn_policy=tc.bn_policy)
+    _method(prepared, spec).freeze(model, spec.depth, bn_policy=tc.bn_policy)
     return model
+
+
+def _method(prepared: PreparedStudy, spec: RunSpec) -> TuningMethod:
+    """The run's tuning method (the paper's layer-wise scheme for scratch and for runs without one)."""
+    return make_method(spec.method or "layerwise", prepared.config.methods)
 
 
 def _cut(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec, features: FeatureStore | None) -> tuple[int, str]:
@@ -130,7 +136,7 @@ def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
         "stopping": StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), "batch_size": tc.batch_size,
         "seed": spec.seed, "device": device, "val_score": task.val_score(data), "augment": tc.augment,
         "class_weights": class_weights, "label_smoothing": tc.label_smoothing, "epoch_metric": tc.epoch_metric,
-        "to_cases": task.case_log_odds, "epoch_images": tc.epoch_images,
+        "to_cases": task.case_log_odds, "epoch_images": tc.epoch_images, "method": _method(prepared, spec),
     }
     return search_lr(build, spec=spec, lrs=tc.lrs, successive_halving=tc.lr_search,
                      first_round_epochs=tc.lr_search_epochs, features=features,
@@ -195,7 +201,7 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
                                key=lambda trial: config.training.lrs.index(trial["lr"]))),
         feature_cache={"used": bool(cut), "cached_groups": list(model.group_names[:cut]),
                        "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason},
-        task_metrics=outputs.metrics,
+        task_metrics=outputs.metrics, method=spec.method,
     )
     metrics = record.to_json()
     history = pd.concat(
