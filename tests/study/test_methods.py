@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import torch
 
 from tunedepth.config import parse_study
 from tunedepth.errors import ConfigError
@@ -15,7 +16,7 @@ from tunedepth.results import load_finished_study
 from tunedepth.study import run_study
 from tunedepth.study.prepare import prepare_study
 
-ALL = ["layerwise", "surgical", "llrd", "l2sp", "norm_only", "auto_rgn"]
+ALL = ["layerwise", "lp_ft", "surgical", "llrd", "l2sp", "norm_only", "auto_rgn"]
 
 
 def _raw(study_raw: dict[str, Any], grid_methods: list[str] | None = None, **tables: Any) -> dict[str, Any]:
@@ -34,8 +35,8 @@ def _planned(raw: dict[str, Any], tmp_path: Path) -> dict[str, str]:
 def test_the_grid_has_each_method_on_its_own_depth_axis(study_raw, tmp_path):
     planned = _planned(_raw(study_raw, ALL), tmp_path)
     # toy4: conv1, conv2, conv3, fc; surgical's default depths 2, 3, 4 = conv3, conv2, conv1
-    assert list(planned) == ["scratch", "ft:fc", "ft:conv1-fc", "surgical:conv3", "surgical:conv2", "surgical:conv1",
-                             "llrd", "l2sp", "norm_only", "auto_rgn"]
+    assert list(planned) == ["scratch", "ft:fc", "ft:conv1-fc", "lp_ft:conv1-fc", "surgical:conv3", "surgical:conv2",
+                             "surgical:conv1", "llrd", "l2sp", "norm_only", "auto_rgn"]
 
 
 def test_layerwise_runs_keep_the_run_ids_of_a_study_without_methods(study_raw, tmp_path):
@@ -50,6 +51,7 @@ def test_layerwise_runs_keep_the_run_ids_of_a_study_without_methods(study_raw, t
     ("llrd", {"llrd": {"decay": 0.5}}),
     ("l2sp", {"l2sp": {"alpha": 0.2}}),
     ("l2sp", {"l2sp": {"beta": 0.0}}),
+    ("lp_ft:conv1-fc", {"lp_ft": {"finetune_lr_mult": 0.2}}),
 ])
 def test_each_method_parameter_changes_its_run_ids_and_no_other(study_raw, tmp_path, method, table):
     base = _planned(_raw(study_raw, ALL), tmp_path)
@@ -73,7 +75,7 @@ def test_methods_without_the_finetune_regime_are_refused(study_raw, tmp_path):
 
 def test_a_study_with_methods_runs_and_its_folder_names_each_method(study_raw, tmp_path):
     raw = _raw(study_raw, ALL)
-    raw["grid"]["depths"] = [1]
+    raw["grid"]["depths"] = [1]  # lp_ft runs at depths 2 and up: none here (its own test is below)
     out = tmp_path / "out"
     run_study(parse_study(raw, base_dir=tmp_path), out)
     results = pd.read_csv(out / "results.csv", keep_default_na=False)
@@ -87,3 +89,43 @@ def test_a_study_with_methods_runs_and_its_folder_names_each_method(study_raw, t
     assert {arm.method for arm in study.arms_at(1.0)} == {None, "surgical", "llrd", "l2sp", "norm_only", "auto_rgn"}
     cached = dict(zip(results["label"], results["cached_groups"], strict=True))
     assert cached["surgical:conv3"] == 2 and cached["llrd"] == 0  # a surgical run's frozen prefix is served cached
+
+
+def test_lp_ft_probes_the_head_as_the_depth_1_run_and_fine_tunes_from_the_probed_head(study_raw, tmp_path,
+                                                                                     monkeypatch):
+    import tunedepth.training.loop as loop
+    from tunedepth.training import Trainer
+
+    starts: list[tuple[str, dict[str, Any], list[float]]] = []
+
+    class Spy(Trainer):
+        def __init__(self, model, **kwargs):
+            head = {n: p.detach().clone() for n, p in model.group_parameters(model.head)}
+            trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+            super().__init__(model, **kwargs)
+            starts.append((",".join(trainable), head, [g["lr"] for g in self.optimizer.param_groups]))
+
+        def result(self):
+            out = super().result()
+            ends.append({n: p.detach().clone() for n, p in self.model.group_parameters(self.model.head)})
+            return out
+
+    ends: list[dict[str, Any]] = []
+    monkeypatch.setattr(loop, "Trainer", Spy)  # what train_model builds
+    raw = _raw(study_raw, ["layerwise", "lp_ft"], methods={"lp_ft": {"finetune_lr_mult": 0.5}})
+    raw["grid"]["regimes"] = ["finetune"]
+    raw["execution"]["workers"] = 1  # in this process, where the spy is
+    out = tmp_path / "out"
+    run_study(parse_study(raw, base_dir=tmp_path), out)
+    results = pd.read_csv(out / "results.csv", keep_default_na=False).set_index("label")
+    assert list(results.index) == ["ft:fc", "ft:conv1-fc", "lp_ft:conv1-fc"]  # no lp_ft at depth 1
+    # the runs in order: ft:fc, ft:conv1-fc, then lp_ft's probe (the head alone) and its second stage
+    probe_start, stage2_start = starts[2], starts[3]
+    assert probe_start[0] == "net.3.weight,net.3.bias" and stage2_start[0].startswith("net.0.0.weight")
+    for name, value in ends[2].items():  # stage 2 starts from the probe's best-epoch head
+        assert torch.equal(stage2_start[1][name], value)
+    assert not torch.equal(stage2_start[1]["3.weight"], probe_start[1]["3.weight"])  # the probe moved it
+    assert stage2_start[2] == [0.5 * lr for lr in starts[1][2]]  # every lr of the paper's scheme x 0.5
+    # the probe is the layer-wise depth-1 run of the same fraction and seed: the same head at the end, same epochs
+    assert all(torch.equal(ends[0][name], ends[2][name]) for name in ends[0])
+    assert int(results.loc["lp_ft:conv1-fc", "probe_epochs"]) == int(results.loc["ft:fc", "epochs_run"])

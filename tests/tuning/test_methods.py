@@ -44,10 +44,15 @@ def _toy() -> torch.nn.Module:
     return build_toy()
 
 
-def test_every_method_of_the_issue_but_lp_ft_is_registered_with_its_depth_axis():
+def test_every_method_of_the_issue_is_registered_with_its_depth_axis_and_each_is_a_grid_choice():
+    from typing import get_args
+
+    from tunedepth.config import MethodName
+
     axes = {name: TUNING_METHODS.get(name).depth_axis for name in TUNING_METHODS}
-    assert axes == {"layerwise": "prefix", "surgical": "single", "llrd": "none", "l2sp": "none", "norm_only": "none",
-                    "auto_rgn": "none"}
+    assert axes == {"layerwise": "prefix", "surgical": "single", "lp_ft": "prefix", "llrd": "none", "l2sp": "none",
+                    "norm_only": "none", "auto_rgn": "none"}
+    assert set(get_args(MethodName)) == set(axes)
 
 
 def test_parameters_come_from_the_methods_table_and_are_what_run_ids_hash():

@@ -35,7 +35,7 @@ class RunRecord:
         test_acc: test accuracy (arg-max).
         best_epoch: the kept epoch.
         epochs_run: epochs trained at the kept learning rate.
-        train_seconds: training time over every learning rate tried.
+        train_seconds: training time over every learning rate tried (with an lp_ft run's probe).
         n_val: validation cases scored.
         n_test: test cases scored.
         cached_groups: leading groups served from the frozen-feature cache (0 = not used).

@@ -40,7 +40,7 @@ def _method_depths(method: TuningMethod, depth_list: tuple[int, ...], group_name
     """The depths a method runs at: the grid's for a prefix axis, its own for one group, all groups without."""
     n = len(group_names)
     if method.depth_axis == "prefix":
-        return depth_list
+        return tuple(d for d in depth_list if d >= method.min_depth)
     if method.depth_axis == "none":
         return (n,)
     settings = method.settings if isinstance(method.settings, SurgicalSettings) else SurgicalSettings()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from tunedepth.study._provenance import provenance
 from tunedepth.study.lr_search import LrSearch, Trial, cached_inputs_of, search_lr
 from tunedepth.study.prepare import PreparedStudy, resolve_device
 from tunedepth.training import EpochRecord, FeatureStore, StoppingRule, predict_log_odds, run_cut
-from tunedepth.tuning import LrPolicy
+from tunedepth.tuning import LrPolicy, regime_label
 from tunedepth.tuning.methods import TuningMethod, make_method
 
 logger = logging.getLogger(__name__)
@@ -116,12 +116,18 @@ def _train_views(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tens
 
 
 def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor, class_weights: torch.Tensor | None,
-               device: torch.device, progress: StudyProgress | None, features: FeatureStore | None) -> LrSearch:
-    """Train the run at its learning rate(s) and keep the best on validation (:mod:`tunedepth.study.lr_search`)."""
+               device: torch.device, progress: StudyProgress | None, features: FeatureStore | None,
+               head: dict[str, torch.Tensor] | None = None) -> LrSearch:
+    """Train the run at its learning rate(s) and keep the best on validation (:mod:`tunedepth.study.lr_search`);
+    ``head``: the head's starting weights (a probed head), names relative to the network."""
     tc, data, task = prepared.config.training, prepared.data, prepared.task_data
 
     def build() -> tuple[GroupedModel, int, str]:
         model = build_frozen_model(prepared, spec)
+        if head is not None:
+            with torch.no_grad():
+                for name, param in model.group_parameters(model.head):
+                    param.copy_(head[name])
         cut, reason = _cut(prepared, model, spec, features)
         return model, cut, reason
 
@@ -144,6 +150,28 @@ def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
                                                     run_rows),
                      policy=policy, trainer_args=trainer_args,
                      on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)))
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """A probed head (a method's first stage): its weights and what training it took."""
+
+    head: dict[str, torch.Tensor]
+    val_auc: float
+    epochs: int
+    seconds: float
+
+
+def _probe_head(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor,
+                class_weights: torch.Tensor | None, device: torch.device, features: FeatureStore | None) -> _Probe:
+    """Train the new head alone, as the layer-wise depth-1 run of this fraction and seed trains (its lr(s), stopping
+    rule, epoch choice and feature cache), and return its best epoch's head weights."""
+    names = prepared.group_names
+    probe = RunSpec("finetune", 1, spec.train_fraction, spec.seed, regime_label("finetune", 1, names))
+    search = _search_lr(prepared, probe, train_index, class_weights, device, None, features)
+    head = {name: param.detach().clone() for name, param in search.model.group_parameters(search.model.head)}
+    result = search.best.result
+    return _Probe(head, result.best_val_score, result.epochs_run, sum(t.result.train_seconds for t in search.trials))
 
 
 def _epoch_predictions(trials: tuple[Trial, ...], lrs: tuple[float, ...]) -> dict[str, np.ndarray]:
@@ -180,7 +208,11 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
     device = resolve_device(config.execution.device)
     rows = task.train_rows(data, train_fraction=spec.train_fraction, seed=spec.seed)
     train_index = torch.from_numpy(rows)
-    search = _search_lr(prepared, spec, train_index, task.class_weights(data, rows), device, progress, features)
+    class_weights = task.class_weights(data, rows)
+    probe = _probe_head(prepared, spec, train_index, class_weights, device, features) \
+        if _method(prepared, spec).probe else None
+    search = _search_lr(prepared, spec, train_index, class_weights, device, progress, features,
+                        head=None if probe is None else probe.head)
     trials, model, best, diverged, reason = search.trials, search.model, search.best, search.diverged, \
         search.reason_not_cached
     result, cut = best.result, best.cut
@@ -194,14 +226,17 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         seed=spec.seed, n_train=len(train_index), lr=best.lr, val_auc=result.best_val_score,
         test_auc=roc_auc_score(test_labels, test_log_odds), test_acc=accuracy_score(test_labels, test_log_odds),
         best_epoch=result.best_epoch, epochs_run=result.epochs_run,
-        train_seconds=sum(t.result.train_seconds for t in trials), n_val=len(val_labels), n_test=len(test_labels),
+        train_seconds=sum(t.result.train_seconds for t in trials) + (0.0 if probe is None else probe.seconds),
+        n_val=len(val_labels), n_test=len(test_labels),
         cached_groups=cut,
         lr_trials=tuple(sorted([t.record() for t in trials] + [{"lr": lr, "diverged": why} for lr, why in
                                                                   diverged.items()],
                                key=lambda trial: config.training.lrs.index(trial["lr"]))),
         feature_cache={"used": bool(cut), "cached_groups": list(model.group_names[:cut]),
                        "dtype": None if not cut or features is None else features.dtype, "reason_not_used": reason},
-        task_metrics=outputs.metrics, method=spec.method,
+        task_metrics=outputs.metrics if probe is None else {
+            **outputs.metrics, "probe_val_auc": probe.val_auc, "probe_epochs": probe.epochs},
+        method=spec.method,
     )
     metrics = record.to_json()
     history = pd.concat(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from tunedepth.config import Frozen
 from tunedepth.config.methods import MethodsConfig
-from tunedepth.tuning.methods import auto_rgn, l2sp, layerwise, llrd, norm_only, surgical
+from tunedepth.tuning.methods import auto_rgn, l2sp, layerwise, llrd, lp_ft, norm_only, surgical
 from tunedepth.tuning.methods.auto_rgn import AutoRgn, relative_gradient_norms
 from tunedepth.tuning.methods.base import TUNING_METHODS, DepthAxis, MethodHooks, TuningMethod, plain_step
 from tunedepth.tuning.methods.l2sp import L2sp
 from tunedepth.tuning.methods.layerwise import Layerwise
 from tunedepth.tuning.methods.llrd import Llrd
+from tunedepth.tuning.methods.lp_ft import LpFt
 from tunedepth.tuning.methods.norm_only import NormOnly
 from tunedepth.tuning.methods.surgical import Surgical, default_surgical_depths
 
@@ -21,6 +22,7 @@ __all__ = [
     "L2sp",
     "Layerwise",
     "Llrd",
+    "LpFt",
     "MethodHooks",
     "NormOnly",
     "Surgical",
@@ -31,7 +33,7 @@ __all__ = [
     "relative_gradient_norms",
 ]
 
-del auto_rgn, l2sp, layerwise, llrd, norm_only, surgical  # imported to register
+del auto_rgn, l2sp, layerwise, llrd, lp_ft, norm_only, surgical  # imported to register
 
 
 def make_method(name: str, methods: MethodsConfig | None = None) -> TuningMethod:

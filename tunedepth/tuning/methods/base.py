@@ -65,11 +65,18 @@ class TuningMethod:
         name: the registered name, as ``grid.methods`` lists it.
         depth_axis: how the method uses the depth axis (:data:`DepthAxis`).
         reference: the paper the method follows.
+        probe: whether its runs start from a probed head (see below).
+        min_depth: the smallest grid depth it runs at.
     """
 
     name: ClassVar[str]
     depth_axis: ClassVar[DepthAxis]
     reference: ClassVar[str]
+    probe: ClassVar[bool] = False
+    """Whether the run starts from a probed head: the head trained alone first (a layer-wise depth-1 run), its
+    weights then loaded into the run's network (:mod:`~tunedepth.tuning.methods.lp_ft`)."""
+    min_depth: ClassVar[int] = 1
+    """The smallest depth of the grid the method runs at (a prefix axis)."""
 
     def __init__(self, settings: Frozen | None = None) -> None:
         self.settings = settings
