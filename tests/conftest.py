@@ -193,6 +193,8 @@ def write_synthetic_study(root: Path, runs: list[SyntheticRun], *, val_labels: n
             "test_auc": auc(test_labels, pt), "test_acc": 0.5, "best_epoch": 1, "epochs_run": 1,
             "train_seconds": 0.0, "n_val": len(val_labels), "n_test": len(test_labels),
         }
+        if label != "scratch" and not label.startswith("ft:"):  # a tuning method's arm: "llrd", "surgical:b", ...
+            metrics["method"] = label.split(":")[0]
         store.write_run(rid, config={"run_id": rid}, metrics=metrics, history=pd.DataFrame({"epoch": [1]}),
                         predictions={"val": frame(val_labels, pv), "test": frame(test_labels, pt)})
         ids.append(rid)

@@ -231,3 +231,21 @@ def test_every_plot_renders_to_png_without_warnings(scores: pd.DataFrame) -> Non
     for fig in figures:  # warnings are errors, so a layout or drawing warning fails here
         assert isinstance(fig, Figure)
         assert figure_to_png_bytes(fig).startswith(b"\x89PNG")
+
+
+def test_score_vs_depth_draws_each_tuning_method_as_its_own_series_beside_the_layerwise_line(
+        scores: pd.DataFrame) -> None:
+    table = scores.assign(method=np.where(scores["regime"] == "scratch", "", "layerwise"))
+    extra = pd.DataFrame([(1.0, "llrd", "finetune", 3, "llrd", 0.95, 0.93, 0.97),
+                          (1.0, "surgical:fc7", "finetune", 2, "surgical", 0.88, 0.85, 0.9),
+                          (1.0, "surgical:conv1", "finetune", 3, "surgical", 0.86, 0.83, 0.9)],
+                         columns=["train_fraction", "label", "regime", "depth", "method", "test_auc", "test_auc_low",
+                                  "test_auc_high"])
+    ax = plot_score_vs_depth(pd.concat([table, extra], ignore_index=True), train_fraction=1.0).axes[0]
+    layerwise, llrd, surgical = ax.containers
+    assert_allclose(layerwise[0].get_xdata(), [1, 2, 3])  # the methods are not on the layer-wise line
+    assert [c.get_label() for c in (llrd, surgical)] == ["llrd", "surgical"]
+    assert_allclose(llrd[0].get_xdata(), [3.12])
+    assert_allclose(surgical[0].get_xdata(), [2.24, 3.24])
+    assert_allclose(surgical[0].get_ydata(), [0.88, 0.86])
+    assert ax.lines[-1].get_label() == "scratch"

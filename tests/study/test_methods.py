@@ -89,6 +89,17 @@ def test_a_study_with_methods_runs_and_its_folder_names_each_method(study_raw, t
     assert {arm.method for arm in study.arms_at(1.0)} == {None, "surgical", "llrd", "l2sp", "norm_only", "auto_rgn"}
     cached = dict(zip(results["label"], results["cached_groups"], strict=True))
     assert cached["surgical:conv3"] == 2 and cached["llrd"] == 0  # a surgical run's frozen prefix is served cached
+    from tunedepth.analysis import analyze_study
+    from tunedepth.report import write_report
+
+    write_report(out, analysis=analyze_study(out))
+    methods = pd.read_csv(out / "methods.csv")
+    assert set(methods["label"]) == set(results["label"]) - {"scratch", "ft:fc"}
+    assert set(methods["paper_label"]) == {"ft:fc"}  # the depth rule's choice (the only layer-wise depth here)
+    sentences = (out / "recommendation.txt").read_text().splitlines()
+    assert len(sentences) == 2 and sentences[1].startswith("Among the tuning methods at 100% of the data")
+    report = (out / "report.html").read_text()
+    assert "Tuning methods" in report and "Among the tuning methods" in report
 
 
 def test_lp_ft_probes_the_head_as_the_depth_1_run_and_fine_tunes_from_the_probed_head(study_raw, tmp_path,

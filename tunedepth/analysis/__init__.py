@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tunedepth.analysis.analyze import ANALYSIS_FILES, StudyAnalysis, analyze_study
 from tunedepth.analysis.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
+from tunedepth.analysis.methods import METHOD_COLUMNS, MethodChoice, compare_methods
 from tunedepth.analysis.recommend import (
     DEPTH_RULES,
     RECOMMENDATION_COLUMNS,
@@ -26,10 +27,12 @@ __all__ = [
     "ANALYSIS_TASKS",
     "DEPTH_METRICS",
     "DEPTH_RULES",
+    "METHOD_COLUMNS",
     "RECOMMENDATION_COLUMNS",
     "SIGNIFICANCE_COLUMNS",
     "DepthRecommendation",
     "FigureData",
+    "MethodChoice",
     "RegimeComparison",
     "RegimeScore",
     "StudyAnalysis",
@@ -38,6 +41,7 @@ __all__ = [
     "ValidationEvidence",
     "WalkStep",
     "analyze_study",
+    "compare_methods",
     "compare_regimes",
     "confidence_set",
     "recommend_depths",

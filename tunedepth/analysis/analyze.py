@@ -8,6 +8,9 @@
   (:func:`~tunedepth.analysis.significance_table`);
 * ``recommendation.csv`` and ``recommendation.txt``: the recommended depth per fraction, chosen on validation,
   with one sentence each (:func:`~tunedepth.analysis.recommend_depths`);
+* ``methods.csv`` (a study with tuning methods beyond the paper's, ``grid.methods``): each method against the
+  paper's best depth and full fine-tuning, and a method sentence per fraction in ``recommendation.txt``
+  (:func:`~tunedepth.analysis.compare_methods`);
 * the task's own tables (:mod:`tunedepth.analysis.tasks`), e.g. ``froc.csv`` for detection (each run's test
   sensitivity at fixed false positives per frame, and its paired difference from scratch) and
   ``boundary_errors.csv`` for segmentation (each run's boundary errors over the test images, and the paired
@@ -31,6 +34,7 @@ from pydantic import ValidationError
 
 import tunedepth
 from tunedepth.analysis._checks import check_alpha
+from tunedepth.analysis.methods import MethodChoice, compare_methods
 from tunedepth.analysis.recommend import DepthRecommendation, recommend_depths, recommendation_table
 from tunedepth.analysis.scores import score_table
 from tunedepth.analysis.significance import significance_table
@@ -60,6 +64,8 @@ class StudyAnalysis:
         task_tables: the task's own tables by name (each written as ``<name>.csv``; e.g. "froc" for detection,
             "boundary_errors" for segmentation), in report order; empty for classification.
         task: the study's task (its analysis part is ``ANALYSIS_TASKS.get(task)``).
+        methods: ``methods.csv`` (see :func:`~tunedepth.analysis.compare_methods`); empty without tuning methods.
+        method_choices: the method recommendation per fraction; empty without tuning methods.
     """
 
     study_dir: Path
@@ -69,11 +75,20 @@ class StudyAnalysis:
     settings: AnalysisConfig
     task_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     task: str = "classification"
+    methods: pd.DataFrame = field(default_factory=pd.DataFrame)
+    method_choices: tuple[MethodChoice, ...] = ()
 
     @property
     def sentences(self) -> tuple[str, ...]:
-        """The verdict per training fraction, one sentence each, largest fraction first."""
-        return tuple(rec.sentence for rec in self.recommendations)
+        """The verdict per training fraction, largest fraction first: the depth's sentence, then (with tuning
+        methods) the method's."""
+        methods = {choice.train_fraction: choice.sentence for choice in self.method_choices}
+        out: list[str] = []
+        for rec in self.recommendations:
+            out.append(rec.sentence)
+            if rec.train_fraction in methods:
+                out.append(methods[rec.train_fraction])
+        return tuple(out)
 
 
 def _settings(study: FinishedStudy, overrides: dict[str, Any]) -> AnalysisConfig:
@@ -154,6 +169,9 @@ def analyze_study(
                                        cross_fit=settings.cross_fit, n_boot=settings.n_boot,
                                        seed=settings.bootstrap_seed)
     recommendation = recommendation_table(recommendations)
+    methods, choices = compare_methods(study, recommendations, alpha=settings.alpha, confidence=settings.confidence,
+                                       depth_metric=settings.depth_metric, cross_fit=settings.cross_fit,
+                                       n_boot=settings.n_boot, seed=settings.bootstrap_seed)
     task_tables = {table.name: table.make(study, settings) for table in task.tables}
     store = StudyStore(study.root)
     for name, frame in task_tables.items():
@@ -161,13 +179,19 @@ def analyze_study(
     store.write_table("scores.csv", scores)
     store.write_table("significance.csv", significance)
     store.write_table("recommendation.csv", recommendation)
-    store.write_text("recommendation.txt", "".join(f"{rec.sentence}\n" for rec in recommendations))
+    extra = [f"{name}.csv" for name in task_tables]
+    if not methods.empty:
+        store.write_table("methods.csv", methods)
+        extra.append("methods.csv")
+    analysis = StudyAnalysis(study.root, scores, significance, recommendations, settings, task_tables, study.task,
+                             methods, choices)
+    store.write_text("recommendation.txt", "".join(f"{sentence}\n" for sentence in analysis.sentences))
     store.write_json("analysis.json", {
         **settings.model_dump(mode="json"), "tunedepth_version": tunedepth.__version__,
-        "n_runs": len(study.runs), "files": list(ANALYSIS_FILES) + [f"{name}.csv" for name in task_tables],
+        "n_runs": len(study.runs), "files": list(ANALYSIS_FILES) + extra,
     })
     n_noted = sum(int((frame["note"] != "").sum()) for frame in (scores, significance, recommendation))
     if n_noted:
         logger.warning("study %s: %d table rows note undefined statistics or skipped runs (see their 'note' "
                        "column)", study.root, n_noted)
-    return StudyAnalysis(study.root, scores, significance, recommendations, settings, task_tables, study.task)
+    return analysis

@@ -104,9 +104,10 @@ def score_table(
 
     Returns:
         One row per (train_fraction, regime), fractions largest first, then scratch, depth 1, 2, ... Columns:
-        train_fraction, label, regime, depth, n_runs, n_nan (runs with a NaN test AUC, left out), val_auc (mean
-        over the usable runs, no interval), test_auc, test_auc_low, test_auc_high, ci_method; for binary tasks
-        ``sens_at_fpr<t>``, ``..._low``, ``..._high`` for each target (see :func:`sensitivity_column`);
+        train_fraction, label, regime, depth, method (only in a study with tuning methods beyond the paper's:
+        "layerwise", another method's name, "" for scratch), n_runs, n_nan (runs with a NaN test AUC, left out),
+        val_auc (mean over the usable runs, no interval), test_auc, test_auc_low, test_auc_high, ci_method; for
+        binary tasks ``sens_at_fpr<t>``, ``..._low``, ``..._high`` for each target (see :func:`sensitivity_column`);
         test_log_loss (mean negative log-probability of the true class), test_brier (Brier loss: ``mean((p_1 -
         y)^2)`` for two classes, the multi-category sum over classes for more) and test_ece (top-label expected
         calibration error over ``ece_bins`` bins), each the mean over the usable runs (NaN when none), all lower
@@ -125,6 +126,7 @@ def score_table(
         raise ValueError(f"The 'ece_bins' parameter of score_table must be an int >= 1; got {ece_bins!r}.")
     rows: list[dict[str, Any]] = []
     binary = study.n_classes == 2
+    with_methods = any(r.arm.method is not None for r in study.runs)
     for train_fraction in study.train_fractions:
         for arm in study.arms_at(train_fraction):
             runs = list(study.runs_of(arm, train_fraction=train_fraction).values())
@@ -133,7 +135,9 @@ def score_table(
             val = [r.val_auc for r in runs if not math.isnan(r.val_auc)]
             row: dict[str, Any] = {
                 "train_fraction": train_fraction, "label": score.label, "regime": runs[0].regime,
-                "depth": runs[0].depth, "n_runs": score.n_runs, "n_nan": score.n_nan,
+                "depth": runs[0].depth,
+                **({"method": arm.method or ("" if arm.is_scratch else "layerwise")} if with_methods else {}),
+                "n_runs": score.n_runs, "n_nan": score.n_nan,
                 "val_auc": float(np.mean(val)) if val else float("nan"), "test_auc": score.auc,
                 "test_auc_low": score.low, "test_auc_high": score.high, "ci_method": score.method,
             }

@@ -26,6 +26,7 @@ depths not significantly worse than the best at level ``alpha``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,7 +124,8 @@ def _cross_fitted_terms(study: FinishedStudy, run: FinishedRun, halves: tuple[np
 
 
 def validation_evidence(study: FinishedStudy, train_fraction: float, *, metric: str = "auc",
-                        cross_fit: bool = False, split_seed: int = 0) -> ValidationEvidence:
+                        cross_fit: bool = False, split_seed: int = 0,
+                        arms: Sequence[Arm] | None = None) -> ValidationEvidence:
     """The fine-tuning depths' per-case validation losses at ``train_fraction`` (see the module docstring).
 
     Args:
@@ -132,12 +134,14 @@ def validation_evidence(study: FinishedStudy, train_fraction: float, *, metric: 
         metric: one of :data:`DEPTH_METRICS`.
         cross_fit: re-choose each run's epoch on one half of the validation cases and score the other half.
         split_seed: seed of the halves.
+        arms: the arms to compare, in order (e.g. the chosen depth and the other tuning methods); default: the
+            layer-wise depths (:meth:`~tunedepth.results.FinishedStudy.depth_arms_at`).
 
     Returns:
         The evidence; its ``notes`` say which depths or seeds were left out and whether cross-fitting was possible.
     """
     notes: list[str] = []
-    depths = list(study.depth_arms_at(train_fraction))
+    depths = list(study.depth_arms_at(train_fraction) if arms is None else arms)
     runs = {arm: {s: r for s, r in study.runs_of(arm, train_fraction=train_fraction).items()
                   if np.isfinite(r.val_scores).all()} for arm in depths}
     usable = [arm for arm in depths if runs[arm]]

@@ -192,10 +192,12 @@ def _print_report(path: Path) -> None:
 
 
 def _print_analysis(analysis: StudyAnalysis) -> None:
-    _out.print("Recommendation (depth chosen on validation, scored on test):")
+    _out.print("Recommendation (depth chosen on validation, scored on test):" if analysis.methods.empty else
+               "Recommendation (depth, then tuning method, chosen on validation, scored on test):")
     for sentence in analysis.sentences:
         _out.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
-    files = ANALYSIS_FILES + tuple(f"{name}.csv" for name in analysis.task_tables)
+    files = ANALYSIS_FILES + tuple(f"{name}.csv" for name in analysis.task_tables) + (
+        () if analysis.methods.empty else ("methods.csv",))
     _out.print(f"Tables: {', '.join(files)} in {analysis.study_dir}", markup=False, highlight=False, soft_wrap=True)
     failures = StudyStore(Path(analysis.study_dir)).failures_path
     if failures.is_file():

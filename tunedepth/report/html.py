@@ -193,6 +193,13 @@ def write_report(study_dir: Path, *, alpha: float | None = None, depth_rule: str
     task = ANALYSIS_TASKS.get(study.task)
     tables[1:1] = [_table(analysis.task_tables[t.name], t.name.replace("_", "-"), t.title, t.caption)
                    for t in task.tables]
+    if not analysis.methods.empty:
+        tables.insert(1, _table(
+            analysis.methods, "methods", "Tuning methods",
+            "Each tuning method beyond the paper's scheme, per training fraction: its test AUC, and its difference "
+            "from the paper's best depth (the depth rule's choice on validation) and from full fine-tuning, with "
+            f"intervals, p-values and Holm-adjusted p-values (one family per fraction; alpha = {settings.alpha}); "
+            "in_confidence_set and chosen: the method choice on validation."))
     html = _template().render(
         header=_header(study, study.study_config()), alpha=settings.alpha,
         rule=_RULE_TEXT[settings.depth_rule], sentences=analysis.sentences, tables=tables, figures=figures,

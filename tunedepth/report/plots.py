@@ -108,7 +108,10 @@ def plot_score_vs_depth(
         (the last of ``ax.lines``, labelled "scratch") over a shaded band (``ax.patches[0]``) from its interval's
         low to high bound. Then the confidence set, if given, as vertical bands behind the points (the remaining
         ``ax.patches``, the first labelled "confidence set"): one per run of members that are neighbours on the
-        x-axis, from its first member's depth - 0.5 to its last member's depth + 0.5.
+        x-axis, from its first member's depth - 0.5 to its last member's depth + 0.5. With a ``method`` column
+        (a study with tuning methods), the line is the layer-wise depths and each other method is one more
+        errorbar series (``ax.containers[1:]``, before scratch) labelled with its name, at its depth(s) shifted
+        right by 0.12 per method.
 
     Raises:
         ValueError: if a column is missing, no row has ``train_fraction``, or ``recommended`` or a member of
@@ -123,6 +126,10 @@ def plot_score_vs_depth(
     """
     _check_columns(scores, _SCORE_COLUMNS, "plot_score_vs_depth", "scores")
     rows = _rows_at(scores, train_fraction, "plot_score_vs_depth", "scores")
+    others = rows.iloc[:0]
+    if "method" in rows.columns:  # tuning methods beyond the paper's: their own markers, after the layer-wise line
+        layerwise = (rows["regime"] == _SCRATCH) | rows["method"].isin(["layerwise", ""]) | rows["method"].isna()
+        rows, others = rows[layerwise], rows[~layerwise]
     finetune = rows[rows["regime"] != _SCRATCH].sort_values("depth")
     scratch = rows[rows["regime"] == _SCRATCH]
     fig = new_figure()
@@ -141,6 +148,14 @@ def plot_score_vs_depth(
         k = labels.index(recommended)
         ax.plot(depth[k:k + 1], auc[k:k + 1], linestyle="none", marker="*", markersize=18, color="C3",
                 markeredgecolor="black", zorder=3, label="recommended")
+    for k, (method, group) in enumerate(others.groupby("method", sort=False) if not others.empty else ()):
+        group = group.sort_values("depth")
+        x = group["depth"].to_numpy(dtype=float) + 0.12 * (k + 1)  # beside the layer-wise point of the same depth
+        y = group["test_auc"].to_numpy(dtype=float)
+        ax.errorbar(x, y, yerr=_yerr(y, group["test_auc_low"].to_numpy(dtype=float),
+                                     group["test_auc_high"].to_numpy(dtype=float)),
+                    marker="sdv^P<>"[k % 7], linestyle=":" if len(group) > 1 else "none", capsize=3,
+                    color=f"C{4 + k % 6}", label=str(method))
     if not scratch.empty:
         s = scratch.iloc[0]
         ax.axhspan(float(s["test_auc_low"]), float(s["test_auc_high"]), color="C1", alpha=0.2,
