@@ -66,6 +66,13 @@ def test_surgical_depths_come_from_its_table(study_raw, tmp_path):
         _planned(_raw(study_raw, ["surgical"], methods={"surgical": {"depths": ["fc"]}}), tmp_path)
 
 
+def test_lp_ft_depths_come_from_its_table_or_the_grid(study_raw, tmp_path):
+    planned = _planned(_raw(study_raw, ["lp_ft"]), tmp_path)  # grid depths 1 and 4: 4 only
+    assert [label for label in planned if label.startswith("lp_ft")] == ["lp_ft:conv1-fc"]
+    planned = _planned(_raw(study_raw, ["lp_ft"], methods={"lp_ft": {"depths": ["conv3", 3]}}), tmp_path)
+    assert [label for label in planned if label.startswith("lp_ft")] == ["lp_ft:conv3-fc", "lp_ft:conv2-fc"]
+
+
 def test_methods_without_the_finetune_regime_are_refused(study_raw, tmp_path):
     raw = _raw(study_raw, ["llrd"])
     raw["grid"]["regimes"] = ["scratch"]

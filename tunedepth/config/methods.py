@@ -55,6 +55,12 @@ class SurgicalSettings(Frozen):
 class LpFtSettings(Frozen):
     """``[methods.lp_ft]``: linear probing, then fine-tuning from the probed head."""
 
+    depths: Literal["grid"] | tuple[Annotated[int, Field(ge=2)] | str, ...] = Field(
+        default="grid",
+        description="The depths of the second stage (the last `depth` groups train from the probed head), as depths "
+                    "(2 and up) or group names meaning 'tune from this group': 'grid' = grid.depths from 2 up.",
+    )
+
     finetune_lr_mult: float = Field(
         default=0.1, gt=0.0,
         description="The second stage's lr, as a multiple of the study's lr (Kumar et al., ICLR 2022, fine-tune "

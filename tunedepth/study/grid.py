@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from tunedepth.config import Regime, SurgicalSettings
+from tunedepth.config import Regime
 from tunedepth.errors import ConfigError
 from tunedepth.results import RunSpec
 from tunedepth.tuning import check_depth, regime_label
@@ -37,18 +37,19 @@ def method_label(method: TuningMethod, depth: int, group_names: tuple[str, ...])
 
 def _method_depths(method: TuningMethod, depth_list: tuple[int, ...], group_names: tuple[str, ...],
                    architecture: str) -> tuple[int, ...]:
-    """The depths a method runs at: the grid's for a prefix axis, its own for one group, all groups without."""
+    """The depths a method runs at: none (all groups) without a depth axis; its own ``depths`` setting when it has
+    one ("default": surgical's early, middle, late); else the grid's, from the method's ``min_depth`` up."""
     n = len(group_names)
-    if method.depth_axis == "prefix":
-        return tuple(d for d in depth_list if d >= method.min_depth)
     if method.depth_axis == "none":
         return (n,)
-    settings = method.settings if isinstance(method.settings, SurgicalSettings) else SurgicalSettings()
-    if settings.depths == "default":
+    own = getattr(method.settings, "depths", None)
+    if own is None or own == "grid":
+        return tuple(d for d in depth_list if d >= method.min_depth)
+    if own == "default":
         return default_surgical_depths(n)
-    depths = tuple(resolve_depth(d, group_names, architecture=architecture) for d in settings.depths)
+    depths = tuple(resolve_depth(d, group_names, architecture=architecture) for d in own)
     if len(set(depths)) != len(depths) or min(depths) < 2:
-        raise ConfigError(f"methods.{method.name}.depths {list(settings.depths)} must name distinct groups other "
+        raise ConfigError(f"methods.{method.name}.depths {list(own)} must name distinct groups other "
                           f"than the head (depths in [2, {n}]) for {architecture!r}; groups (input to output): "
                           f"{', '.join(group_names)}.")
     return tuple(sorted(depths))
