@@ -23,6 +23,7 @@ from tunedepth.config import load_study, parse_study
 from tunedepth.models import get_architecture
 from tunedepth.results import run_id
 from tunedepth.study import expand_grid
+from tunedepth.study.prepare import study_methods
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parent.parent / "examples"
@@ -65,7 +66,7 @@ def _ids(config: Any) -> list[str]:
     arch = get_architecture(config.model.architecture)
     runs = expand_grid(regimes=config.grid.regimes, depths=config.grid.depths,
                        train_fractions=config.grid.train_fractions, seeds=config.grid.seeds,
-                       group_names=arch.group_names, architecture=arch.name)
+                       group_names=arch.group_names, architecture=arch.name, methods=study_methods(config))
     return [f"{spec.label}@{spec.train_fraction:g}/{spec.seed}="
             + run_id(config, spec, weights_sha256=FAKE_SHA if spec.regime == "finetune" else None) for spec in runs]
 
