@@ -39,6 +39,7 @@ __all__ = [
     "GridConfig",
     "MethodName",
     "ModelConfig",
+    "RayExecutionConfig",
     "Regime",
     "StudyConfig",
     "settings_of",
@@ -143,6 +144,31 @@ class GridConfig(Frozen):
         return v
 
 
+class RayExecutionConfig(Frozen):
+    """``[execution.ray]``: how runs execute on Ray (``executor = "ray"``; docs/scale.md)."""
+
+    address: str | None = Field(
+        default=None,
+        description="The Ray cluster to join: absent = start a local Ray instance with this machine's CPUs and GPUs "
+                    "(shut down when the study ends); 'auto' = the cluster this machine belongs to (`ray start`); or "
+                    "'ray://host:10001'. The study folder must be on a file system every node sees.",
+    )
+    cpus_per_run: Annotated[float, Field(gt=0)] = Field(
+        default=1.0, description="CPUs Ray reserves for each run; torch threads = execution.num_threads or this."
+    )
+    gpus_per_run: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="GPUs Ray reserves for each run (fractions share a GPU, e.g. 0.5)."
+    )
+    max_concurrent: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Most runs in flight at once; absent = as many as the cluster's resources allow."
+    )
+    max_retries: Annotated[int, Field(ge=0)] = Field(
+        default=3,
+        description="Times Ray re-runs a run whose worker process or node was lost (killed, out of memory). A run "
+                    "that raises is not retried: it is recorded as failed, as with the local executor.",
+    )
+
+
 class ExecutionConfig(Frozen):
     """Where and how the runs execute. None of these changes what a run computes (beyond floating-point
     rounding), so they are not part of run ids: a study may be resumed with other values."""
@@ -150,6 +176,13 @@ class ExecutionConfig(Frozen):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="'auto' uses CUDA when present, else the CPU."
     )
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="'local': this process, or `workers` processes of this machine; 'ray': each run a Ray task on a "
+                    "local Ray instance or a cluster ([execution.ray]; needs `pip install 'tunedepth[ray]'`). A "
+                    "study can be resumed on either.",
+    )
+    ray: RayExecutionConfig = Field(default=RayExecutionConfig(), description="Settings of executor = 'ray'.")
     workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default="auto",
         description=(

@@ -120,12 +120,20 @@ def _run_locked(prepared: PreparedStudy, store: StudyStore, workers: int, progre
         progress.study_started(len(prepared.runs), sum(done))
     pending = [i for i, skip in enumerate(done) if not skip]
     workers = max(1, min(workers, len(pending)))
+    on_ray = execution.executor == "ray" and bool(pending)
     set_numerics(threads_per_worker(execution, 1), resolve_device(execution.device))  # this process: all cores
-    features = feature_store(config, cache_dir, shared=workers > 1)
+    features = feature_store(config, cache_dir, shared=workers > 1 or on_ray)
     try:
         if features is not None:
             _precompute_features(prepared, [prepared.runs[i] for i in pending], features)
-        if workers == 1:
+        if on_ray:
+            from tunedepth.study.ray_executor import run_on_ray  # Ray is an optional dependency
+
+            if features is not None:
+                features.clear()  # the tasks map the files; this process only waits for them
+            run_on_ray(prepared, pending, store, progress=progress,
+                       allowed_cuts=None if features is None else features.allowed_cuts)
+        elif workers == 1:
             run_serially(prepared, pending, store, progress=progress, features=features)
         else:
             if features is not None:

@@ -33,8 +33,8 @@ from tunedepth.training import FeatureStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["feature_store", "resolve_workers", "run_in_processes", "run_serially", "set_numerics", "threads_per_worker",
-           "worker_gpu"]
+__all__ = ["feature_store", "plugin_modules", "resolve_workers", "run_in_processes", "run_serially", "set_numerics",
+           "threads_per_worker", "worker_gpu"]
 
 
 def resolve_workers(execution: ExecutionConfig, device: torch.device) -> int:
@@ -144,7 +144,7 @@ def _worker_run(index: int) -> dict[str, Any]:
     return run_recorded(_Worker.prepared, index, _Worker.store, features=_Worker.features)
 
 
-def _plugin_modules(config: StudyConfig) -> tuple[str, ...]:
+def plugin_modules(config: StudyConfig) -> tuple[str, ...]:
     """Modules a spawned worker imports before it prepares the study, so that an architecture or a task registered
     from outside the package (a plug-in, a test) is registered there too: the architecture's and the task's."""
     return (get_architecture(config.model.architecture).build_net.__module__,
@@ -163,7 +163,7 @@ def run_in_processes(prepared: PreparedStudy, pending: list[int], store: StudySt
     context = multiprocessing.get_context("spawn")  # fork after OpenMP has started can deadlock the child
     threads = threads_per_worker(config.execution, workers)
     logger.info("running %d runs in %d processes x %d threads", len(pending), workers, threads)
-    initargs = (config, out_dir, threads, store.layout.feature_cache_dir, _plugin_modules(config),
+    initargs = (config, out_dir, threads, store.layout.feature_cache_dir, plugin_modules(config),
                 context.Value("i", 0), allowed_cuts)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                              initargs=initargs) as pool:

@@ -107,6 +107,10 @@ def prepare_study(config: StudyConfig, out_dir: Path) -> PreparedStudy:
     """
     arch = get_architecture(config.model.architecture)
     resolve_device(config.execution.device)
+    if config.execution.executor == "ray":
+        from tunedepth.study.ray_executor import check_ray_installed
+
+        check_ray_installed()
     _check_output(out_dir)
     runs = expand_grid(
         regimes=config.grid.regimes, depths=config.grid.depths, train_fractions=config.grid.train_fractions,

@@ -4,10 +4,10 @@ Underperform Out-of-Distribution", ICLR 2022).
 Stage 1 (the probe): the new head alone trains, every other group frozen, to convergence on validation — exactly a
 ``layerwise`` run at depth 1, with the study's learning rate(s), stopping rule and epoch choice (the runner trains
 it; served from the feature cache where the depth-1 run is). Stage 2: the network starts from the pretrained
-weights with the **probed head** and the last *depth* groups train (``[methods.lp_ft] depths``, by default the grid's
-depths from 2 up: at depth 1 stage 2 would only go on probing), every learning rate of the paper's scheme x ``finetune_lr_mult``. Kumar et al. fine-tune
-after probing at a smaller lr than plain fine-tuning; 0.1 is this tool's default, stated, not the paper's (which
-sweeps it).
+weights with the **probed head** and the last *depth* groups train (``[methods.lp_ft] depths``, by default the
+grid's depths from 2 up: at depth 1 stage 2 would only go on probing), every learning rate of the paper's scheme x
+``finetune_lr_mult``. Kumar et al. fine-tune after probing at a smaller lr than plain fine-tuning; 0.1 is this
+tool's default, stated, not the paper's (which sweeps it).
 """
 
 from __future__ import annotations
