@@ -210,12 +210,20 @@ def _leftovers(out: Path) -> list[str]:
 
 def _partial_folders(out: Path, run_id: str) -> list[Path]:
     """Folders under runs/ that hold part of ``run_id`` (its folder or a temporary one), without its marker."""
-    return [p for p in (out / "runs").iterdir() if run_id in p.name and not (p / "metrics.json").is_file()]
+    return [p for p in (out / "runs").iterdir() if run_id in p.name and p.is_dir()
+            and not (p / "metrics.json").is_file()]
+
+
+def _run_entries(out: Path, run_id: str) -> list[Path]:
+    """What runs/ holds of ``run_id`` besides the marker saying it was training (``.<run_id>.running.tmp``, which
+    a killed run leaves and the resume removes with the other leftovers)."""
+    return [p for p in (out / "runs").iterdir() if run_id in p.name and not p.name.endswith(".running.tmp")]
 
 
 def _check_killed_at_step(out: Path, ids: list[str], executed: list[str]) -> None:
     # the second run started and had written nothing yet; the feature cache's files stay behind
-    assert executed == ids[:2] and not [p for p in (out / "runs").iterdir() if ids[1] in p.name]
+    assert executed == ids[:2] and not _run_entries(out, ids[1])
+    assert (out / "runs" / f".{ids[1]}.running.tmp").is_file()  # status says: interrupted
     # cuts 2 (ft:conv3-fc) and 3 (ft:fc) of the train, val and test images
     assert sorted(p.suffix for p in (out / ".feature-cache").iterdir()) == [".npy"] * 6
 
@@ -234,7 +242,7 @@ def _check_killed_between_files(out: Path, ids: list[str], executed: list[str]) 
 
 def _check_killed_before_folder_rename(out: Path, ids: list[str], executed: list[str]) -> None:
     # every file of the second run is written, in a temporary folder that was not renamed into place
-    (folder,) = [p for p in (out / "runs").iterdir() if ids[1] in p.name]
+    (folder,) = _run_entries(out, ids[1])
     assert folder.name != ids[1] and sorted(p.name for p in folder.iterdir()) == RUN_FILES
 
 
@@ -252,7 +260,8 @@ FAULTS = {
     "run-2-between-two-files": (
         {"at": "rename", "when": "after", "target": "runs/*/history.csv", "n": 2}, 1, _check_killed_between_files),
     "run-2-folder-before-rename": (
-        {"at": "rename", "when": "before", "target": "runs/*", "n": 2}, 1, _check_killed_before_folder_rename),
+        {"at": "rename", "when": "before", "target": "runs/[!.]*", "n": 2}, 1,
+        _check_killed_before_folder_rename),  # a run folder, not the marker of a run in training
     "results-csv-before-rename": (
         {"at": "rename", "when": "before", "target": "results.csv", "n": 1}, 4, _check_killed_writing_results),
 }

@@ -277,6 +277,36 @@ def report(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: RuleOpt
 
 
 @app.command()
+def status(study_dir: StudyDirArgument) -> None:
+    """Where a study stands: runs finished, running (where, for how long), failed and pending; elapsed and an
+    estimate of the time left. Works while `tunedepth study` runs in the folder (any executor) or after."""
+    from tunedepth.results import study_status
+
+    state = study_status(study_dir)
+    counts = {name: state.count(name) for name in ("finished", "running", "failed", "pending", "interrupted")}
+    head = "running" if state.running else "not running"
+    _out.print(f"{state.root}: {head} ({state.executor}); " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+               + f" of {len(state.runs)} runs", soft_wrap=True, highlight=False, markup=False)
+    if state.running:
+        left = "unknown until a run finishes" if state.remaining != state.remaining else \
+            f"about {_duration(state.remaining)} (mean of the finished runs' times)"
+        _out.print(f"elapsed {_duration(state.elapsed)}; left {left}", highlight=False, markup=False)
+    for run in state.runs:
+        if run.state in ("running", "interrupted"):
+            where = f" on {run.host}, {_duration(run.seconds)}" if run.state == "running" else " (study stopped)"
+            _out.print(f"  {run.state}: {run.label} @ {run.train_fraction:g}, seed {run.seed} [{run.run_id}]{where}",
+                       highlight=False, markup=False, soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    """E.g. "1 h 05 min", "3 min 20 s", "42 s"."""
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+@app.command()
 def models() -> None:
     """List architectures, their layer groups (input to output) and weight sources."""
     from tunedepth.models import get_architecture, list_architectures

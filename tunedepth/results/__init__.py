@@ -13,6 +13,7 @@ from tunedepth.results.finished import PROBABILITY_CLIP, FinishedRun, FinishedSt
 from tunedepth.results.identity import Arm, RunSpec, hashed_config, hashed_fields, run_id
 from tunedepth.results.layout import CROPS_TEST, EPOCH_PREDICTIONS, Split, StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS, RESULT_COLUMNS, RunFailure, RunRecord
+from tunedepth.results.status import RunState, StudyStatus, study_status
 from tunedepth.results.store import StudyStore, frame_to_csv
 
 __all__ = [
@@ -27,12 +28,15 @@ __all__ = [
     "RunFailure",
     "RunRecord",
     "RunSpec",
+    "RunState",
     "Split",
     "StudyLayout",
+    "StudyStatus",
     "StudyStore",
     "frame_to_csv",
     "hashed_config",
     "hashed_fields",
     "load_finished_study",
     "run_id",
+    "study_status",
 ]

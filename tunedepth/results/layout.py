@@ -16,6 +16,8 @@ Layout::
     <study>/runs/<run_id>/metrics.json        written last: the run is finished iff it exists
     <study>/runs/<run_id>/failed.json, traceback.txt   instead, for a run that raised
     <study>/.lock                             held (flock) by the process running the study
+    <study>/plan.json                         the runs of the last `tunedepth study` (ids, labels), when it started
+    <study>/runs/.<run_id>.running.tmp        while a run trains: where and since when (removed at its end)
     <study>/.feature-cache/                   shared frozen-feature files while a study runs
 
 :class:`~tunedepth.results.StudyStore` writes and :class:`~tunedepth.results.FinishedStudy` reads through it.
@@ -69,6 +71,14 @@ class StudyLayout:
     @property
     def lock_file(self) -> Path:
         return self.root / ".lock"
+
+    @property
+    def plan_json(self) -> Path:
+        return self.root / "plan.json"
+
+    def running_marker(self, run_id: str) -> Path:
+        """The file that says a run is training now (a ``.tmp`` name: removed with a killed process's leftovers)."""
+        return self.runs_dir / f".{run_id}.running.tmp"
 
     @property
     def report_html(self) -> Path:

@@ -94,6 +94,32 @@ class StudyStore:
         finally:
             os.close(fd)  # releases the lock
 
+    def is_locked(self) -> bool:
+        """True when a process holds the study folder's lock now (a study is running in it)."""
+        path = self.layout.lock_file
+        if not path.is_file():
+            return False
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # releases a lock this call took
+        return False
+
+    def write_plan(self, plan: dict[str, Any]) -> None:
+        """Write ``plan.json``: the runs a study is about to execute (see :mod:`tunedepth.results.status`)."""
+        atomic_write_json(self.layout.plan_json, plan)
+
+    def mark_running(self, run_id: str, *, host: str, pid: int, started: float) -> None:
+        """Say that a run is training now, where and since when (epoch seconds); :meth:`clear_running` ends it."""
+        self.layout.runs_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.layout.running_marker(run_id), {"host": host, "pid": pid, "started": started})
+
+    def clear_running(self, run_id: str) -> None:
+        self.layout.running_marker(run_id).unlink(missing_ok=True)
+
     def run_dir(self, run_id: str) -> Path:
         return self.layout.run_dir(run_id)
 

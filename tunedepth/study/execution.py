@@ -9,6 +9,7 @@ frozen features every pending fine-tuning run needs are computed first, in one p
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,14 @@ def _run_locked(prepared: PreparedStudy, store: StudyStore, workers: int, progre
     pending = [i for i, skip in enumerate(done) if not skip]
     workers = max(1, min(workers, len(pending)))
     on_ray = execution.executor == "ray" and bool(pending)
+    store.write_plan({
+        "started": time.time(), "executor": execution.executor,
+        "concurrency": (execution.ray.max_concurrent or 0) if on_ray else workers,
+        "runs": [{"run_id": rid, "label": spec.label, "regime": spec.regime, "depth": spec.depth,
+                  "train_fraction": spec.train_fraction, "seed": spec.seed}
+                 for spec, rid in zip(prepared.runs, prepared.run_ids, strict=True)],
+        "pending": [prepared.run_ids[i] for i in pending],
+    })
     set_numerics(threads_per_worker(execution, 1), resolve_device(execution.device))  # this process: all cores
     features = feature_store(config, cache_dir, shared=workers > 1 or on_ray)
     try:

@@ -9,6 +9,9 @@ executors) is :func:`tunedepth.study.run_study`.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 import traceback
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -267,6 +270,7 @@ def run_recorded(prepared: PreparedStudy, index: int, store: StudyStore, *, prog
     on): returns the metrics, or the failure record with ``"failed": True``. ``KeyboardInterrupt`` and
     ``SystemExit`` stop the study as usual."""
     spec, run_id = prepared.runs[index], prepared.run_ids[index]
+    store.mark_running(run_id, host=socket.gethostname(), pid=os.getpid(), started=time.time())
     try:
         return run_one(prepared, spec, run_id, store, progress=progress, features=features)
     except Exception as exc:
@@ -281,3 +285,5 @@ def run_recorded(prepared: PreparedStudy, index: int, store: StudyStore, *, prog
                        run_id, spec.label, spec.train_fraction, spec.seed, failure["error"], failure["reason"],
                        store.run_dir(run_id) / "traceback.txt")
         return {**failure, "failed": True}
+    finally:
+        store.clear_running(run_id)
