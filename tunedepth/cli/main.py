@@ -13,6 +13,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -274,6 +275,46 @@ def report(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: RuleOpt
     _setup_logging(verbose)
     _print_report(write_report(study_dir, alpha=alpha, depth_rule=rule.value if rule else None,
                                depth_metric=metric.value if metric else None, cross_fit=cross_fit))
+
+
+@app.command()
+def plan(
+    study_file: Annotated[Path, typer.Argument(help="TOML study file (see examples/full.toml).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Study folder. Default: tunedepth-out/<name>.")] = None,
+    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Measure a few mini-batches per cost class "
+                                        "to estimate the time (default), or only count the runs.")] = True,
+) -> None:
+    """What `tunedepth study` would run, and about how long it would take; runs and writes nothing.
+
+    The runs by training fraction and regime, how many are already finished in the output folder, which take their
+    frozen prefix from the feature cache, and an estimate of the time from a short measured probe on this machine
+    (an upper bound where early stopping ends runs before max_epochs; see tunedepth/study/plan.py).
+    """
+    from collections import defaultdict
+
+    from tunedepth.study.plan import plan_study
+
+    config = load_study(study_file)
+    out_dir = out if out is not None else DEFAULT_OUT / config.name
+    study_plan = plan_study(config, out_dir, probe=probe)
+    table = Table(title=f"plan of {config.name} ({out_dir})")
+    for column in ("fraction", "regime", "runs", "finished", "failed", "cached groups", "est. per run"):
+        table.add_column(column, overflow="fold")
+    groups: dict[tuple[float, str], list[Any]] = defaultdict(list)
+    for run in study_plan.runs:
+        groups[(run.spec.train_fraction, run.spec.label)].append(run)
+    for (fraction, label), runs in groups.items():
+        todo = [r.seconds for r in runs if r.state == "to run"]
+        table.add_row(f"{fraction:g}", label, str(len(runs)), str(sum(r.state == "finished" for r in runs)),
+                      str(sum(r.state == "failed" for r in runs)), str(runs[0].cached_groups),
+                      _duration(float(np.mean(todo))) if todo and probe else "–")
+    _out.print(table)
+    n, to_run = len(study_plan.runs), len(study_plan.to_run)
+    line = f"{n} runs: {n - to_run} finished or failed before, {to_run} to run"
+    if probe and to_run:
+        line += (f"; estimated {_duration(study_plan.seconds)} with {study_plan.workers} at once x "
+                 f"{study_plan.threads} thread(s) (at most: runs that stop early take less)")
+    _out.print(line + ".", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
