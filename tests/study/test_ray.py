@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from tunedepth.config import parse_study
-from tunedepth.errors import ConfigError
+from tunedepth.errors import ConfigError, ExecutionError
 from tunedepth.study import run_study
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'tunedepth[ray]' (CI installs it)")
@@ -62,6 +62,23 @@ def test_ray_gives_the_results_of_the_local_executor(local_ray, study_raw, tmp_p
     assert on_ray.n_executed == local.n_executed == 3
     pd.testing.assert_frame_equal(_results(tmp_path / "ray"), _results(tmp_path / "local"))
     assert not (tmp_path / "ray" / ".ray-shared-fs-check").exists()
+
+
+def test_with_ship_results_workers_return_their_run_folders_and_the_driver_writes_them(local_ray, study_raw,
+                                                                                        tmp_path):
+    local = tmp_path / "local"
+    run_study(parse_study(_raw(study_raw, workers=1), base_dir=tmp_path), local)
+    shipped = tmp_path / "shipped"
+    run_study(parse_study(_raw(study_raw, executor="ray", ray={"ship_results": True}), base_dir=tmp_path), shipped)
+    pd.testing.assert_frame_equal(_results(shipped), _results(local))
+    for run in (local / "runs").iterdir():  # the same files, the predictions byte for byte
+        assert sorted(f.name for f in (shipped / "runs" / run.name).iterdir()) == sorted(f.name for f in run.iterdir())
+        for name in ("predictions_val.csv", "predictions_test.csv"):
+            assert (shipped / "runs" / run.name / name).read_bytes() == (run / name).read_bytes()
+    too_small = _raw(study_raw, executor="ray", ray={"ship_results": True, "ship_max_mb": 1e-6})
+    with pytest.raises(ExecutionError, match=r"wrote \d+ MB, more than execution.ray.ship_max_mb = 1e-06"):
+        run_study(parse_study(too_small, base_dir=tmp_path), tmp_path / "too-small")
+    assert not [p for p in (tmp_path / "too-small" / "runs").iterdir() if not p.name.startswith(".")]
 
 
 def test_a_study_half_run_locally_finishes_on_ray_with_only_the_missing_runs(local_ray, study_raw, tmp_path):

@@ -167,6 +167,16 @@ class RayExecutionConfig(Frozen):
         description="Times Ray re-runs a run whose worker process or node was lost (killed, out of memory). A run "
                     "that raises is not retried: it is recorded as failed, as with the local executor.",
     )
+    ship_results: bool = Field(
+        default=False,
+        description="For clusters without a shared file system: each run trains in a temporary folder on its node, "
+                    "returns its run folder's files to the driver (at most ship_max_mb), which writes them into the "
+                    "study folder. Frozen features are then computed on each worker instead of read from the study "
+                    "folder, and `tunedepth status` cannot see which runs are training.",
+    )
+    ship_max_mb: Annotated[float, Field(gt=0)] = Field(
+        default=256.0, description="Largest run folder a worker returns with ship_results (a larger one fails)."
+    )
 
 
 class ExecutionConfig(Frozen):

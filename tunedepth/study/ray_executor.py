@@ -19,11 +19,15 @@ import importlib
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from tunedepth._io import atomic_write, atomic_write_dir
 from tunedepth.config import StudyConfig
 from tunedepth.errors import ConfigError, ExecutionError
 from tunedepth.results import StudyStore
@@ -60,31 +64,68 @@ class _WorkerStudy:
 
 def _task(config: StudyConfig, out_dir: str, index: int, threads: int, token: str, plugins: tuple[str, ...],
           allowed_cuts: set[int] | None) -> dict[str, Any]:
-    """One run, in a Ray worker process (see the module docstring)."""
-    root = Path(out_dir)
-    check = root / RAY_CHECK_FILE
+    """One run, in a Ray worker process (see the module docstring). With ``ship_results`` the run is written into
+    a temporary folder of this node and its files are returned: ``{"metrics": ..., "files": {name: bytes}}``."""
+    ship = config.execution.ray.ship_results
+    root = Path(tempfile.mkdtemp(prefix="tunedepth-ray-")) if ship else Path(out_dir)
+    if not ship:
+        _check_shared_folder(root, token)
+    key = (out_dir, token)
+    if _WorkerStudy.key != key:
+        for plugin in plugins:
+            importlib.import_module(plugin)
+        device = resolve_device(config.execution.device)
+        set_numerics(threads, device)
+        _WorkerStudy.prepared = prepare_study(config, Path(out_dir) if not ship else root)
+        _WorkerStudy.store = StudyStore(Path(out_dir))
+        # shipped runs cannot read the driver's feature files: this worker computes (and keeps) its own features
+        _WorkerStudy.features = feature_store(config, _WorkerStudy.store.layout.feature_cache_dir, shared=not ship)
+        if _WorkerStudy.features is not None and not ship:
+            _WorkerStudy.features.allowed_cuts = allowed_cuts
+        _WorkerStudy.key = key
+    if not ship:
+        return run_recorded(_WorkerStudy.prepared, index, _WorkerStudy.store, features=_WorkerStudy.features)
     try:
-        seen = check.read_text().strip()
+        store = StudyStore(root)
+        metrics = run_recorded(_WorkerStudy.prepared, index, store, features=_WorkerStudy.features)
+        folder = store.run_dir(_WorkerStudy.prepared.run_ids[index])
+        files = {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    size_mb = sum(len(b) for b in files.values()) / 2**20
+    limit = config.execution.ray.ship_max_mb
+    if size_mb > limit:
+        raise ExecutionError(f"Run {_WorkerStudy.prepared.run_ids[index]} wrote {size_mb:.0f} MB, more than "
+                             f"execution.ray.ship_max_mb = {limit:g}; raise it, or put the study folder on a shared "
+                             "file system and set ship_results = false.")
+    return {"metrics": metrics, "files": files}
+
+
+def _check_shared_folder(root: Path, token: str) -> None:
+    """Raise a one-line ExecutionError unless this node sees the driver's token in the study folder."""
+    try:
+        seen = (root / RAY_CHECK_FILE).read_text().strip()
     except OSError:
         seen = ""
     if seen != token:
         raise ExecutionError(
             f"Ray worker on host {socket.gethostname()} cannot see the study folder {root} (its "
             f"{RAY_CHECK_FILE} is missing or from another study); put the study folder on a file system every Ray "
-            "node mounts at the same path.")
-    key = (str(root), token)
-    if _WorkerStudy.key != key:
-        for plugin in plugins:
-            importlib.import_module(plugin)
-        device = resolve_device(config.execution.device)
-        set_numerics(threads, device)
-        _WorkerStudy.prepared = prepare_study(config, root)
-        _WorkerStudy.store = StudyStore(root)
-        _WorkerStudy.features = feature_store(config, _WorkerStudy.store.layout.feature_cache_dir, shared=True)
-        if _WorkerStudy.features is not None:
-            _WorkerStudy.features.allowed_cuts = allowed_cuts
-        _WorkerStudy.key = key
-    return run_recorded(_WorkerStudy.prepared, index, _WorkerStudy.store, features=_WorkerStudy.features)
+            "node mounts at the same path, or set execution.ray.ship_results = true.")
+
+
+def _write_bytes(data: bytes, fh: IO[bytes]) -> None:
+    fh.write(data)
+
+
+def _write_shipped(store: StudyStore, run_id: str, files: dict[str, bytes]) -> None:
+    """Write a shipped run folder into the study folder whole (its ``metrics.json`` last, as every run's)."""
+    def write(folder: Path) -> None:
+        for name in sorted(files, key=lambda n: n == "metrics.json"):
+            data = files[name]
+            atomic_write(folder / name, partial(_write_bytes, data))
+
+    atomic_write_dir(store.run_dir(run_id), write)
 
 
 def _connect(ray: Any, address: str | None) -> bool:
@@ -151,6 +192,9 @@ def run_on_ray(prepared: PreparedStudy, pending: list[int], store: StudyStore, *
                     f"{settings.max_retries + 1} times ({type(exc).__name__}); the runs finished so far are kept. "
                     "Run the same command again to resume, with a larger execution.ray.max_retries or fewer "
                     "runs at once.") from None
+            if settings.ship_results:
+                _write_shipped(store, prepared.run_ids[index], metrics["files"])
+                metrics = metrics["metrics"]
             if progress is not None:
                 progress.run_ended(prepared.runs[index], metrics)
     finally:
