@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import torch
 
@@ -29,6 +29,8 @@ from tunedepth.tuning.depth import BnPolicy, freeze_to_depth
 from tunedepth.tuning.lr_policies import LrPolicy, build_param_groups
 
 __all__ = ["TUNING_METHODS", "DepthAxis", "MethodHooks", "TuningMethod", "plain_step"]
+
+SettingsT = TypeVar("SettingsT", bound=Frozen)
 
 DepthAxis = Literal["prefix", "single", "none"]
 """How a method uses the grid's depth axis: "prefix" (the last *depth* groups train), "single" (only the group at
@@ -80,6 +82,10 @@ class TuningMethod:
 
     def __init__(self, settings: Frozen | None = None) -> None:
         self.settings = settings
+
+    def setting(self, settings_type: type[SettingsT]) -> SettingsT:
+        """The method's settings as ``settings_type`` (that table's defaults when the study gave none)."""
+        return self.settings if isinstance(self.settings, settings_type) else settings_type()
 
     def params(self) -> tuple[tuple[str, Any], ...]:
         """The method's parameters as sorted (name, value) pairs: what its run ids hash (the depth axis excluded)."""

@@ -31,15 +31,12 @@ class L2sp(TuningMethod):
     depth_axis = "none"
     reference = "Li et al., ICML 2018"
 
-    @property
-    def _settings(self) -> L2spSettings:
-        return self.settings if isinstance(self.settings, L2spSettings) else L2spSettings()
-
     def param_groups(self, model: GroupedModel, *, regime: Regime, policy: LrPolicy) -> list[dict[str, Any]]:
         return build_param_groups(model, regime=regime, policy=dataclasses.replace(policy, weight_decay=0.0))
 
     def start(self, model: GroupedModel) -> MethodHooks:
-        alpha, beta = self._settings.alpha, self._settings.beta
+        settings = self.setting(L2spSettings)
+        alpha, beta = settings.alpha, settings.beta
         head = {id(p) for _, p in model.group_parameters(model.head)}
         trained = [p for p in model.parameters() if p.requires_grad]
         pretrained = [(p, p.detach().clone()) for p in trained if id(p) not in head]

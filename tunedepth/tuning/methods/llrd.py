@@ -29,8 +29,7 @@ class Llrd(TuningMethod):
 
     @property
     def decay(self) -> float:
-        settings = self.settings if isinstance(self.settings, LlrdSettings) else LlrdSettings()
-        return settings.decay
+        return self.setting(LlrdSettings).decay
 
     def param_groups(self, model: GroupedModel, *, regime: Regime, policy: LrPolicy) -> list[dict[str, Any]]:
         groups = build_param_groups(model, regime=regime, policy=dataclasses.replace(policy, head_lr_mult=1.0))

@@ -33,8 +33,7 @@ class LpFt(TuningMethod):
 
     @property
     def lr_mult(self) -> float:
-        settings = self.settings if isinstance(self.settings, LpFtSettings) else LpFtSettings()
-        return settings.finetune_lr_mult
+        return self.setting(LpFtSettings).finetune_lr_mult
 
     def param_groups(self, model: GroupedModel, *, regime: Regime, policy: LrPolicy) -> list[dict[str, Any]]:
         groups = build_param_groups(model, regime=regime, policy=policy)
