@@ -84,8 +84,8 @@ def halving_epochs(n_lrs: int, first_round_epochs: int, max_epochs: int) -> int:
     half up to twice that, ..., the last one to ``max_epochs`` (:mod:`tunedepth.study.lr_search`).
 
     Example:
-        >>> halving_epochs(4, 2, 10)  # 4 lrs x 2 epochs, 2 lrs to 4, the winner to 10
-        22
+        >>> halving_epochs(4, 2, 10)  # all 4 lrs to epoch 2, the better 2 on to 4, the winner on to 10: 2+2+4+10
+        18
     """
     trained = [0] * n_lrs
     alive, budget = list(range(n_lrs)), first_round_epochs
