@@ -30,16 +30,13 @@ def local_ray():
     """One local Ray instance with 2 CPUs for the module, started the way the executor starts one."""
     from tunedepth.study.ray_executor import _connect
 
-    if not ray.is_initialized():
-        import tunedepth.study.ray_executor as module
-
+    if not ray.is_initialized():  # the executor's own start path (PYTHONPATH for the workers), with 2 CPUs
         real_init = ray.init
         ray.init = lambda **kwargs: real_init(num_cpus=2, **kwargs)  # the machine may have more cores
         try:
             _connect(ray, None)
         finally:
             ray.init = real_init
-        assert module  # the executor's own start path (PYTHONPATH for the workers)
     yield ray
     ray.shutdown()
 

@@ -19,6 +19,7 @@ trained at once (``workers``). Model building, data loading and the report are n
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,7 @@ def plan_study(config: StudyConfig, out_dir: Path, *, probe: bool = True, probe_
     execution = config.execution
     device = resolve_device(execution.device)
     workers = resolve_workers(execution, device) if execution.executor == "local" else (
-        execution.ray.max_concurrent or max(1, int((torch.get_num_threads() or 1) / execution.ray.cpus_per_run)))
+        execution.ray.max_concurrent or max(1, int((os.cpu_count() or 1) / execution.ray.cpus_per_run)))
     threads = threads_per_worker(execution, workers) if execution.executor == "local" else (
         execution.num_threads or max(1, int(execution.ray.cpus_per_run)))
     data, task = prepared.data, prepared.task_data

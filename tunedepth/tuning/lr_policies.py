@@ -22,7 +22,8 @@ import torch
 from tunedepth.config import Regime
 from tunedepth.models import GroupedModel
 
-__all__ = ["LrPolicy", "LrSchedule", "build_optimizer", "build_param_groups", "build_scheduler", "lr_factor"]
+__all__ = ["LrPolicy", "LrSchedule", "build_optimizer", "build_param_groups", "build_scheduler", "lr_factor",
+           "param_kind"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,18 @@ class LrPolicy:
     lr_decay_per_epoch: float
     schedule: Literal["exponential", "warmup_cosine"] = "exponential"
     warmup_epochs: float = 0.0
+
+
+def param_kind(name: str, param: torch.nn.Parameter) -> str:
+    """"bias" (name ends in ``.bias``), "weight" (2 or more dimensions: the only kind weight decay applies to) or
+    "norm" (other 1-D parameters: normalisation scales).
+
+    Example:
+        >>> scale = torch.nn.Parameter(torch.ones(2))
+        >>> param_kind("fc.bias", scale), param_kind("bn.weight", scale)
+        ('bias', 'norm')
+    """
+    return "bias" if name.endswith(".bias") else ("weight" if param.ndim >= 2 else "norm")
 
 
 def build_param_groups(model: GroupedModel, *, regime: Regime, policy: LrPolicy) -> list[dict[str, Any]]:
@@ -62,8 +75,7 @@ def build_param_groups(model: GroupedModel, *, regime: Regime, policy: LrPolicy)
         params = [(n, p) for n, p in model.group_parameters(group) if p.requires_grad]
         by_kind: dict[str, list[torch.nn.Parameter]] = {"weight": [], "bias": [], "norm": []}
         for name, p in params:
-            kind = "bias" if name.endswith(".bias") else ("weight" if p.ndim >= 2 else "norm")
-            by_kind[kind].append(p)
+            by_kind[param_kind(name, p)].append(p)
         for kind, plist in by_kind.items():
             if not plist:
                 continue

@@ -22,7 +22,7 @@ import torch
 
 from tunedepth.config import Regime
 from tunedepth.models import GroupedModel
-from tunedepth.tuning.lr_policies import LrPolicy
+from tunedepth.tuning.lr_policies import LrPolicy, param_kind
 from tunedepth.tuning.methods.base import TUNING_METHODS, MethodHooks, TuningMethod
 
 __all__ = ["AutoRgn", "relative_gradient_norms"]
@@ -58,7 +58,7 @@ class AutoRgn(TuningMethod):
             for name, p in model.group_parameters(group):
                 if not p.requires_grad:
                     continue
-                kind = "bias" if name.endswith(".bias") else ("weight" if p.ndim >= 2 else "norm")
+                kind = param_kind(name, p)
                 groups.append({"params": [p], "lr": policy.lr * (policy.head_lr_mult if is_head else 1.0),
                                "weight_decay": policy.weight_decay if kind == "weight" else 0.0,
                                "group": group.name, "kind": kind, "rgn": not is_head})
