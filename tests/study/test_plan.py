@@ -53,3 +53,16 @@ def test_tunedepth_plan_prints_the_runs_and_the_estimate(study_raw, tmp_path, ca
     assert not (tmp_path / "out").exists()
     assert main(["plan", str(study_file), "--no-probe"]) == 0
     assert "estimated" not in capsys.readouterr().out
+
+
+def test_with_asha_a_runs_trials_are_what_trains_at_once(study_raw, tmp_path):
+    import pytest
+
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'tunedepth[ray]' (CI installs it)")
+    raw = copy.deepcopy(study_raw)
+    raw["training"] |= {"lr": "auto", "lr_grid": [0.1, 0.01, 0.001]}
+    raw["execution"] |= {"executor": "ray", "ray": {"max_concurrent": 8}}
+    halving = plan_study(parse_study(raw, base_dir=tmp_path), tmp_path / "a", probe=False)
+    raw["training"]["lr_search"] = "asha"
+    asha = plan_study(parse_study(raw, base_dir=tmp_path), tmp_path / "a", probe=False)
+    assert (halving.workers, asha.workers) == (8, 3)  # runs at once; one run's 3 trials at once

@@ -6,6 +6,7 @@ Skipped, saying why, only when Ray is not installed (`pip install 'tunedepth[ray
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import threading
@@ -148,3 +149,57 @@ def test_asking_for_ray_without_it_installed_is_one_line_naming_the_extra(study_
     with pytest.raises(ConfigError, match=r"^execution.executor = 'ray' needs Ray, .*pip install 'tunedepth\[ray\]'"):
         prepare_study(parse_study(_raw(study_raw, executor="ray"), base_dir=tmp_path), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _asha_raw(study_raw: dict[str, Any]) -> dict[str, Any]:
+    """One fine-tuning run whose lr_grid has two learning rates that learn and, after them, two too small to
+    (ranked by validation loss: the toy's validation AUC is 1 from the first epoch at every lr)."""
+    raw = _raw(study_raw, executor="ray", ray={"max_concurrent": 2})
+    raw["grid"] |= {"regimes": ["finetune"], "depths": [4]}
+    raw["training"] |= {"lr": "auto", "lr_search": "asha", "lr_grid": [0.05, 0.02, 1e-7, 2e-7], "max_epochs": 6,
+                        "patience": 6, "epoch_metric": "loss"}
+    return raw
+
+
+def test_asha_stops_the_worst_trials_early_and_keeps_the_best(local_ray, study_raw, tmp_path):
+    raw = _asha_raw(study_raw)
+    raw["grid"]["methods"] = ["layerwise", "l2sp"]
+    raw["methods"] = {"l2sp": {"beta": 1e308}}  # diverges at the first step at every lr: the run fails, the study goes on
+    summary = run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "asha")
+    assert summary.n_executed == 2 and len(summary.results) == 1
+    (failure,) = summary.failures.to_dict("records")
+    assert failure["label"] == "l2sp" and failure["error"] == "TrainingDivergedError"
+    run_dir = tmp_path / "asha" / "runs" / summary.results["run_id"].iloc[0]
+    assert sorted(p.name for p in (tmp_path / "asha" / "runs").iterdir() if p.name.startswith(".")) == []
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    trials = {t["lr"]: t for t in metrics["lr_trials"]}
+    assert sorted(trials) == [1e-7, 2e-7, 0.02, 0.05]
+    # the two that cannot learn reach the first rung after both that do, below them: stopped after 1 epoch
+    for lr in (1e-7, 2e-7):
+        assert trials[lr]["eliminated_in_round"] == 0 and trials[lr]["epochs_run"] == 1
+    # which of the two that learn goes on depends on their timing; the kept one trained to the end, and is the
+    # best (lowest validation loss) of those not stopped
+    history = pd.read_csv(run_dir / "history.csv")
+    best_loss = history.groupby("base_lr")["val_loss"].min()
+    finished = [lr for lr, t in trials.items() if "eliminated_in_round" not in t]
+    kept = metrics["lr"]
+    assert kept in finished and trials[kept]["epochs_run"] == 6
+    assert best_loss[kept] == min(best_loss[lr] for lr in finished)
+    # the kept trial trained exactly as a run at that single learning rate does
+    single = _raw(study_raw)
+    single["grid"] |= {"regimes": ["finetune"], "depths": [4]}
+    single["training"] |= {"lr": kept, "max_epochs": 6, "patience": 6, "epoch_metric": "loss"}
+    run_study(parse_study(single, base_dir=tmp_path), tmp_path / "single")
+    (single_dir,) = (tmp_path / "single" / "runs").iterdir()
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "predictions_test.csv"),
+                                  pd.read_csv(single_dir / "predictions_test.csv"))
+
+
+def test_the_cluster_example_of_the_docs_is_a_valid_ray_cluster_config():
+    import jsonschema
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "examples" / "ray-cluster.yaml").read_text())
+    schema = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+    jsonschema.validate(config, schema)
+    assert config["head_node_type"] in config["available_node_types"]

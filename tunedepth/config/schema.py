@@ -381,6 +381,18 @@ class StudyConfig(Frozen):
             raise ValueError(misplaced[0])
         return config
 
+    @model_validator(mode="after")
+    def _asha_on_ray(self) -> StudyConfig:
+        if self.training.lr_search == "asha" and self.execution.executor != "ray":
+            raise ValueError(f"training.lr_search = 'asha' schedules a run's learning rates as Ray Tune trials and "
+                             f"needs execution.executor = 'ray', got {self.execution.executor!r}; set executor = "
+                             "'ray', or lr_search = 'halving' (the same search in the run's own process).")
+        if self.training.lr_search == "asha" and self.execution.ray.ship_results:
+            raise ValueError("training.lr_search = 'asha' keeps its trials' states in the study folder, which needs "
+                             "a shared file system; execution.ray.ship_results = true cannot be used with it. Set "
+                             "ship_results = false, or lr_search = 'halving'.")
+        return self
+
     @model_serializer(mode="wrap")
     def _write_task_table(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)

@@ -72,6 +72,15 @@ class TrainingConfig(Frozen):
     lr_search_epochs: Annotated[int, Field(ge=1)] = added_field(
         1, description="Epochs of the first round of lr = 'auto' (each later round doubles it)."
     )
+    lr_search: Literal["halving", "asha"] = added_field(
+        "halving",
+        description=(
+            "How lr = 'auto' searches lr_grid: 'halving' (in the run's own process: rounds of lr_search_epochs, "
+            "doubling, the better half going on) or 'asha' (executor = 'ray' only: every candidate is a Ray Tune "
+            "trial, scheduled from the driver by ASHA with the same first rung and halving rate, the worse ones "
+            "stopped early; decisions depend on the order trials reach each rung, so are not deterministic)."
+        ),
+    )
     head_lr_mult: Annotated[float, Field(gt=0)] = Field(
         default=10.0, description="Head lr = head_lr_mult x lr when fine-tuning (paper: 10). Scratch uses 1."
     )
@@ -170,6 +179,9 @@ class TrainingConfig(Frozen):
         if self.augment and self.augment_copies:
             raise ValueError(f"augment = true (online) and augment_copies = {self.augment_copies} (fixed views) are "
                              "two ways to augment; choose one.")
+        if self.lr_search == "asha" and self.lr != "auto":
+            raise ValueError(f"lr_search = 'asha' searches lr_grid for lr = 'auto', but lr = {self.lr!r}; set lr = "
+                             "'auto' or remove lr_search.")
         if self.schedule == "exponential" and self.warmup_epochs:
             raise ValueError(f"warmup_epochs = {self.warmup_epochs:g} is only used with schedule = 'warmup_cosine'; "
                              "remove it or set the schedule.")
@@ -190,6 +202,6 @@ class TrainingConfig(Frozen):
         return self.lr if isinstance(self.lr, tuple) else (float(self.lr),)
 
     @property
-    def lr_search(self) -> bool:
-        """Whether each run chooses its learning rate by successive halving (``lr = "auto"``)."""
+    def searches_lr(self) -> bool:
+        """Whether each run chooses its learning rate by a search (``lr = "auto"``: ``lr_search``)."""
         return self.lr == "auto"

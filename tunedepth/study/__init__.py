@@ -10,7 +10,8 @@ from tunedepth.study.execution import StudySummary, run_study
 from tunedepth.study.executors import resolve_workers, worker_gpu
 from tunedepth.study.grid import expand_grid, resolve_depth
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
-from tunedepth.study.runner import StudyProgress, build_frozen_model, run_one, run_recorded
+from tunedepth.study.run_setup import build_frozen_model
+from tunedepth.study.runner import StudyProgress, run_one, run_recorded
 from tunedepth.study.tasks import STUDY_TASKS, TaskData, TaskOutputs, TaskRun
 
 __all__ = [

@@ -27,7 +27,8 @@ from tunedepth.study.executors import (
     threads_per_worker,
 )
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
-from tunedepth.study.runner import StudyProgress, build_frozen_model
+from tunedepth.study.run_setup import build_frozen_model
+from tunedepth.study.runner import StudyProgress
 from tunedepth.training import FeatureStore, plan_cached_cuts
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ from tunedepth.tuning import LrPolicy
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LrSearch", "ModelFactory", "Trial", "cached_inputs_of", "search_lr"]
+__all__ = ["LrSearch", "ModelFactory", "Trial", "all_diverged", "cached_inputs_of", "search_lr", "start_trainer"]
 
 ModelFactory = Callable[[], tuple[GroupedModel, int, str]]
 """Builds the run's model at its starting weights, frozen to its depth; returns it, its feature-cache cut and why
@@ -154,7 +154,7 @@ def _each(build: ModelFactory, spec: RunSpec, lrs: tuple[float, ...],
             best = (trial, model)
         del model
     if best is None:
-        raise _all_diverged(diverged)
+        raise all_diverged(diverged)
     return LrSearch(tuple(trials), best[0], best[1], diverged, reason)
 
 
@@ -165,11 +165,9 @@ def _halving(build: ModelFactory, spec: RunSpec, lrs: tuple[float, ...], first_r
     trainers: dict[float, tuple[Trainer, int]] = {}
     reason = ""
     for lr in lrs:
-        seed_everything(spec.seed)  # same initialisation, data order and dropout stream for every lr
-        model, cut, reason = build()
-        cached, test_inputs = cached_inputs(model, cut)
-        trainers[lr] = (Trainer(model, policy=policy(lr), cached=cached, test_inputs=test_inputs,
-                                on_epoch_end=on_epoch_end, **trainer_args), cut)
+        trainer, cut, reason = start_trainer(build, spec, lr, cached_inputs=cached_inputs, policy=policy,
+                                             trainer_args=trainer_args, on_epoch_end=on_epoch_end)
+        trainers[lr] = (trainer, cut)
     alive, decided, diverged = list(lrs), {}, {}
     budget, round_ = first_round_epochs, 0
     while len(alive) > 1:
@@ -194,7 +192,7 @@ def _halving(build: ModelFactory, spec: RunSpec, lrs: tuple[float, ...], first_r
         alive = [lr for lr in lrs if lr in ranked[:keep]]
         budget, round_ = budget * 2, round_ + 1
     if not alive:
-        raise _all_diverged(diverged)
+        raise all_diverged(diverged)
     winner, cut = trainers[alive[0]]
     winner.run()  # to the stopping rule (raises if it diverges now: the run fails, as a single-lr run would)
     best = Trial(alive[0], winner.result(), cut)
@@ -202,12 +200,26 @@ def _halving(build: ModelFactory, spec: RunSpec, lrs: tuple[float, ...], first_r
     return LrSearch(trials, best, winner.model, diverged, reason)
 
 
+def start_trainer(build: ModelFactory, spec: RunSpec, lr: float, *,
+                  cached_inputs: Callable[[GroupedModel, int], tuple[CachedInputs | None, torch.Tensor]],
+                  policy: Callable[[float], LrPolicy], trainer_args: dict[str, Any],
+                  on_epoch_end: Callable[[EpochRecord], None] | None) -> tuple[Trainer, int, str]:
+    """A trainer of the run at ``lr``, before its first epoch, from the run's seed (the same initialisation, data
+    order and dropout stream for every lr); returns it, its feature-cache cut and why the cache is not used."""
+    seed_everything(spec.seed)
+    model, cut, reason = build()
+    cached, test_inputs = cached_inputs(model, cut)
+    return (Trainer(model, policy=policy(lr), cached=cached, test_inputs=test_inputs, on_epoch_end=on_epoch_end,
+                    **trainer_args), cut, reason)
+
+
 def _rank(trainer: Trainer) -> float:
     score = trainer.selection_score
     return score if math.isfinite(score) else -math.inf
 
 
-def _all_diverged(diverged: dict[float, str]) -> TrainingDivergedError:
+def all_diverged(diverged: dict[float, str]) -> TrainingDivergedError:
+    """The error of a run whose training diverged at every learning rate (lr -> why)."""
     return TrainingDivergedError("training diverged at every learning rate ("
                                  + "; ".join(f"lr {lr:g}: {why}" for lr, why in diverged.items()) + ")")
 

@@ -13,7 +13,9 @@ then
 summed over the learning rates it trains (every lr of a list; successive halving's rounds for ``lr = "auto"``),
 with ``epochs`` = ``max_epochs`` (more when ``min_iterations`` asks for it): an **upper bound** where early stopping
 ends runs sooner. The study's time is the cached features' computation plus the runs' time divided by the runs
-trained at once (``workers``). Model building, data loading and the report are not counted.
+trained at once (``workers``; with ``lr_search = "asha"``, a run's trials at once, its search counted as successive
+halving's epochs, which ASHA's matches when its trials arrive together). Model building, data loading and the
+report are not counted.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tunedepth.models import GroupedModel
 from tunedepth.results import RunSpec, StudyStore
 from tunedepth.study.executors import resolve_workers, threads_per_worker
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
-from tunedepth.study.runner import build_frozen_model
+from tunedepth.study.run_setup import build_frozen_model
 from tunedepth.training import cache_cut
 from tunedepth.training.predict import forward_from_cut, model_inputs
 
@@ -135,7 +137,7 @@ def _run_epochs(prepared: PreparedStudy, n_train: int) -> tuple[int, int]:
     batches = passes * max(1, math.ceil(n_train / tc.batch_size))
     epochs = max(tc.max_epochs, math.ceil(tc.min_iterations / batches))
     lrs = len(tc.lrs)
-    total = halving_epochs(lrs, tc.lr_search_epochs, epochs) if tc.lr_search and lrs > 1 else lrs * epochs
+    total = halving_epochs(lrs, tc.lr_search_epochs, epochs) if tc.searches_lr and lrs > 1 else lrs * epochs
     return total, passes * n_train
 
 
@@ -153,6 +155,8 @@ def plan_study(config: StudyConfig, out_dir: Path, *, probe: bool = True, probe_
         execution.ray.max_concurrent or max(1, int((os.cpu_count() or 1) / execution.ray.cpus_per_run)))
     threads = threads_per_worker(execution, workers) if execution.executor == "local" else (
         execution.num_threads or max(1, int(execution.ray.cpus_per_run)))
+    if config.training.searches_lr and config.training.lr_search == "asha":
+        workers = min(workers, len(config.training.lrs))  # one run at a time, its trials at once
     data, task = prepared.data, prepared.task_data
     n_eval = len(data.val) + len(data.test)
     costs: dict[tuple[str, int, int, str | None], tuple[float, float]] = {}

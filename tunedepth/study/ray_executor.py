@@ -20,7 +20,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 from functools import partial
@@ -28,20 +27,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from tunedepth._io import atomic_write, atomic_write_dir
-from tunedepth.config import StudyConfig
 from tunedepth.errors import ConfigError, ExecutionError
 from tunedepth.results import StudyStore
-from tunedepth.study.executors import feature_store, plugin_modules, set_numerics
-from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
+from tunedepth.study.executors import plugin_modules
+from tunedepth.study.prepare import PreparedStudy
+from tunedepth.study.ray_worker import RAY_CHECK_FILE, WorkerContext, worker_study
 from tunedepth.study.runner import StudyProgress, run_recorded
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RAY_CHECK_FILE", "check_ray_installed", "run_on_ray"]
-
-RAY_CHECK_FILE = ".ray-shared-fs-check"
-"""A file the driver writes into the study folder with a random token; every task reads it back first, so a node
-that does not see the study folder (no shared file system) fails fast."""
+__all__ = ["check_ray_installed", "run_on_ray", "task_result"]
 
 _NOT_INSTALLED = ("execution.executor = 'ray' needs Ray, which is not installed; install it with pip install "
                   "'tunedepth[ray]', or set executor = 'local'.")
@@ -53,65 +48,29 @@ def check_ray_installed() -> None:
         raise ConfigError(_NOT_INSTALLED)
 
 
-class _WorkerStudy:
-    """The prepared study of this Ray worker process, set up by its first task and kept for the next ones."""
-
-    key: tuple[str, str] | None = None
-    prepared: PreparedStudy
-    store: StudyStore
-    features: Any
-
-
-def _task(config: StudyConfig, out_dir: str, index: int, threads: int, token: str, plugins: tuple[str, ...],
-          allowed_cuts: set[int] | None) -> dict[str, Any]:
+def _task(context: WorkerContext, index: int) -> dict[str, Any]:
     """One run, in a Ray worker process (see the module docstring). With ``ship_results`` the run is written into
     a temporary folder of this node and its files are returned: ``{"metrics": ..., "files": {name: bytes}}``."""
-    ship = config.execution.ray.ship_results
-    root = Path(tempfile.mkdtemp(prefix="tunedepth-ray-")) if ship else Path(out_dir)
-    if not ship:
-        _check_shared_folder(root, token)
-    key = (out_dir, token)
-    if _WorkerStudy.key != key:
-        for plugin in plugins:
-            importlib.import_module(plugin)
-        device = resolve_device(config.execution.device)
-        set_numerics(threads, device)
-        _WorkerStudy.prepared = prepare_study(config, Path(out_dir) if not ship else root)
-        _WorkerStudy.store = StudyStore(Path(out_dir))
-        # shipped runs cannot read the driver's feature files: this worker computes (and keeps) its own features
-        _WorkerStudy.features = feature_store(config, _WorkerStudy.store.layout.feature_cache_dir, shared=not ship)
-        if _WorkerStudy.features is not None and not ship:
-            _WorkerStudy.features.allowed_cuts = allowed_cuts
-        _WorkerStudy.key = key
-    if not ship:
-        return run_recorded(_WorkerStudy.prepared, index, _WorkerStudy.store, features=_WorkerStudy.features)
+    config = context.config
+    if not config.execution.ray.ship_results:
+        worker = worker_study(context)
+        return run_recorded(worker.prepared, index, worker.store, features=worker.features)
+    root = Path(tempfile.mkdtemp(prefix="tunedepth-ray-"))
     try:
+        worker = worker_study(context, root=root)
         store = StudyStore(root)
-        metrics = run_recorded(_WorkerStudy.prepared, index, store, features=_WorkerStudy.features)
-        folder = store.run_dir(_WorkerStudy.prepared.run_ids[index])
+        metrics = run_recorded(worker.prepared, index, store, features=worker.features)
+        folder = store.run_dir(worker.prepared.run_ids[index])
         files = {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file()}
     finally:
         shutil.rmtree(root, ignore_errors=True)
     size_mb = sum(len(b) for b in files.values()) / 2**20
     limit = config.execution.ray.ship_max_mb
     if size_mb > limit:
-        raise ExecutionError(f"Run {_WorkerStudy.prepared.run_ids[index]} wrote {size_mb:.0f} MB, more than "
+        raise ExecutionError(f"Run {worker.prepared.run_ids[index]} wrote {size_mb:.0f} MB, more than "
                              f"execution.ray.ship_max_mb = {limit:g}; raise it, or put the study folder on a shared "
                              "file system and set ship_results = false.")
     return {"metrics": metrics, "files": files}
-
-
-def _check_shared_folder(root: Path, token: str) -> None:
-    """Raise a one-line ExecutionError unless this node sees the driver's token in the study folder."""
-    try:
-        seen = (root / RAY_CHECK_FILE).read_text().strip()
-    except OSError:
-        seen = ""
-    if seen != token:
-        raise ExecutionError(
-            f"Ray worker on host {socket.gethostname()} cannot see the study folder {root} (its "
-            f"{RAY_CHECK_FILE} is missing or from another study); put the study folder on a file system every Ray "
-            "node mounts at the same path, or set execution.ray.ship_results = true.")
 
 
 def _write_bytes(data: bytes, fh: IO[bytes]) -> None:
@@ -140,6 +99,29 @@ def _connect(ray: Any, address: str | None) -> bool:
     return address is None
 
 
+def task_result(ray: Any, ref: Any, run_id: str, store: StudyStore, *, max_retries: int) -> Any:
+    """The value of a finished task of run ``run_id``.
+
+    Raises:
+        ExecutionError: the task failed outside its run (a node cannot see the study folder, a run folder too large
+            to ship) or its worker was lost more than ``max_retries`` times.
+    """
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause if isinstance(exc.cause, ExecutionError) else None
+        raise ExecutionError(str(cause) if cause is not None else
+                             f"A Ray task of study {store.root} failed outside its run "
+                             f"({type(exc.cause).__name__}: {exc.cause}); the runs finished so far are "
+                             "kept. Run the same command again to resume.") from None
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+            ray.exceptions.OutOfMemoryError) as exc:
+        raise ExecutionError(
+            f"The Ray worker of run {run_id} of study {store.root} was lost {max_retries + 1} times "
+            f"({type(exc).__name__}); the runs finished so far are kept. Run the same command again to resume, "
+            "with a larger execution.ray.max_retries or fewer runs at once.") from None
+
+
 def run_on_ray(prepared: PreparedStudy, pending: list[int], store: StudyStore, *, progress: StudyProgress | None,
                allowed_cuts: set[int] | None) -> None:
     """Run the pending runs as Ray tasks and wait for them (see the module docstring).
@@ -159,10 +141,15 @@ def run_on_ray(prepared: PreparedStudy, pending: list[int], store: StudyStore, *
     check = store.root / RAY_CHECK_FILE
     check.write_text(token + "\n")
     started = _connect(ray, settings.address)
+    context = WorkerContext(config, str(store.root), threads, token, plugin_modules(config), allowed_cuts)
     try:
+        if config.training.searches_lr and config.training.lr_search == "asha" and len(config.training.lrs) > 1:
+            from tunedepth.study.asha import run_with_asha  # Ray Tune, only for this search
+
+            run_with_asha(ray, prepared, pending, store, context=context, progress=progress)
+            return
         remote = ray.remote(_task).options(num_cpus=settings.cpus_per_run, num_gpus=settings.gpus_per_run,
                                           max_retries=settings.max_retries, retry_exceptions=False)
-        plugins = plugin_modules(config)
         waiting: list[int] = list(pending)
         in_flight: dict[Any, int] = {}
         limit = settings.max_concurrent or len(pending)
@@ -171,27 +158,12 @@ def run_on_ray(prepared: PreparedStudy, pending: list[int], store: StudyStore, *
         while waiting or in_flight:
             while waiting and len(in_flight) < limit:
                 index = waiting.pop(0)
-                ref = remote.remote(config, str(store.root), index, threads, token, plugins, allowed_cuts)
-                in_flight[ref] = index
+                in_flight[remote.remote(context, index)] = index
                 if progress is not None:
                     progress.run_started(prepared.runs[index], prepared.run_ids[index], config.training.max_epochs)
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             index = in_flight.pop(ready[0])
-            try:
-                metrics = ray.get(ready[0])
-            except ray.exceptions.RayTaskError as exc:
-                cause = exc.cause if isinstance(exc.cause, ExecutionError) else None
-                raise ExecutionError(str(cause) if cause is not None else
-                                     f"A Ray task of study {store.root} failed outside its run "
-                                     f"({type(exc.cause).__name__}: {exc.cause}); the runs finished so far are "
-                                     "kept. Run the same command again to resume.") from None
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                    ray.exceptions.OutOfMemoryError) as exc:
-                raise ExecutionError(
-                    f"The Ray worker of run {prepared.run_ids[index]} of study {store.root} was lost "
-                    f"{settings.max_retries + 1} times ({type(exc).__name__}); the runs finished so far are kept. "
-                    "Run the same command again to resume, with a larger execution.ray.max_retries or fewer "
-                    "runs at once.") from None
+            metrics = task_result(ray, ready[0], prepared.run_ids[index], store, max_retries=settings.max_retries)
             if settings.ship_results:
                 _write_shipped(store, prepared.run_ids[index], metrics["files"])
                 metrics = metrics["metrics"]

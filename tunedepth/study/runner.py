@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,20 +22,18 @@ import pandas as pd
 import torch
 
 from tunedepth.config import dump_resolved
-from tunedepth.data import augmented_views
 from tunedepth.evaluation import accuracy_score, roc_auc_score
-from tunedepth.models import GroupedModel, build_model, get_architecture
 from tunedepth.results import EPOCH_PREDICTIONS, RunFailure, RunRecord, RunSpec, StudyStore, hashed_config
 from tunedepth.study._provenance import provenance
-from tunedepth.study.lr_search import LrSearch, Trial, cached_inputs_of, search_lr
+from tunedepth.study.lr_search import LrSearch, Trial, search_lr
 from tunedepth.study.prepare import PreparedStudy, resolve_device
-from tunedepth.training import EpochRecord, FeatureStore, StoppingRule, predict_log_odds, run_cut
-from tunedepth.tuning import LrPolicy, regime_label
-from tunedepth.tuning.methods import TuningMethod, make_method
+from tunedepth.study.run_setup import RunSetup, run_method, run_rows, run_setup
+from tunedepth.training import EpochRecord, FeatureStore, predict_log_odds
+from tunedepth.tuning import regime_label
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StudyProgress", "build_frozen_model", "run_one", "run_recorded"]
+__all__ = ["DecidedSearch", "Probe", "StudyProgress", "probe_head", "record_failure", "run_one", "run_recorded"]
 
 
 class StudyProgress:
@@ -63,101 +62,22 @@ def _predictions_frame(labels: np.ndarray, log_odds: np.ndarray) -> pd.DataFrame
     return frame
 
 
-def build_frozen_model(prepared: PreparedStudy, spec: RunSpec) -> GroupedModel:
-    """The run's network at its starting weights (random for scratch), frozen to its depth by its tuning method."""
-    config, tc = prepared.config, prepared.config.training
-    finetune_from_file = spec.regime == "finetune" and config.model.weights == "checkpoint"
-    model = build_model(
-        config.model.architecture, num_classes=prepared.data.n_classes,
-        weights="none" if spec.regime == "scratch" else config.model.weights,
-        checkpoint_path=config.model.checkpoint if finetune_from_file else None,
-        # the digest hashed into the run ids: a checkpoint changed during the study is refused, not trained from
-        checkpoint_sha256=prepared.weights.sha256 if finetune_from_file and prepared.weights else None,
-        head_init=tc.head_init,
-    )
-    _method(prepared, spec).freeze(model, spec.depth, bn_policy=tc.bn_policy)
-    return model
-
-
-def _method(prepared: PreparedStudy, spec: RunSpec) -> TuningMethod:
-    """The run's tuning method (the paper's layer-wise scheme for scratch and for runs without one)."""
-    return make_method(spec.method or "layerwise", prepared.config.methods)
-
-
-def _cut(prepared: PreparedStudy, model: GroupedModel, spec: RunSpec, features: FeatureStore | None) -> tuple[int, str]:
-    """How many leading groups this run takes from the feature cache (0 = none), and why not when 0."""
-    execution = prepared.config.execution
-    if features is None:
-        return 0, "feature_cache = false" if not execution.feature_cache else "no feature store"
-    return run_cut(model, features, regime=spec.regime, augment=prepared.config.training.augment,
-                   max_gb=execution.feature_cache_max_gb)
-
-
-def _train_views(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The run's training inputs when they are fixed views of the training images: the task's views (e.g. training
-    crops, :meth:`~tunedepth.study.tasks.TaskData.train_views`) or the images, then, with ``augment_copies`` = k, k
-    fixed augmented views of each of those drawn from the run's seed. Returns every view of the split (view-major),
-    the rows of the run's images in it (view-major too) and the run's training inputs; without views: the split's
-    images, the run's rows and None. The views of one seed are the same for every depth and fraction (a fraction's
-    views are the views of its images), so the feature cache serves them like the images."""
-    images, copies = prepared.data.train.images, prepared.config.training.augment_copies
-    task_views = prepared.task_data.train_views(prepared.data, seed=spec.seed)
-    if task_views is None and not copies:
-        return images, train_index, None
-    n_images = images.shape[0]
-    everything = images if task_views is None else task_views
-    if copies:
-        fill = tuple(255.0 * m for m in get_architecture(prepared.config.model.architecture).mean)
-        everything = torch.cat([everything, augmented_views(everything, views=copies, seed=spec.seed,
-                                                            fill=(fill[0], fill[1], fill[2]))])
-    rows = torch.cat([train_index + v * n_images for v in range(everything.shape[0] // n_images)])
-    # The run's views: the tensor itself when the run has every image in order (no copy of the largest tensor of the
-    # run, which the feature cache would not even read); otherwise its rows.
-    every_row = rows.numel() == everything.shape[0] and bool(torch.equal(rows, torch.arange(rows.numel())))
-    return everything, rows, everything if every_row else everything[rows]
-
-
-def _search_lr(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor, class_weights: torch.Tensor | None,
-               device: torch.device, progress: StudyProgress | None, features: FeatureStore | None,
-               head: dict[str, torch.Tensor] | None = None) -> LrSearch:
+def _search_lr(prepared: PreparedStudy, spec: RunSpec, device: torch.device, progress: StudyProgress | None,
+               features: FeatureStore | None, head: dict[str, torch.Tensor] | None = None) -> LrSearch:
     """Train the run at its learning rate(s) and keep the best on validation (:mod:`tunedepth.study.lr_search`);
     ``head``: the head's starting weights (a probed head), names relative to the network."""
-    tc, data, task = prepared.config.training, prepared.data, prepared.task_data
-
-    def build() -> tuple[GroupedModel, int, str]:
-        model = build_frozen_model(prepared, spec)
-        if head is not None:
-            with torch.no_grad():
-                for name, param in model.group_parameters(model.head):
-                    param.copy_(head[name])
-        cut, reason = _cut(prepared, model, spec, features)
-        return model, cut, reason
-
-    def policy(lr: float) -> LrPolicy:
-        return LrPolicy(optimizer=tc.optimizer, lr=lr, head_lr_mult=tc.head_lr_mult, bias_lr_mult=tc.bias_lr_mult,
-                        momentum=tc.momentum, weight_decay=tc.weight_decay, lr_decay_per_epoch=tc.lr_decay_per_epoch,
-                        schedule=tc.schedule, warmup_epochs=tc.warmup_epochs)
-
-    train_images, run_rows, train_views = _train_views(prepared, spec, train_index)
-    trainer_args = {
-        "train": data.train.subset(train_index), "train_views": train_views, "val": data.val, "regime": spec.regime,
-        "stopping": StoppingRule(tc.max_epochs, tc.patience, tc.min_iterations), "batch_size": tc.batch_size,
-        "seed": spec.seed, "device": device, "val_score": task.val_score(data), "augment": tc.augment,
-        "class_weights": class_weights, "label_smoothing": tc.label_smoothing, "epoch_metric": tc.epoch_metric,
-        "to_cases": task.case_log_odds, "epoch_images": tc.epoch_images, "method": _method(prepared, spec),
-    }
-    return search_lr(build, spec=spec, lrs=tc.lrs, successive_halving=tc.lr_search,
-                     first_round_epochs=tc.lr_search_epochs, features=features,
-                     cached_inputs=cached_inputs_of(features, (train_images, data.val.images, data.test.images),
-                                                    run_rows),
-                     policy=policy, trainer_args=trainer_args,
-                     on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)))
+    tc = prepared.config.training
+    setup = run_setup(prepared, spec, device=device, features=features, head=head,
+                      on_epoch_end=None if progress is None else (lambda r: progress.epoch_ended(spec, r)))
+    return search_lr(setup.build, spec=spec, lrs=tc.lrs, successive_halving=tc.searches_lr,
+                     first_round_epochs=tc.lr_search_epochs, features=features, cached_inputs=setup.cached_inputs,
+                     policy=setup.policy, trainer_args=setup.trainer_args, on_epoch_end=setup.on_epoch_end)
 
 
 @dataclass(frozen=True)
-class _Probe:
-    """A probed head (a method's first stage): its weights and what training it took."""
+class Probe:
+    """A probed head (a method's first stage, e.g. LP-FT's linear probe): its weights (names relative to the
+    network) and what training it took."""
 
     head: dict[str, torch.Tensor]
     val_auc: float
@@ -165,16 +85,26 @@ class _Probe:
     seconds: float
 
 
-def _probe_head(prepared: PreparedStudy, spec: RunSpec, train_index: torch.Tensor,
-                class_weights: torch.Tensor | None, device: torch.device, features: FeatureStore | None) -> _Probe:
+@dataclass(frozen=True)
+class DecidedSearch:
+    """A run's learning-rate search done outside :func:`run_one`: ``load`` rebuilds its outcome from the run's
+    setup (the kept trial's weights loaded into a model built like the run's); ``probe``: the probed head its
+    trials started from, or None."""
+
+    load: Callable[[RunSetup], LrSearch]
+    probe: Probe | None
+
+
+def probe_head(prepared: PreparedStudy, spec: RunSpec, *, device: torch.device,
+               features: FeatureStore | None) -> Probe:
     """Train the new head alone, as the layer-wise depth-1 run of this fraction and seed trains (its lr(s), stopping
     rule, epoch choice and feature cache), and return its best epoch's head weights."""
     names = prepared.group_names
     probe = RunSpec("finetune", 1, spec.train_fraction, spec.seed, regime_label("finetune", 1, names))
-    search = _search_lr(prepared, probe, train_index, class_weights, device, None, features)
+    search = _search_lr(prepared, probe, device, None, features)
     head = {name: param.detach().clone() for name, param in search.model.group_parameters(search.model.head)}
     result = search.best.result
-    return _Probe(head, result.best_val_score, result.epochs_run, sum(t.result.train_seconds for t in search.trials))
+    return Probe(head, result.best_val_score, result.epochs_run, sum(t.result.train_seconds for t in search.trials))
 
 
 def _epoch_predictions(trials: tuple[Trial, ...], lrs: tuple[float, ...]) -> dict[str, np.ndarray]:
@@ -191,7 +121,8 @@ def _epoch_predictions(trials: tuple[Trial, ...], lrs: tuple[float, ...]) -> dic
 
 
 def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudyStore,
-            *, progress: StudyProgress | None = None, features: FeatureStore | None = None) -> dict[str, Any]:
+            *, progress: StudyProgress | None = None, features: FeatureStore | None = None,
+            decided: DecidedSearch | None = None) -> dict[str, Any]:
     """Train and evaluate one run (at each learning rate when several), write it, return its metrics.
 
     Args:
@@ -203,19 +134,23 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
         features: the frozen-prefix feature cache; None trains every run on images. The run uses it when
             :func:`~tunedepth.training.cache_cut` allows and augmentation is off; ``metrics.json`` records
             whether it did (``cached_groups`` and ``feature_cache``).
+        decided: a learning-rate search already run elsewhere (ASHA's trials on Ray Tune,
+            :mod:`tunedepth.study.asha`), with the probed head its trials started from; None trains here.
 
     Returns:
         The run's metrics, as written to ``metrics.json`` (:class:`~tunedepth.results.RunRecord`).
     """
     config, data, task = prepared.config, prepared.data, prepared.task_data
     device = resolve_device(config.execution.device)
-    rows = task.train_rows(data, train_fraction=spec.train_fraction, seed=spec.seed)
-    train_index = torch.from_numpy(rows)
-    class_weights = task.class_weights(data, rows)
-    probe = _probe_head(prepared, spec, train_index, class_weights, device, features) \
-        if _method(prepared, spec).probe else None
-    search = _search_lr(prepared, spec, train_index, class_weights, device, progress, features,
-                        head=None if probe is None else probe.head)
+    train_index, _ = run_rows(prepared, spec)
+    if decided is None:
+        probe = probe_head(prepared, spec, device=device, features=features) \
+            if run_method(prepared, spec).probe else None
+        search = _search_lr(prepared, spec, device, progress, features, head=None if probe is None else probe.head)
+    else:
+        probe = decided.probe
+        search = decided.load(run_setup(prepared, spec, device=device, features=features,
+                                        head=None if probe is None else probe.head))
     trials, model, best, diverged, reason = search.trials, search.model, search.best, search.diverged, \
         search.reason_not_cached
     result, cut = best.result, best.cut
@@ -265,25 +200,34 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
 
 
 def run_recorded(prepared: PreparedStudy, index: int, store: StudyStore, *, progress: StudyProgress | None = None,
-                 features: FeatureStore | None = None) -> dict[str, Any]:
+                 features: FeatureStore | None = None, decided: DecidedSearch | None = None) -> dict[str, Any]:
     """:func:`run_one` for ``prepared.runs[index]``, with an exception recorded as the run's failure (the study goes
     on): returns the metrics, or the failure record with ``"failed": True``. ``KeyboardInterrupt`` and
     ``SystemExit`` stop the study as usual."""
     spec, run_id = prepared.runs[index], prepared.run_ids[index]
     store.mark_running(run_id, host=socket.gethostname(), pid=os.getpid(), started=time.time())
     try:
-        return run_one(prepared, spec, run_id, store, progress=progress, features=features)
+        return run_one(prepared, spec, run_id, store, progress=progress, features=features, decided=decided)
     except Exception as exc:
-        lines = str(exc).strip().splitlines()
-        failure = RunFailure(run_id=run_id, regime=spec.regime, depth=spec.depth, label=spec.label,
-                             train_fraction=spec.train_fraction, seed=spec.seed, error=type(exc).__name__,
-                             reason=lines[0] if lines else type(exc).__name__).to_json()
-        store.write_failure(run_id, failure=failure, traceback_text=traceback.format_exc())
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()  # give the next run the memory a failed one (e.g. out of memory) held
-        logger.warning("run %s (%s, fraction %g, seed %d) failed: %s: %s; the study goes on (traceback in %s)",
-                       run_id, spec.label, spec.train_fraction, spec.seed, failure["error"], failure["reason"],
-                       store.run_dir(run_id) / "traceback.txt")
-        return {**failure, "failed": True}
+        return record_failure(prepared, index, store, error=type(exc).__name__, message=str(exc),
+                              traceback_text=traceback.format_exc())
     finally:
         store.clear_running(run_id)
+
+
+def record_failure(prepared: PreparedStudy, index: int, store: StudyStore, *, error: str, message: str,
+                   traceback_text: str) -> dict[str, Any]:
+    """Record run ``index`` as failed (``failed.json`` with the message's first line, ``traceback.txt``) and return
+    the failure record with ``"failed": True``."""
+    spec, run_id = prepared.runs[index], prepared.run_ids[index]
+    lines = message.strip().splitlines()
+    failure = RunFailure(run_id=run_id, regime=spec.regime, depth=spec.depth, label=spec.label,
+                         train_fraction=spec.train_fraction, seed=spec.seed, error=error,
+                         reason=lines[0] if lines else error).to_json()
+    store.write_failure(run_id, failure=failure, traceback_text=traceback_text)
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # give the next run the memory a failed one (e.g. out of memory) held
+    logger.warning("run %s (%s, fraction %g, seed %d) failed: %s: %s; the study goes on (traceback in %s)",
+                   run_id, spec.label, spec.train_fraction, spec.seed, failure["error"], failure["reason"],
+                   store.run_dir(run_id) / "traceback.txt")
+    return {**failure, "failed": True}

@@ -361,9 +361,15 @@ class Trainer:
 
     def result(self) -> TrainResult:
         """Restore the best epoch's weights into the model and return the summary (after at least one epoch)."""
+        summary = self.summary()
+        assert self.best_state is not None
+        self.model.load_state_dict(self.best_state)
+        return summary
+
+    def summary(self) -> TrainResult:
+        """The summary so far, leaving the model as it is (training can go on; after at least one epoch)."""
         if self.best_state is None:
             raise RuntimeError("Trainer.result() needs at least one epoch of Trainer.run().")
-        self.model.load_state_dict(self.best_state)
         return TrainResult(
             best_epoch=self.best_epoch, best_val_score=float(self.best_score), epochs_run=self.epochs_run,
             history=tuple(self.history), train_seconds=self.seconds, val_log_odds=self.best_log_odds,
