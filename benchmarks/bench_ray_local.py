@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             summary = run_study(config, Path(tmp) / name)
             wall = time.perf_counter() - started
+            if not summary.failures.empty:
+                raise SystemExit(f"{name}: failed runs:\n{summary.failures.to_string()}")
             frame = pd.read_csv(Path(tmp) / name / "results.csv")
             results[name] = frame.drop(columns=["train_seconds"]).set_index("run_id").sort_index()
             rows.append({"configuration": name, "runs": summary.n_executed, "wall_s": round(wall, 1),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import enum
 import errno
-import logging
 import sys
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -16,8 +15,6 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,6 +26,17 @@ from tunedepth.analysis import (
     StudyAnalysis,
     analyze_study,
 )
+from tunedepth.cli._app import (
+    DEFAULT_OUT,
+    StudyDirArgument,
+    VerboseOption,
+    app,
+    console,
+    duration,
+    err_console,
+    setup_logging,
+)
+from tunedepth.cli.answer import rerun
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
 from tunedepth.report import write_report
@@ -38,30 +46,10 @@ from tunedepth.training import EpochRecord
 
 __all__ = ["app", "main", "run"]
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Full training or fine-tuning, and how deep? Run layer-wise fine-tuning studies on medical images.",
-)
-_out = Console()
-_err = Console(stderr=True)
-
-DEFAULT_OUT = Path("tunedepth-out")
-
 
 # The recommendation's walks, as a choice for typer; built from the library's list so the two cannot drift.
 DepthRule = enum.StrEnum("DepthRule", {rule: rule for rule in DEPTH_RULES})  # type: ignore[misc]
 DepthMetric = enum.StrEnum("DepthMetric", {metric: metric for metric in DEPTH_METRICS})  # type: ignore[misc]
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=_err, show_path=False)],
-        force=True,
-    )
-    logging.captureWarnings(True)  # warnings (e.g. an undefined statistic) become one log line each
 
 
 class _RichProgress(StudyProgress):
@@ -151,7 +139,7 @@ def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> N
     config = load_study(study_file)
     out_dir = out if out is not None else DEFAULT_OUT / config.name
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    progress = Progress(*columns, console=_err, transient=False)
+    progress = Progress(*columns, console=err_console, transient=False)
     try:
         summary = run_study(config, out_dir, progress=_RichProgress(progress), retry_failed=retry_failed)
     except OSError as exc:
@@ -164,15 +152,15 @@ def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> N
     n_failed = len(summary.failures)
     if summary.results.empty:
         _report_failures(summary.failures, out_dir, "no run finished, so there is nothing to analyse")
-    _out.print(_summary_table(summary))
+    console.print(_summary_table(summary))
     skipped_failed = f", {summary.n_skipped_failed} failed before (not retried)" if summary.n_skipped_failed else ""
-    _out.print(f"{summary.n_executed} runs executed, {summary.n_skipped - summary.n_skipped_failed} already "
+    console.print(f"{summary.n_executed} runs executed, {summary.n_skipped - summary.n_skipped_failed} already "
                f"finished{skipped_failed}.")
-    _out.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
+    console.print(f"Results: {summary.results_path.resolve()}", soft_wrap=True)
     analysis = analyze_study(summary.out_dir)
     task = ANALYSIS_TASKS.get(analysis.task)
     if task.summary is not None:
-        _out.print(_task_summary_table(*task.summary(analysis.task_tables)))
+        console.print(_task_summary_table(*task.summary(analysis.task_tables)))
     _print_analysis(analysis)
     _print_report(write_report(summary.out_dir, analysis=analysis))
     if n_failed:
@@ -181,29 +169,29 @@ def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> N
 
 def _report_failures(failures: pd.DataFrame, out_dir: Path, consequence: str) -> None:
     """Print the failed runs, then one line on stderr, and exit with code 1."""
-    _out.print(_failures_table(failures))
-    _err.print(f"error: {len(failures)} run(s) failed, listed in {StudyStore(out_dir).failures_path.resolve()}; "
+    console.print(_failures_table(failures))
+    err_console.print(f"error: {len(failures)} run(s) failed, listed in {StudyStore(out_dir).failures_path.resolve()}; "
                f"{consequence}. Fix the cause, then run again with --retry-failed.",
                markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
 def _print_report(path: Path) -> None:
-    _out.print(f"Report: {path.resolve()}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"Report: {path.resolve()}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_analysis(analysis: StudyAnalysis) -> None:
-    _out.print("Recommendation (depth chosen on validation, scored on test):" if analysis.methods.empty else
+    console.print("Recommendation (depth chosen on validation, scored on test):" if analysis.methods.empty else
                "Recommendation (depth, then tuning method, chosen on validation, scored on test):")
     for sentence in analysis.sentences:
-        _out.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  {sentence}", markup=False, highlight=False, soft_wrap=True)
     files = ANALYSIS_FILES + tuple(f"{name}.csv" for name in analysis.task_tables) + (
         () if analysis.methods.empty else ("methods.csv",))
-    _out.print(f"Tables: {', '.join(files)} in {analysis.study_dir}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"Tables: {', '.join(files)} in {analysis.study_dir}", markup=False, highlight=False, soft_wrap=True)
     failures = StudyStore(Path(analysis.study_dir)).failures_path
     if failures.is_file():
         n_failed = len(pd.read_csv(failures, dtype=str))
-        _out.print(f"Left out: {n_failed} failed run(s), listed in {failures}.", markup=False, highlight=False,
+        console.print(f"Left out: {n_failed} failed run(s), listed in {failures}.", markup=False, highlight=False,
                    soft_wrap=True)
 
 
@@ -221,7 +209,7 @@ def study(
     A run that fails (e.g. its loss becomes NaN) is recorded in its folder and the others go on; the command
     then exits with code 1.
     """
-    _setup_logging(verbose)
+    setup_logging(verbose)
     _run(study_file, out, retry_failed=retry_failed)
 
 
@@ -231,12 +219,11 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     """Run the demo study (examples/demo.toml): PneumoniaMNIST, EfficientNet-Lite0, scratch vs every depth."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with as_file(files("tunedepth") / "examples" / "demo.toml") as path:
         _run(path, out)
 
 
-StudyDirArgument = Annotated[Path, typer.Argument(help="Study folder written by `tunedepth study` (its --out).")]
 AlphaOption = Annotated[float | None, typer.Option(
     "--alpha", help="Significance level of the recommendation (its tests and confidence set), of its test against "
                     "scratch and of the significance table. Default: the study file's \\[analysis] alpha (0.05 "
@@ -256,14 +243,12 @@ CrossFitOption = Annotated[bool | None, typer.Option(
     "--cross-fit/--no-cross-fit", help="Choose each run's epoch and the depth on disjoint halves of the validation "
                                        "cases. Default: the study file's \\[analysis] cross_fit."
 )]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
-
 
 @app.command()
 def recommend(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: RuleOption = None,
               metric: MetricOption = None, cross_fit: CrossFitOption = None, verbose: VerboseOption = False) -> None:
     """Recommend a fine-tuning depth per training fraction; write the score and significance tables."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     _print_analysis(analyze_study(study_dir, alpha=alpha, depth_rule=rule.value if rule else None,
                                   depth_metric=metric.value if metric else None, cross_fit=cross_fit))
 
@@ -272,7 +257,7 @@ def recommend(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: Rule
 def report(study_dir: StudyDirArgument, alpha: AlphaOption = None, rule: RuleOption = None,
            metric: MetricOption = None, cross_fit: CrossFitOption = None, verbose: VerboseOption = False) -> None:
     """Write the study's self-contained report.html (and the CSV tables) into its folder."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     _print_report(write_report(study_dir, alpha=alpha, depth_rule=rule.value if rule else None,
                                depth_metric=metric.value if metric else None, cross_fit=cross_fit))
 
@@ -307,14 +292,14 @@ def plan(
         todo = [r.seconds for r in runs if r.state == "to run"]
         table.add_row(f"{fraction:g}", label, str(len(runs)), str(sum(r.state == "finished" for r in runs)),
                       str(sum(r.state == "failed" for r in runs)), str(runs[0].cached_groups),
-                      _duration(float(np.mean(todo))) if todo and probe else "–")
-    _out.print(table)
+                      duration(float(np.mean(todo))) if todo and probe else "–")
+    console.print(table)
     n, to_run = len(study_plan.runs), len(study_plan.to_run)
     line = f"{n} runs: {n - to_run} finished or failed before, {to_run} to run"
     if probe and to_run:
-        line += (f"; estimated {_duration(study_plan.seconds)} with {study_plan.workers} at once x "
+        line += (f"; estimated {duration(study_plan.seconds)} with {study_plan.workers} at once x "
                  f"{study_plan.threads} thread(s) (at most: runs that stop early take less)")
-    _out.print(line + ".", highlight=False, markup=False, soft_wrap=True)
+    console.print(line + ".", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -326,25 +311,17 @@ def status(study_dir: StudyDirArgument) -> None:
     state = study_status(study_dir)
     counts = {name: state.count(name) for name in ("finished", "running", "failed", "pending", "interrupted")}
     head = "running" if state.running else "not running"
-    _out.print(f"{state.root}: {head} ({state.executor}); " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    console.print(f"{state.root}: {head} ({state.executor}); " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
                + f" of {len(state.runs)} runs", soft_wrap=True, highlight=False, markup=False)
     if state.running:
         left = "unknown until a run finishes" if state.remaining != state.remaining else \
-            f"about {_duration(state.remaining)} (mean of the finished runs' times)"
-        _out.print(f"elapsed {_duration(state.elapsed)}; left {left}", highlight=False, markup=False)
+            f"about {duration(state.remaining)} (mean of the finished runs' times)"
+        console.print(f"elapsed {duration(state.elapsed)}; left {left}", highlight=False, markup=False)
     for run in state.runs:
         if run.state in ("running", "interrupted"):
-            where = f" on {run.host}, {_duration(run.seconds)}" if run.state == "running" else " (study stopped)"
-            _out.print(f"  {run.state}: {run.label} @ {run.train_fraction:g}, seed {run.seed} [{run.run_id}]{where}",
+            where = f" on {run.host}, {duration(run.seconds)}" if run.state == "running" else " (study stopped)"
+            console.print(f"  {run.state}: {run.label} @ {run.train_fraction:g}, seed {run.seed} [{run.run_id}]{where}",
                        highlight=False, markup=False, soft_wrap=True)
-
-
-def _duration(seconds: float) -> str:
-    """E.g. "1 h 05 min", "3 min 20 s", "42 s"."""
-    total = int(round(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 @app.command()
@@ -355,10 +332,10 @@ def models() -> None:
     for name in list_architectures():
         arch = get_architecture(name)
         weights = ", ".join(["none", *sorted(arch.weight_sources), "checkpoint"])
-        _out.print(f"[bold]{name}[/bold]  {arch.description}", soft_wrap=True)
-        _out.print(f"  groups (input -> output, {len(arch.group_names)}): {' '.join(arch.group_names)}",
+        console.print(f"[bold]{name}[/bold]  {arch.description}", soft_wrap=True)
+        console.print(f"  groups (input -> output, {len(arch.group_names)}): {' '.join(arch.group_names)}",
                    soft_wrap=True, highlight=False)
-        _out.print(f"  weights: {weights}", soft_wrap=True, highlight=False)
+        console.print(f"  weights: {weights}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -376,7 +353,10 @@ def datasets() -> None:
             task = row.task
         local = ", ".join(f"{size} px: {path}" if size else str(path) for size, path in row.local_files) or "-"
         table.add_row(row.source, row.name, task, "-" if row.n_classes is None else str(row.n_classes), local)
-    _out.print(table)
+    console.print(table)
+
+
+app.command()(rerun)  # using the answer (tunedepth/cli/answer.py)
 
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
@@ -408,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
         code = app(args=argv, prog_name="tunedepth", standalone_mode=False)
     except TunedepthError as exc:
-        _err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -416,10 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         message = _os_error_line(exc)
         if message is None:
             raise
-        _err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except (typer.Abort, KeyboardInterrupt):
-        _err.print("aborted", markup=False)
+        err_console.print("aborted", markup=False)
         return 130
     except Exception as exc:
         # Usage errors (missing argument, unknown option) from click, which typer vendors:

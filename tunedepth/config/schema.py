@@ -219,6 +219,14 @@ class ExecutionConfig(Frozen):
             "(test AUC differences up to 0.09 on the demo; docs/benchmarks.md)."
         ),
     )
+    keep_checkpoints: Literal["none", "all"] = Field(
+        default="none",
+        description=(
+            "'all' keeps each run's weights at its best epoch in its folder (weights.safetensors: the whole network, "
+            "with 2 classes 13.1 MiB for EfficientNet-Lite0, 42.7 MiB for ResNet-18, 217.5 MiB for AlexNet); "
+            "'none' keeps none (`tunedepth rerun` re-makes one run's weights, checked against its predictions)."
+        ),
+    )
     feature_cache_memory_gb: Annotated[float, Field(gt=0)] = Field(
         default=2.0,
         description="Cached features beyond this many GB go to memory-mapped files in the study folder.",

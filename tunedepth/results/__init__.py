@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tunedepth.results.finished import PROBABILITY_CLIP, FinishedRun, FinishedStudy, load_finished_study
 from tunedepth.results.identity import Arm, RunSpec, hashed_config, hashed_fields, run_id
-from tunedepth.results.layout import CROPS_TEST, EPOCH_PREDICTIONS, Split, StudyLayout
+from tunedepth.results.layout import CROPS_TEST, EPOCH_PREDICTIONS, WEIGHTS_FILE, Split, StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS, RESULT_COLUMNS, RunFailure, RunRecord
 from tunedepth.results.status import RunState, StudyStatus, study_status
 from tunedepth.results.store import StudyStore, frame_to_csv
@@ -22,6 +22,7 @@ __all__ = [
     "FAILURE_COLUMNS",
     "PROBABILITY_CLIP",
     "RESULT_COLUMNS",
+    "WEIGHTS_FILE",
     "Arm",
     "FinishedRun",
     "FinishedStudy",

@@ -13,6 +13,7 @@ Layout::
     <study>/runs/<run_id>/predictions_{val,test}.csv
     <study>/runs/<run_id>/epoch_predictions.npz    every epoch's val and test case log-odds at every lr
     <study>/runs/<run_id>/<name>.csv, <name>.npz   a task's own per-run tables and arrays
+    <study>/runs/<run_id>/weights.safetensors the best epoch's weights (keep_checkpoints = "all", tunedepth rerun)
     <study>/runs/<run_id>/metrics.json        written last: the run is finished iff it exists
     <study>/runs/<run_id>/failed.json, traceback.txt   instead, for a run that raised
     <study>/.lock                             held (flock) by the process running the study
@@ -29,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["CROPS_TEST", "EPOCH_PREDICTIONS", "Split", "StudyLayout"]
+__all__ = ["CROPS_TEST", "EPOCH_PREDICTIONS", "WEIGHTS_FILE", "Split", "StudyLayout"]
 
 Split = Literal["val", "test"]
 
 EPOCH_PREDICTIONS = "epoch_predictions"
+WEIGHTS_FILE = "weights.safetensors"
+"""A run's weights at its best epoch (:mod:`tunedepth.models.checkpoints`)."""
 """Name of a run's arrays (``<name>.npz``) of every epoch's validation and test case log-odds at every lr tried:
 ``lrs`` (the study's learning rates), ``val_<k>`` and ``test_<k>`` of shape (epochs, n_cases, n_classes) for the
 lr of index k (absent for an lr whose training diverged). The test arrays are for scoring only: nothing selects on
@@ -97,6 +100,9 @@ class StudyLayout:
 
     def run_file(self, run_id: str, name: str) -> Path:
         return self.run_dir(run_id) / name
+
+    def weights_file(self, run_id: str) -> Path:
+        return self.run_file(run_id, WEIGHTS_FILE)
 
     def predictions_file(self, run_id: str, split: Split) -> Path:
         return self.run_file(run_id, f"predictions_{split}.csv")

@@ -23,7 +23,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from tunedepth._io import atomic_write, atomic_write_dir, atomic_write_json, atomic_write_text
+from tunedepth._io import atomic_write, atomic_write_bytes, atomic_write_dir, atomic_write_json, atomic_write_text
 from tunedepth.errors import StudyFolderError
 from tunedepth.results.layout import StudyLayout
 from tunedepth.results.records import FAILURE_COLUMNS, RESULT_COLUMNS
@@ -160,10 +160,12 @@ class StudyStore:
         predictions: dict[str, pd.DataFrame],
         tables: dict[str, pd.DataFrame] | None = None,
         arrays: dict[str, dict[str, np.ndarray]] | None = None,
+        files: dict[str, bytes] | None = None,
     ) -> None:
         """Write a finished run; ``metrics.json`` goes last, marking it complete. ``tables`` are further per-run
         tables, written as ``<name>.csv`` (e.g. a segmentation run's ``boundary_errors_test``); ``arrays`` named
-        groups of arrays, written as ``<name>.npz`` (e.g. its ``overlays_test``)."""
+        groups of arrays, written as ``<name>.npz`` (e.g. its ``overlays_test``); ``files`` files written as given
+        (e.g. its ``weights.safetensors``)."""
         def write(folder: Path) -> None:
             atomic_write_json(folder / "config.json", config)
             atomic_write_text(folder / "history.csv", frame_to_csv(history))
@@ -173,9 +175,16 @@ class StudyStore:
                 atomic_write_text(folder / f"{name}.csv", frame_to_csv(table, float_format="%.17g"))
             for name, group in (arrays or {}).items():
                 atomic_write(folder / f"{name}.npz", partial(_savez, group))
+            for name, data in (files or {}).items():
+                atomic_write_bytes(folder / name, data)
             atomic_write_json(folder / "metrics.json", metrics)
 
         self._write_run_folder(run_id, write)
+
+    def add_run_file(self, run_id: str, name: str, data: bytes) -> None:
+        """Add (or replace) one file of a finished run, atomically (e.g. the weights ``tunedepth rerun`` re-made);
+        the run's other files are untouched."""
+        atomic_write_bytes(self.layout.run_file(run_id, name), data)
 
     def write_failure(self, run_id: str, *, failure: dict[str, Any], traceback_text: str) -> None:
         """Record a run that raised: ``failed.json`` (the :data:`FAILURE_COLUMNS`) and ``traceback.txt``."""
@@ -262,3 +271,4 @@ class StudyStore:
         folder's path, where a study puts them."""
         shutil.rmtree(self.layout.feature_cache_dir, ignore_errors=True)
         return self.layout.feature_cache_dir
+

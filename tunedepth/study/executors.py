@@ -3,8 +3,8 @@
 An executor takes the indices of the pending runs of a prepared study and runs each through
 :func:`~tunedepth.study.runner.run_recorded` (which records a failure instead of raising). The serial executor
 shares the process's feature cache; the process pool gives each worker its own prepared study, set up once
-(:func:`_init_worker`), its share of the CPU threads and, on CUDA, a GPU in turn. A cluster executor (Ray) will go
-here beside them.
+(:func:`_init_worker`), its share of the CPU threads and, on CUDA, a GPU in turn. ``executor = "ray"`` is
+:mod:`tunedepth.study.ray_executor`.
 """
 
 from __future__ import annotations

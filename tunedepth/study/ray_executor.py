@@ -11,6 +11,9 @@ What Ray adds and what it does not change: a run that raises is recorded as fail
 study goes on (``--retry-failed`` as usual); a task whose worker process or node is lost (SIGKILL, out of memory) is
 re-run by Ray up to ``max_retries`` times (its half-written folder is a temporary one, never a finished run);
 resuming skips the finished runs whichever executor wrote them, since they are keyed by run id.
+
+With ``lr_search = "asha"`` a run is not one task: :mod:`tunedepth.study.asha` runs its learning rates as Ray Tune
+trials from the driver, then one task keeps the best.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ import secrets
 import shutil
 import sys
 import tempfile
-from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from tunedepth._io import atomic_write, atomic_write_dir
+from tunedepth._io import atomic_write_bytes, atomic_write_dir
 from tunedepth.errors import ConfigError, ExecutionError
 from tunedepth.results import StudyStore
 from tunedepth.study.executors import plugin_modules
@@ -73,16 +75,12 @@ def _task(context: WorkerContext, index: int) -> dict[str, Any]:
     return {"metrics": metrics, "files": files}
 
 
-def _write_bytes(data: bytes, fh: IO[bytes]) -> None:
-    fh.write(data)
-
-
 def _write_shipped(store: StudyStore, run_id: str, files: dict[str, bytes]) -> None:
     """Write a shipped run folder into the study folder whole (its ``metrics.json`` last, as every run's)."""
     def write(folder: Path) -> None:
         for name in sorted(files, key=lambda n: n == "metrics.json"):
             data = files[name]
-            atomic_write(folder / name, partial(_write_bytes, data))
+            atomic_write_bytes(folder / name, data)
 
     atomic_write_dir(store.run_dir(run_id), write)
 

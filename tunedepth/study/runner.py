@@ -23,7 +23,9 @@ import torch
 
 from tunedepth.config import dump_resolved
 from tunedepth.evaluation import accuracy_score, roc_auc_score
-from tunedepth.results import EPOCH_PREDICTIONS, RunFailure, RunRecord, RunSpec, StudyStore, hashed_config
+from tunedepth.models import GroupedModel
+from tunedepth.models.checkpoints import run_weights_bytes
+from tunedepth.results import EPOCH_PREDICTIONS, WEIGHTS_FILE, RunFailure, RunRecord, RunSpec, StudyStore, hashed_config
 from tunedepth.study._provenance import provenance
 from tunedepth.study.lr_search import LrSearch, Trial, search_lr
 from tunedepth.study.prepare import PreparedStudy, resolve_device
@@ -33,7 +35,8 @@ from tunedepth.tuning import regime_label
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DecidedSearch", "Probe", "StudyProgress", "probe_head", "record_failure", "run_one", "run_recorded"]
+__all__ = ["DecidedSearch", "Probe", "StudyProgress", "probe_head", "record_failure", "run_one", "run_recorded",
+           "weights_file_bytes"]
 
 
 class StudyProgress:
@@ -195,8 +198,17 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
                      "test": _predictions_frame(test_labels, test_log_odds)},
         tables=outputs.tables,
         arrays={**outputs.arrays, EPOCH_PREDICTIONS: _epoch_predictions(trials, config.training.lrs)},
+        files={WEIGHTS_FILE: weights_file_bytes(model, run_id, data.n_classes)} if config.execution.keep_checkpoints == "all" else None,
     )
     return metrics
+
+
+def weights_file_bytes(model: GroupedModel, run_id: str, n_classes: int) -> bytes:
+    """The run's ``weights.safetensors``: the network's weights (at its best epoch, as ``model`` holds them) and,
+    in the header, what rebuilds it (:mod:`tunedepth.models.checkpoints`)."""
+    return run_weights_bytes(model.net.state_dict(), {
+        "run_id": run_id, "architecture": model.architecture, "groups": ",".join(model.group_names),
+        "n_classes": str(n_classes)})
 
 
 def run_recorded(prepared: PreparedStudy, index: int, store: StudyStore, *, progress: StudyProgress | None = None,
