@@ -164,7 +164,7 @@ def _asha_raw(study_raw: dict[str, Any]) -> dict[str, Any]:
 def test_asha_stops_the_worst_trials_early_and_keeps_the_best(local_ray, study_raw, tmp_path):
     raw = _asha_raw(study_raw)
     raw["grid"]["methods"] = ["layerwise", "l2sp"]
-    raw["methods"] = {"l2sp": {"beta": 1e308}}  # diverges at the first step at every lr: the run fails, the study goes on
+    raw["methods"] = {"l2sp": {"beta": 1e308}}  # diverges at the first step at every lr: that run fails, the rest go on
     summary = run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "asha")
     assert summary.n_executed == 2 and len(summary.results) == 1
     (failure,) = summary.failures.to_dict("records")

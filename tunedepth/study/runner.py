@@ -198,7 +198,8 @@ def run_one(prepared: PreparedStudy, spec: RunSpec, run_id: str, store: StudySto
                      "test": _predictions_frame(test_labels, test_log_odds)},
         tables=outputs.tables,
         arrays={**outputs.arrays, EPOCH_PREDICTIONS: _epoch_predictions(trials, config.training.lrs)},
-        files={WEIGHTS_FILE: weights_file_bytes(model, run_id, data.n_classes)} if config.execution.keep_checkpoints == "all" else None,
+        files={WEIGHTS_FILE: weights_file_bytes(model, run_id, data.n_classes)}
+        if config.execution.keep_checkpoints == "all" else None,
     )
     return metrics
 
