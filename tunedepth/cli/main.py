@@ -15,7 +15,14 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from tunedepth.analysis import (
@@ -138,7 +145,9 @@ def _failures_table(failures: pd.DataFrame) -> Table:
 def _run(study_file: Path, out: Path | None, *, retry_failed: bool = False) -> None:
     config = load_study(study_file)
     out_dir = out if out is not None else DEFAULT_OUT / config.name
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # elapsed, then left: rich's estimate from the pace of the bar (runs finished, or epochs of the run)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("left"), TimeRemainingColumn())
     progress = Progress(*columns, console=err_console, transient=False)
     try:
         summary = run_study(config, out_dir, progress=_RichProgress(progress), retry_failed=retry_failed)
