@@ -53,7 +53,7 @@ def test_writes_every_table_atomically_and_returns_the_same(synthetic_study):
     params = json.loads((root / "analysis.json").read_text())
     assert params == {"alpha": 0.01, "confidence": 0.95, "fpr_targets": [0.1, 0.15, 0.2],
                       "fps_targets": [0.01, 0.1, 1.0], "n_boot": 200,
-                      "bootstrap_seed": 3, "depth_rule": "best", "depth_metric": "auc", "cross_fit": False,
+                      "bootstrap_seed": 3, "depth_rule": "best", "depth_metric": "auc", "cross_fit": "auto",
                       "tunedepth_version": tunedepth.__version__,
                       "n_runs": 8, "files": list(ANALYSIS_FILES)}
     assert analysis.settings.alpha == 0.01 and analysis.settings.n_boot == 200

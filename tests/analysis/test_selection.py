@@ -9,7 +9,7 @@ import pytest
 
 from tunedepth.analysis import confidence_set, recommend_depths, validation_evidence
 from tunedepth.analysis.recommend import _depths_text
-from tunedepth.analysis.selection import _halves
+from tunedepth.analysis.selection import _halves, resolve_cross_fit
 from tunedepth.results import load_finished_study
 from tunedepth.results.layout import EPOCH_PREDICTIONS, StudyLayout
 
@@ -148,3 +148,26 @@ def test_several_seeds_sentence_names_the_set_without_asking_for_seeds(synthetic
 ])
 def test_depths_text(depths, text):
     assert _depths_text(depths) == text
+
+
+def test_cross_fit_auto_cross_fits_a_fraction_with_three_seeds_and_not_one_with_one(synthetic_study):
+    """The default (docs/recommendation.md: cross-fitting helped with 3 seeds and hurt with 1 on real studies)."""
+    labels = np.r_[np.ones(40, int), np.zeros(40, int)]
+    rng = np.random.default_rng(1)
+    runs, k = [], 0
+    for fraction, seeds in ((1.0, (0, 1, 2)), (0.25, (0,))):
+        for label, depth in (("ft:fc", 1), ("ft:conv2-fc", 2)):
+            for seed in seeds:
+                z = np.where(labels == 1, 1.0, -1.0) + rng.normal(size=labels.size)
+                p = _probabilities(1 / (1 + np.exp(-z)))
+                runs.append((label, depth, fraction, seed, p, p))
+                k += 1
+    root = synthetic_study(runs, val_labels=labels, test_labels=labels)
+    for i in range(k):  # every run keeps its per-epoch predictions (two epochs)
+        _write_epochs(root, f"run{i:03d}", np.stack([np.column_stack([-z, z]) for z in rng.normal(size=(2, 80))]))
+    study = load_finished_study(root)
+    assert resolve_cross_fit("auto", study, 1.0) and not resolve_cross_fit("auto", study, 0.25)
+    assert resolve_cross_fit(True, study, 0.25) and not resolve_cross_fit(False, study, 1.0)
+    three, one = recommend_depths(study, n_boot=200)
+    assert (three.train_fraction, three.cross_fitted) == (1.0, True)
+    assert (one.train_fraction, one.cross_fitted) == (0.25, False)

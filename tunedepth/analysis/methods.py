@@ -26,7 +26,7 @@ import pandas as pd
 
 from tunedepth.analysis.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
 from tunedepth.analysis.recommend import DepthRecommendation
-from tunedepth.analysis.selection import confidence_set, validation_evidence
+from tunedepth.analysis.selection import confidence_set, resolve_cross_fit, validation_evidence
 from tunedepth.evaluation import holm_adjust
 from tunedepth.results import Arm, FinishedStudy
 
@@ -121,7 +121,7 @@ def _comparison_cells(c: RegimeComparison | None) -> dict[str, float]:
 
 
 def compare_methods(study: FinishedStudy, recommendations: tuple[DepthRecommendation, ...], *, alpha: float,
-                    confidence: float, depth_metric: str = "auc", cross_fit: bool = False, n_boot: int = 2000,
+                    confidence: float, depth_metric: str = "auc", cross_fit: bool | str = "auto", n_boot: int = 2000,
                     seed: int = 0) -> tuple[pd.DataFrame, tuple[MethodChoice, ...]]:
     """``methods.csv`` and the method recommendation per fraction (see the module docstring).
 
@@ -131,7 +131,7 @@ def compare_methods(study: FinishedStudy, recommendations: tuple[DepthRecommenda
         alpha: level of the tests (after Holm) and of the confidence set.
         confidence: level of every interval.
         depth_metric: what arms are compared on for the choice (as the depth rule).
-        cross_fit: choose epochs and arms on disjoint validation halves.
+        cross_fit: choose epochs and arms on disjoint validation halves ("auto": with 3 or more seeds).
         n_boot: bootstrap resamples of the confidence set.
         seed: its seed (and the halves').
 
@@ -149,7 +149,8 @@ def compare_methods(study: FinishedStudy, recommendations: tuple[DepthRecommenda
         rec = by_fraction.get(train_fraction)
         paper = rec.arm if rec is not None else None
         full = _full_arm(study, train_fraction)
-        evidence = validation_evidence(study, train_fraction, metric=depth_metric, cross_fit=cross_fit,
+        evidence = validation_evidence(study, train_fraction, metric=depth_metric,
+                                       cross_fit=resolve_cross_fit(cross_fit, study, train_fraction),
                                        split_seed=seed, arms=([paper] if paper is not None else []) + methods)
         members = set(confidence_set(evidence, alpha=alpha, n_boot=n_boot, seed=seed))
         best = evidence.best

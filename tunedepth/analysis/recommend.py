@@ -50,7 +50,13 @@ import pandas as pd
 
 from tunedepth.analysis._checks import check_alpha
 from tunedepth.analysis.compare import RegimeComparison, RegimeScore, compare_regimes, score_regime
-from tunedepth.analysis.selection import DEPTH_METRICS, ValidationEvidence, confidence_set, validation_evidence
+from tunedepth.analysis.selection import (
+    DEPTH_METRICS,
+    ValidationEvidence,
+    confidence_set,
+    resolve_cross_fit,
+    validation_evidence,
+)
 from tunedepth.errors import ConfigError
 from tunedepth.evaluation import holm_adjust, paired_loss_test
 from tunedepth.results import Arm, FinishedStudy
@@ -300,7 +306,7 @@ def _choose(study: FinishedStudy, train_fraction: float, evidence: ValidationEvi
 
 def recommend_depths(
     study: FinishedStudy, *, alpha: float = 0.05, confidence: float = 0.95, depth_rule: str = "best",
-    depth_metric: str = "auc", cross_fit: bool = False, n_boot: int = 2000, seed: int = 0,
+    depth_metric: str = "auc", cross_fit: bool | str = "auto", n_boot: int = 2000, seed: int = 0,
 ) -> tuple[DepthRecommendation, ...]:
     """The recommended fine-tuning depth per training fraction, chosen on validation, scored on test.
 
@@ -313,7 +319,7 @@ def recommend_depths(
         depth_metric: what the depths are compared on, one of
             :data:`~tunedepth.analysis.selection.DEPTH_METRICS`.
         cross_fit: choose each run's epoch and the depth on disjoint halves of the validation cases (needs the
-            per-epoch predictions runs keep; otherwise a note says so).
+            per-epoch predictions runs keep; otherwise a note says so); "auto": at fractions with 3 or more seeds.
         n_boot: bootstrap resamples of the confidence set and the loss tests (>= 100).
         seed: seed of those bootstraps and of the cross-fitting halves.
 
@@ -338,9 +344,9 @@ def recommend_depths(
         notes: list[str] = []
         if not study.depth_arms_at(train_fraction):
             notes.append("no fine-tuning run finished at this fraction")
-        evidence = validation_evidence(study, train_fraction, metric=depth_metric, cross_fit=cross_fit,
-                                       split_seed=seed)
-        if depth_rule not in ("lookahead", "stepwise") or depth_metric != "auc" or cross_fit:
+        fit = resolve_cross_fit(cross_fit, study, train_fraction)
+        evidence = validation_evidence(study, train_fraction, metric=depth_metric, cross_fit=fit, split_seed=seed)
+        if depth_rule not in ("lookahead", "stepwise") or depth_metric != "auc" or fit:
             notes += evidence.notes
         set_arms = confidence_set(evidence, alpha=alpha, n_boot=n_boot, seed=seed)
         arm, steps = _choose(study, train_fraction, evidence, depth_rule, alpha, confidence, n_boot, seed, set_arms,

@@ -123,6 +123,18 @@ def _cross_fitted_terms(study: FinishedStudy, run: FinishedRun, halves: tuple[np
     return out
 
 
+CROSS_FIT_MIN_SEEDS = 3
+"""``cross_fit = "auto"`` cross-fits a training fraction with at least this many seeds (docs/recommendation.md)."""
+
+
+def resolve_cross_fit(cross_fit: bool | str, study: FinishedStudy, train_fraction: float) -> bool:
+    """Whether to cross-fit at ``train_fraction``: ``cross_fit`` itself, or for ``"auto"`` whether the fraction
+    has at least :data:`CROSS_FIT_MIN_SEEDS` seeds."""
+    if cross_fit == "auto":
+        return len(study.seeds_at(train_fraction)) >= CROSS_FIT_MIN_SEEDS
+    return bool(cross_fit)
+
+
 def validation_evidence(study: FinishedStudy, train_fraction: float, *, metric: str = "auc",
                         cross_fit: bool = False, split_seed: int = 0,
                         arms: Sequence[Arm] | None = None) -> ValidationEvidence:
