@@ -13,6 +13,7 @@ from tunedepth.evaluation import (
     sensitivity_at_fpr,
     sensitivity_at_fpr_ci,
     sensitivity_at_fpr_test,
+    threshold_at_fpr,
 )
 
 Z95 = norm.ppf(0.975)
@@ -229,3 +230,23 @@ def test_seeds_interval_adds_the_case_bootstrap_and_the_seed_variance():
     # identical seeds add no seed variance: the case bootstrap alone, much narrower than a t interval over 2 values
     same = sensitivity_at_fpr_seeds_ci(y, [runs[0], runs[0]], fpr_targets=(0.1,), n_boot=300, seed=7)[0]
     assert 0 < same.high - same.low < 0.4
+
+
+def test_the_threshold_gives_the_sensitivity_at_fpr_and_respects_the_target():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        n_pos, n_neg = rng.integers(5, 40, size=2)
+        labels = np.r_[np.ones(n_pos, int), np.zeros(n_neg, int)]
+        scores = np.round(rng.normal(size=labels.size) + labels, 1)  # rounded: ties, which move together
+        for target in (0.1, 0.2, 0.35):
+            if int(target * n_neg + 1e-9) < 1:
+                continue
+            threshold = threshold_at_fpr(labels, scores, fpr_target=target)
+            called = scores > threshold
+            assert called[labels == 0].mean() <= target + 1e-12
+            assert called[labels == 1].mean() == sensitivity_at_fpr(labels, scores, fpr_targets=(target,))[0]
+
+
+def test_an_unreachable_target_has_no_threshold():
+    with pytest.warns(UndefinedMetricWarning, match="unreachable"):
+        assert np.isnan(threshold_at_fpr([1, 1, 0, 0, 0], [0.9, 0.8, 0.7, 0.2, 0.1], fpr_target=0.1))

@@ -54,6 +54,7 @@ from tunedepth.evaluation.operating_points import (
     sensitivity_at_fpr_ci,
     sensitivity_at_fpr_seeds_ci,
     sensitivity_at_fpr_test,
+    threshold_at_fpr,
 )
 from tunedepth.evaluation.roc import accuracy_score, roc_auc_score
 from tunedepth.evaluation.segmentation import (
@@ -121,6 +122,7 @@ __all__ = [
     "sensitivity_at_fpr_ci",
     "sensitivity_at_fpr_seeds_ci",
     "sensitivity_at_fpr_test",
+    "threshold_at_fpr",
     "sensitivity_at_fps",
     "sensitivity_at_fps_ci",
 ]
