@@ -74,6 +74,6 @@ def test_status_of_a_folder_that_is_not_a_study_is_one_line_and_exit_2(tmp_path,
 
 @pytest.mark.parametrize(("seconds", "text"), [(42, "42 s"), (200, "3 min 20 s"), (3900, "1 h 05 min")])
 def test_durations_read_as_people_say_them(seconds, text):
-    from tunedepth.cli.main import _duration
+    from tunedepth.cli._app import duration as _duration
 
     assert _duration(seconds) == text

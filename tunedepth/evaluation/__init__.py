@@ -23,6 +23,7 @@ from tunedepth.evaluation.confidence_set import (
     model_confidence_set,
     paired_loss_test,
 )
+from tunedepth.evaluation.decision_threshold import threshold_at_fpr
 from tunedepth.evaluation.delong import (
     AucInterval,
     PairedAucTest,
@@ -54,7 +55,6 @@ from tunedepth.evaluation.operating_points import (
     sensitivity_at_fpr_ci,
     sensitivity_at_fpr_seeds_ci,
     sensitivity_at_fpr_test,
-    threshold_at_fpr,
 )
 from tunedepth.evaluation.roc import accuracy_score, roc_auc_score
 from tunedepth.evaluation.segmentation import (
