@@ -93,3 +93,25 @@ def test_a_trial_without_a_state_is_one_line(tmp_path):
         _write(tmp_path, k, score=0.9, epochs=1, finished=True)
     with pytest.raises(ExecutionError, match=r"^The ASHA trial at lr 0.003 left no state in .*; run the same command"):
         load_asha_search(tmp_path, LRS, 1, _setup())
+
+
+def test_a_probe_that_raises_comes_back_as_the_runs_error(study_raw, tmp_path, monkeypatch):
+    """LP-FT's probe task reports its error instead of raising, so the driver records the run as failed and the
+    study goes on (a raising task would stop the study)."""
+    from tunedepth.config import parse_study
+    from tunedepth.study import asha
+    from tunedepth.study.ray_worker import RAY_CHECK_FILE, WorkerContext
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / RAY_CHECK_FILE).write_text("token\n")
+    config = parse_study(study_raw, base_dir=tmp_path)
+    context = WorkerContext(config, str(out), 1, "token", (), None)
+
+    def diverges(*args, **kwargs):
+        raise TrainingDivergedError("training diverged at every learning rate (lr 0.05: loss nan)")
+
+    monkeypatch.setattr(asha, "probe_head", diverges)
+    failure = asha._probe_task(context, 0)
+    assert failure["error"] == "TrainingDivergedError" and failure["message"].startswith("training diverged")
+    assert "Traceback" in failure["traceback"]

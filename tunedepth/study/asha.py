@@ -141,10 +141,15 @@ def _rung(epochs_run: int, first_round_epochs: int) -> int:
     return max(0, round(math.log2(max(epochs_run, 1) / first_round_epochs)))
 
 
-def _probe_task(context: WorkerContext, index: int) -> Probe:
+def _probe_task(context: WorkerContext, index: int) -> Probe | dict[str, str]:
+    """The run's probed head; or, when training the probe raises (it diverged at every lr, ...), the error as a
+    dict (``error``, ``message``, ``traceback``), so that the run is recorded as failed and the study goes on."""
     worker = worker_study(context)
-    return probe_head(worker.prepared, worker.prepared.runs[index],
-                      device=resolve_device(context.config.execution.device), features=worker.features)
+    try:
+        return probe_head(worker.prepared, worker.prepared.runs[index],
+                          device=resolve_device(context.config.execution.device), features=worker.features)
+    except Exception as exc:
+        return {"error": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
 
 
 def _finish_task(context: WorkerContext, index: int, trials_dir: str, probe: Probe | None) -> dict[str, Any]:
@@ -196,6 +201,9 @@ def _one_run(ray: Any, prepared: PreparedStudy, index: int, store: StudyStore, f
     if run_method(prepared, prepared.runs[index]).probe:
         probe = task_result(ray, probe_remote.remote(context, index), run_id, store,
                             max_retries=settings.max_retries)
+        if isinstance(probe, dict):
+            return record_failure(prepared, index, store, error=probe["error"], message=probe["message"],
+                                  traceback_text=probe["traceback"])
     store.mark_running(run_id, host=socket.gethostname(), pid=os.getpid(), started=time.time())
     try:
         trainable = tune.with_resources(
