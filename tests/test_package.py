@@ -18,7 +18,7 @@ import tunedepth
 ROOT = Path(tunedepth.__file__).parent
 # Imports point downward only: a package may import packages of lower or equal rank.
 RANK = {"config": 0, "data": 1, "models": 1, "tuning": 2, "training": 3, "evaluation": 4, "results": 5,
-        "analysis": 6, "study": 7, "report": 8, "cli": 9}
+        "analysis": 6, "study": 7, "report": 8, "deploy": 9, "cli": 10}
 SHARED = {"errors", "_registry", "_io", "_seeding", "_checks"}
 # The layers that read and judge a finished study import neither the training side nor torch.
 TORCH_FREE = {"results": {"config", "evaluation", "results"},

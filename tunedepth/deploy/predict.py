@@ -1,0 +1,59 @@
+"""``tunedepth predict``: an exported model's scores for new images, one row per image.
+
+Images go through the exported input steps (:class:`~tunedepth.deploy.model_folder.InputSpec`:
+:func:`~tunedepth.data.prepare_images`, then the model's normalisation), in batches, on the CPU or a GPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.special import expit
+
+from tunedepth.data import prepare_images
+from tunedepth.deploy.model_folder import ExportedModel, load_model
+from tunedepth.models import GroupedModel
+from tunedepth.training import predict_log_odds
+
+__all__ = ["predict_arrays", "scores_frame"]
+
+
+def predict_arrays(model_dir: Path, images: np.ndarray | list[np.ndarray], *, batch_size: int = 64,
+                   device: str = "cpu") -> pd.DataFrame:
+    """Scores of uint8 images (an array (n, h, w[, c]) or a list of (h, w[, c]) arrays) by the model exported in
+    ``model_dir``: :func:`scores_frame`'s columns, one row per image in order.
+
+    Raises:
+        WeightsError: the model folder is not an export or changed since.
+        DataError: an image is not uint8 or has an unsupported shape.
+    """
+    model, info = load_model(model_dir)
+    batches = [images] if isinstance(images, np.ndarray) else [np.asarray(image)[None] for image in images]
+    inputs = torch.cat([prepare_images(batch, image_size=info.input.image_size) for batch in batches]) \
+        if batches else torch.empty((0, 3, info.input.image_size, info.input.image_size), dtype=torch.uint8)
+    return scores_frame(_log_odds(model, inputs, batch_size, torch.device(device)), info)
+
+
+def _log_odds(model: GroupedModel, inputs: torch.Tensor, batch_size: int, device: torch.device) -> np.ndarray:
+    return predict_log_odds(model.to(device), inputs, batch_size=batch_size, device=device)
+
+
+def scores_frame(log_odds: np.ndarray, info: ExportedModel) -> pd.DataFrame:
+    """One row per image: ``log_odds_<k>`` and ``probability_<k>`` per class k (the probability is the logistic
+    function of the log-odds), and ``decision``: the class name chosen (binary tasks: the positive class when its
+    log-odds are above the exported threshold; otherwise the class of largest log-odds)."""
+    frame = pd.DataFrame(index=pd.RangeIndex(log_odds.shape[0], name="image"))
+    for k in range(log_odds.shape[1]):
+        frame[f"log_odds_{k}"] = log_odds[:, k]
+    for k in range(log_odds.shape[1]):
+        frame[f"probability_{k}"] = expit(log_odds[:, k])
+    names = np.asarray(info.class_names, dtype=object)
+    if info.threshold is not None and log_odds.shape[1] == 2:
+        chosen = (log_odds[:, 1] > info.threshold.value).astype(int)
+    else:
+        chosen = np.argmax(log_odds, axis=1) if log_odds.size else np.zeros(0, dtype=int)
+    frame["decision"] = names[chosen] if len(chosen) else np.asarray([], dtype=object)
+    return frame
