@@ -86,3 +86,14 @@ def test_a_named_run_is_exported_and_an_unknown_one_refused(study_raw, tmp_path)
     with pytest.raises(StudyFolderError, match=r"^Run 'nope' is not a finished run of"):
         export_model(study, tmp_path / "m2", run_id="nope", fpr_target=0.2)
     assert not (tmp_path / "m2").exists()
+
+
+def test_a_task_whose_cases_are_not_whole_images_is_refused_in_one_line(study_raw, tmp_path):
+    study = tmp_path / "study"
+    _study(study_raw, study, keep_checkpoints="all")
+    raw = json.loads((study / "study.json").read_text())
+    (study / "study.json").write_text(json.dumps(raw | {"task": "detection"}))  # as a detection study's folder says
+    with pytest.raises(StudyFolderError, match=r"^tunedepth export exports studies whose test cases are whole "
+                                               r"images \(\['classification'\]\) so far; .* is a 'detection' study"):
+        export_model(study, tmp_path / "model", fpr_target=0.2)
+    assert not (tmp_path / "model").exists()

@@ -1,14 +1,16 @@
-"""Commands that turn a study's answer into a model: ``rerun`` (a run's weights, re-made and checked)."""
+"""Commands that turn a study's answer into a model: ``rerun`` (a run's weights, re-made and checked), ``export``
+(a standalone model folder) and ``predict`` (its scores for new images)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tunedepth.cli._app import StudyDirArgument, VerboseOption, console, duration, setup_logging
+from tunedepth.cli._app import StudyDirArgument, VerboseOption, console, duration, err_console, setup_logging
 
-__all__ = ["rerun"]
+__all__ = ["export", "predict", "rerun"]
 
 
 def rerun(
@@ -34,3 +36,59 @@ def rerun(
     console.print(f"Run {result.run_id} ({result.label}) re-trained in {duration(result.seconds)} with "
                   f"{result.threads} thread(s): validation and test predictions {same}. Weights: {result.weights}",
                   markup=False, highlight=False, soft_wrap=True)
+
+
+def export(
+    study_dir: StudyDirArgument,
+    out: Annotated[Path, typer.Option("--out", help="The model folder to write (must not exist).")],
+    run: Annotated[str | None, typer.Option(
+        "--run", help="The run to export (results.csv's run_id). Default: the recommended configuration at the "
+                      "largest training fraction, its seed of best validation AUC.")] = None,
+    fpr_target: Annotated[float, typer.Option(
+        "--fpr-target", help="False-positive rate at which the decision threshold is chosen on the validation "
+                             "cases (binary tasks).")] = 0.1,
+    verbose: VerboseOption = False,
+) -> None:
+    """Export a study's answer as a standalone model folder: weights.safetensors and model.json (architecture,
+    classes, input steps, the source run, test AUC with its interval, the validation-chosen threshold, sha256s).
+
+    Uses the run's kept weights, or re-makes them first (tunedepth rerun) when the study kept none.
+    """
+    from tunedepth.deploy import export_model
+
+    setup_logging(verbose)
+    result = export_model(study_dir, out, run_id=run, fpr_target=fpr_target)
+    info = result.info
+    remade = " (weights re-made and checked: tunedepth rerun)" if result.rerun else ""
+    console.print(f"Exported run {info.source.run_id} ({info.source.label} @ {info.source.train_fraction:g}, seed "
+                  f"{info.source.seed}){remade} to {result.model_dir}: test AUC {info.test_auc:.3f} "
+                  f"[{info.test_auc_low:.3f}, {info.test_auc_high:.3f}]", markup=False, highlight=False,
+                  soft_wrap=True)
+    if info.threshold is not None:
+        t = info.threshold
+        console.print(f"Threshold at {t.fpr_target:g} validation FPR: log-odds > {t.value:.4g} -> "
+                      f"{info.class_names[1]}; on test: sensitivity {t.test_sensitivity:.3f}, specificity "
+                      f"{t.test_specificity:.3f}", markup=False, highlight=False, soft_wrap=True)
+
+
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="A model folder written by tunedepth export.")],
+    inputs: Annotated[list[str], typer.Argument(
+        help="Image files, folders of them, CSV manifests (a 'path' column) or MedMNIST .npz files "
+             "(FILE.npz[:SPLIT], default split test).")],
+    out: Annotated[Path, typer.Option("--out", help="The CSV to write (written whole, or not at all).")],
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 64,
+    device: Annotated[str, typer.Option("--device", help="'cpu' or 'cuda'.")] = "cpu",
+) -> None:
+    """Score new images with an exported model: one row per image with each class's log-odds and probability and
+    the decision (the exported threshold for binary tasks, else the most likely class)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tunedepth.deploy.predict import predict_inputs
+
+    with Progress(TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("images", total=None)
+        frame = predict_inputs(model_dir, inputs, out, batch_size=batch_size, device=device,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"Scored {len(frame)} image(s): {out}", markup=False, highlight=False, soft_wrap=True)

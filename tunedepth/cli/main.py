@@ -43,7 +43,7 @@ from tunedepth.cli._app import (
     err_console,
     setup_logging,
 )
-from tunedepth.cli.answer import rerun
+from tunedepth.cli.answer import export, predict, rerun
 from tunedepth.config import load_study
 from tunedepth.errors import TunedepthError
 from tunedepth.report import write_report
@@ -365,7 +365,10 @@ def datasets() -> None:
     console.print(table)
 
 
-app.command()(rerun)  # using the answer (tunedepth/cli/answer.py)
+# using the answer (tunedepth/cli/answer.py)
+app.command()(rerun)
+app.command()(export)
+app.command()(predict)
 
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}

@@ -10,6 +10,7 @@ Every public name is imported explicitly below and listed in ``__all__``.
 
 from __future__ import annotations
 
+from tunedepth.data._image_file import IMAGE_SUFFIXES, read_image_files
 from tunedepth.data.augment import augment_batch, augmented_views
 from tunedepth.data.catalog import DatasetListing, list_datasets
 from tunedepth.data.crops import (
@@ -35,6 +36,7 @@ from tunedepth.data.splits import (
 from tunedepth.data.subsets import balance_indices, class_weights, train_subset_indices
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "DATA_SOURCES",
     "DEGRADATION_KINDS",
     "EVALUATION_CROP_SETS",
@@ -65,6 +67,7 @@ __all__ = [
     "list_datasets",
     "normalize",
     "prepare_images",
+    "read_image_files",
     "split_image_set",
     "split_indices",
     "train_subset_indices",

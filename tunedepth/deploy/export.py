@@ -8,8 +8,8 @@ For a binary task the decision threshold is chosen on the run's validation predi
 false-positive rate (:func:`~tunedepth.evaluation.threshold_at_fpr`), and the test split's sensitivity and
 specificity at it are recorded; the test AUC with its DeLong interval too.
 
-Only ``task = "classification"`` studies are exported so far; the other tasks' protocols (crop averaging,
-candidates, boundaries) are refused in one line.
+Only tasks whose test cases are whole images (``TaskRun.scores_whole_images``: classification) are exported so
+far; the other tasks' protocols (crop averaging, candidates, boundaries) are refused in one line.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from tunedepth.models import get_architecture
 from tunedepth.results import WEIGHTS_FILE, FinishedStudy, StudyStore, load_finished_study
 from tunedepth.study.prepare import prepare_study
 from tunedepth.study.rerun import rerun_run
+from tunedepth.study.tasks import STUDY_TASKS
 
 __all__ = ["ExportResult", "export_model"]
 
@@ -68,10 +69,11 @@ def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, f
         raise StudyFolderError(f"The export folder {out_dir} exists; give a new --out (an export is never written "
                                "over another).")
     study = load_finished_study(study_dir)
-    if study.task != "classification":
-        raise StudyFolderError(f"tunedepth export exports task = 'classification' studies so far; {study_dir} is a "
-                               f"{study.task!r} study, whose test protocol (crops, candidates, boundaries) the "
-                               "model folder cannot yet carry.")
+    if not STUDY_TASKS.get(study.task).scores_whole_images:
+        exportable = [name for name in STUDY_TASKS if STUDY_TASKS.get(name).scores_whole_images]
+        raise StudyFolderError(f"tunedepth export exports studies whose test cases are whole images ({exportable}) "
+                               f"so far; {study_dir} is a {study.task!r} study, whose test protocol (crops, "
+                               "candidates, boundaries) the model folder cannot yet carry.")
     run_id, why = _chosen_run(study, run_id)
     store = StudyStore(study_dir)
     remade = not store.layout.weights_file(run_id).is_file()

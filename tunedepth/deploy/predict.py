@@ -6,6 +6,7 @@ Images go through the exported input steps (:class:`~tunedepth.deploy.model_fold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,17 @@ import pandas as pd
 import torch
 from scipy.special import expit
 
+from tunedepth._io import atomic_write_text
 from tunedepth.data import prepare_images
+from tunedepth.deploy.inputs import collect_inputs
 from tunedepth.deploy.model_folder import ExportedModel, load_model
 from tunedepth.models import GroupedModel
 from tunedepth.training import predict_log_odds
 
-__all__ = ["predict_arrays", "scores_frame"]
+__all__ = ["PredictProgress", "predict_arrays", "predict_inputs", "scores_frame"]
+
+PredictProgress = Callable[[int, int], None]
+"""Called with (images scored so far, images in all) after each batch."""
 
 
 def predict_arrays(model_dir: Path, images: np.ndarray | list[np.ndarray], *, batch_size: int = 64,
@@ -57,3 +63,36 @@ def scores_frame(log_odds: np.ndarray, info: ExportedModel) -> pd.DataFrame:
         chosen = np.argmax(log_odds, axis=1) if log_odds.size else np.zeros(0, dtype=int)
     frame["decision"] = names[chosen] if len(chosen) else np.asarray([], dtype=object)
     return frame
+
+
+def predict_inputs(model_dir: Path, inputs: list[str], out_csv: Path, *, batch_size: int = 64, device: str = "cpu",
+                   progress: PredictProgress | None = None) -> pd.DataFrame:
+    """Score every image ``inputs`` name (:func:`~tunedepth.deploy.inputs.collect_inputs`) with the model exported
+    in ``model_dir`` and write ``out_csv`` whole (nothing when anything fails): ``image`` (the file, or
+    ``FILE.npz:SPLIT[i]``), ``label`` when a manifest gives it, then :func:`scores_frame`'s columns.
+
+    Raises:
+        WeightsError: the model folder is not an export or changed since.
+        DataError: an input is missing, unreadable or not an 8-bit image (one line naming it).
+    """
+    model, info = load_model(model_dir)
+    sources = collect_inputs(inputs)  # every input checked before any image is read
+    total = sum(len(s) for s in sources)
+    model = model.to(torch.device(device))
+    frames, done = [], 0
+    for source in sources:
+        log_odds = []
+        for batch in source.batches(info.input.image_size, batch_size):
+            log_odds.append(_log_odds(model, batch, batch_size, torch.device(device)))
+            done += batch.shape[0]
+            if progress is not None:
+                progress(done, total)
+        frame = scores_frame(np.concatenate(log_odds), info).reset_index(drop=True)
+        frame.insert(0, "image", source.names)
+        if source.labels is not None:
+            frame.insert(1, "label", source.labels)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(out_csv), out.to_csv(index=False, float_format="%.17g"))
+    return out

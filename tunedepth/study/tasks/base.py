@@ -96,10 +96,14 @@ class TaskRun:
     Attributes:
         name: the task's name (as in :data:`tunedepth.config.TASK_CONFIGS`).
         prepare: loads and checks the study's data: the image splits the network trains on and the task data.
+        scores_whole_images: a test case is one whole image, scored by one forward pass (no crops, candidates or
+            pixels), so an exported model scores a new image as the study scored its test images
+            (``tunedepth export``, :mod:`tunedepth.deploy`).
     """
 
     name: str
     prepare: Callable[[StudyConfig], tuple[DatasetSplits, TaskData]]
+    scores_whole_images: bool = False
 
 
 STUDY_TASKS: Registry[TaskRun] = Registry("task (run part)")
