@@ -40,7 +40,7 @@ def test_the_exported_model_scores_the_test_images_as_the_run_did(study_raw, tmp
     info = result.info
     assert result.rerun is not kept
     assert info.source.run_id in pd.read_csv(study / "results.csv")["run_id"].tolist()
-    assert info.source.why.startswith("the recommended configuration at 1 of the data")
+    assert info.source.why.startswith("the recommended configuration at 100% of the data")
     stored = pd.read_csv(study / "runs" / info.source.run_id / "predictions_test.csv")
     scores = predict_arrays(tmp_path / "model", _test_images(study))
     np.testing.assert_allclose(scores[["log_odds_0", "log_odds_1"]].to_numpy(),

@@ -129,7 +129,7 @@ def _chosen_run(study: FinishedStudy, run_id: str | None) -> tuple[str, str]:
                                "name a run with --run.")
     runs = study.runs_of(rec.arm, train_fraction=fraction)
     seed = max(runs, key=lambda s: (runs[s].auc("val"), -s))
-    return runs[seed].run_id, (f"the recommended configuration at {fraction:g} of the data ({rec.label}, depth rule "
+    return runs[seed].run_id, (f"the recommended configuration at {fraction:.0%} of the data ({rec.label}, depth rule "
                                f"{rec.depth_rule}); seed {seed}, of best validation AUC among {len(runs)} seed(s)")
 
 
