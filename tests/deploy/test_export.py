@@ -97,3 +97,30 @@ def test_a_task_whose_cases_are_not_whole_images_is_refused_in_one_line(study_ra
                                                r"images \(\['classification'\]\) so far; .* is a 'detection' study"):
         export_model(study, tmp_path / "model", fpr_target=0.2)
     assert not (tmp_path / "model").exists()
+
+
+def test_the_onnx_model_agrees_with_pytorch_on_the_test_images(study_raw, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: pip install "
+                                                            "'tunedepth[onnx]' (CI installs it)")
+    study = tmp_path / "study"
+    _study(study_raw, study, keep_checkpoints="all")
+    info = export_model(study, tmp_path / "model", fpr_target=0.2, onnx=True).info
+    assert info.onnx is not None and info.onnx.max_relative_difference <= 1e-4 and info.onnx.n_images == 12
+    assert info.onnx.max_abs_difference <= 1e-4  # the toy's log-odds are small
+    load_model(tmp_path / "model")  # its sha256 is recorded and checked with the weights'
+    assert set(info.files) == {"weights.safetensors", "model.onnx"}
+    session = onnxruntime.InferenceSession(str(tmp_path / "model" / "model.onnx"))
+    images = _test_images(study).transpose(0, 3, 1, 2).astype(np.float32)
+    (got,) = session.run(None, {"images": images})
+    stored = pd.read_csv(study / "runs" / info.source.run_id / "predictions_test.csv")
+    np.testing.assert_allclose(got, stored[["log_odds_0", "log_odds_1"]].to_numpy(), rtol=0, atol=1e-4)
+
+
+def test_onnx_without_the_extra_is_one_line_naming_it(study_raw, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"^tunedepth export --onnx needs onnxruntime, not installed; install them "
+                                          r"with pip install 'tunedepth\[onnx\]'"):
+        export_model(tmp_path, tmp_path / "model", onnx=True)

@@ -47,6 +47,9 @@ def export(
     fpr_target: Annotated[float, typer.Option(
         "--fpr-target", help="False-positive rate at which the decision threshold is chosen on the validation "
                              "cases (binary tasks).")] = 0.1,
+    onnx: Annotated[bool, typer.Option(
+        "--onnx", help="Also write model.onnx (uint8 values as float32 in, log-odds out), checked with onnxruntime "
+                       "against PyTorch on the test images; needs pip install 'tunedepth[onnx]'.")] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Export a study's answer as a standalone model folder: weights.safetensors and model.json (architecture,
@@ -57,7 +60,7 @@ def export(
     from tunedepth.deploy import export_model
 
     setup_logging(verbose)
-    result = export_model(study_dir, out, run_id=run, fpr_target=fpr_target)
+    result = export_model(study_dir, out, run_id=run, fpr_target=fpr_target, onnx=onnx)
     info = result.info
     remade = " (weights re-made and checked: tunedepth rerun)" if result.rerun else ""
     console.print(f"Exported run {info.source.run_id} ({info.source.label} @ {info.source.train_fraction:g}, seed "
@@ -69,6 +72,10 @@ def export(
         console.print(f"Threshold at {t.fpr_target:g} validation FPR: log-odds > {t.value:.4g} -> "
                       f"{info.class_names[1]}; on test: sensitivity {t.test_sensitivity:.3f}, specificity "
                       f"{t.test_specificity:.3f}", markup=False, highlight=False, soft_wrap=True)
+    if info.onnx is not None:
+        console.print(f"ONNX: {info.onnx.file}, log-odds within {info.onnx.max_abs_difference:.2g} of PyTorch's "
+                      f"({info.onnx.max_relative_difference:.2g} relative) on {info.onnx.n_images} test images",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def predict(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,16 @@ import tunedepth
 from tunedepth._io import atomic_write_dir, file_sha256
 from tunedepth.analysis import recommend_depths
 from tunedepth.config import parse_study
-from tunedepth.deploy.model_folder import ExportedModel, InputSpec, RunSource, Threshold, write_model_json
+from tunedepth.deploy.model_folder import (
+    ExportedModel,
+    InputSpec,
+    OnnxCheck,
+    RunSource,
+    Threshold,
+    load_weights,
+    write_model_json,
+)
+from tunedepth.deploy.onnx_export import ONNX_FILE, ONNX_TOLERANCE, check_onnx_installed, write_onnx
 from tunedepth.errors import ConfigError, StudyFolderError
 from tunedepth.evaluation import auc_ci, threshold_at_fpr
 from tunedepth.models import get_architecture
@@ -48,7 +58,7 @@ class ExportResult:
 
 
 def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, fpr_target: float = 0.1,
-                 confidence: float = 0.95) -> ExportResult:
+                 confidence: float = 0.95, onnx: bool = False) -> ExportResult:
     """Export one run of the study in ``study_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -57,14 +67,20 @@ def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, f
         run_id: the run to export; default: the recommended configuration at the largest fraction.
         fpr_target: the false-positive rate the decision threshold is chosen at on validation (binary tasks).
         confidence: level of the test AUC's interval.
+        onnx: also write ``model.onnx``, checked against PyTorch on the test images
+            (:mod:`tunedepth.deploy.onnx_export`).
 
     Raises:
         StudyFolderError: not a study, the run is not one of its finished runs, the task cannot be exported yet,
             or ``out_dir`` exists.
-        ConfigError: ``fpr_target`` allows no false positive among the run's validation negatives.
+        ConfigError: ``fpr_target`` allows no false positive among the run's validation negatives, or ``onnx``
+            without the ``onnx`` extra installed.
+        WeightsError: the ONNX model does not match PyTorch.
         ReproductionError: the weights had to be re-made and the re-made run did not reproduce.
     """
     study_dir, out_dir = Path(study_dir), Path(out_dir)
+    if onnx:
+        check_onnx_installed()
     if out_dir.exists():
         raise StudyFolderError(f"The export folder {out_dir} exists; give a new --out (an export is never written "
                                "over another).")
@@ -106,12 +122,25 @@ def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, f
         versions={"tunedepth": tunedepth.__version__, "torch": torch.__version__},
     )
 
-    def write(folder: Path) -> None:
-        shutil.copyfile(store.layout.weights_file(run_id), folder / WEIGHTS_FILE)
-        write_model_json(folder, info)
+    with tempfile.TemporaryDirectory(prefix="tunedepth-export-") as tmp:
+        if onnx:
+            model, _ = load_weights(store.layout.weights_file(run_id), config.model.architecture, n_classes)
+            test_images = prepared.data.test.images
+            absolute, relative = write_onnx(model, Path(tmp) / ONNX_FILE, image_size=config.data.image_size,
+                                            check_images=test_images)
+            info = info.model_copy(update={
+                "onnx": OnnxCheck(file=ONNX_FILE, max_abs_difference=absolute, max_relative_difference=relative,
+                                  n_images=int(test_images.shape[0]), tolerance=ONNX_TOLERANCE),
+                "files": {**info.files, ONNX_FILE: file_sha256(Path(tmp) / ONNX_FILE)}})
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_dir(out_dir, write)
+        def write(folder: Path) -> None:
+            shutil.copyfile(store.layout.weights_file(run_id), folder / WEIGHTS_FILE)
+            if onnx:
+                shutil.copyfile(Path(tmp) / ONNX_FILE, folder / ONNX_FILE)
+            write_model_json(folder, info)
+
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_dir(out_dir, write)
     return ExportResult(out_dir, info, remade)
 
 

@@ -18,8 +18,8 @@ from tunedepth.errors import WeightsError
 from tunedepth.models import GroupedModel, build_model
 from tunedepth.models.checkpoints import read_run_weights
 
-__all__ = ["MODEL_FILE", "MODEL_FORMAT", "ExportedModel", "InputSpec", "RunSource", "Threshold", "load_model",
-           "write_model_json"]
+__all__ = ["MODEL_FILE", "MODEL_FORMAT", "ExportedModel", "InputSpec", "OnnxCheck", "RunSource", "Threshold",
+           "load_model", "load_weights", "write_model_json"]
 
 MODEL_FILE = "model.json"
 MODEL_FORMAT: Literal["tunedepth-model/1"] = "tunedepth-model/1"
@@ -69,6 +69,17 @@ class Threshold(_Record):
     test_specificity: float
 
 
+class OnnxCheck(_Record):
+    """The ONNX copy of the model (``model.onnx``) and how closely its log-odds matched PyTorch's on the study's
+    test images: the largest absolute difference, and relative to max(1, |log-odds|) (what ``tolerance`` bounds)."""
+
+    file: str
+    max_abs_difference: float
+    max_relative_difference: float
+    n_images: int
+    tolerance: float
+
+
 class ExportedModel(_Record):
     """``model.json`` (see the module docstring)."""
 
@@ -86,6 +97,7 @@ class ExportedModel(_Record):
     n_val: int
     n_test: int
     threshold: Threshold | None
+    onnx: OnnxCheck | None = None
     files: dict[str, str]
     versions: dict[str, str]
 
@@ -112,10 +124,17 @@ def load_model(model_dir: Path) -> tuple[GroupedModel, ExportedModel]:
         if not (model_dir / name).is_file() or file_sha256(model_dir / name) != digest:
             raise WeightsError(f"{model_dir / name} is missing or changed since the export (sha256 differs from "
                                f"{MODEL_FILE}'s); export the model again.")
-    tensors, _ = read_run_weights(model_dir / "weights.safetensors")
-    model = build_model(info.architecture, num_classes=len(info.class_names), weights="none")
+    model, _ = load_weights(model_dir / "weights.safetensors", info.architecture, len(info.class_names))
+    return model, info
+
+
+def load_weights(path: Path, architecture: str, n_classes: int) -> tuple[GroupedModel, dict[str, str]]:
+    """A model of ``architecture`` with ``n_classes`` classes holding the weights of the run weights file ``path``,
+    in eval mode on the CPU, and the file's header."""
+    tensors, header = read_run_weights(path)
+    model = build_model(architecture, num_classes=n_classes, weights="none")
     model.net.load_state_dict(tensors)
-    return model.eval(), info
+    return model.eval(), header
 
 
 def write_model_json(folder: Path, info: ExportedModel) -> None:
