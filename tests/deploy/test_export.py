@@ -124,3 +124,18 @@ def test_onnx_without_the_extra_is_one_line_naming_it(study_raw, tmp_path, monke
     with pytest.raises(ConfigError, match=r"^tunedepth export --onnx needs onnxruntime, not installed; install them "
                                           r"with pip install 'tunedepth\[onnx\]'"):
         export_model(tmp_path, tmp_path / "model", onnx=True)
+
+
+def test_the_default_run_is_the_recommendation_by_the_studys_own_analysis_settings(study_raw, tmp_path,
+                                                                                    monkeypatch):
+    from tunedepth.deploy import export as export_module
+
+    raw = copy.deepcopy(study_raw) | {"analysis": {"depth_rule": "shallowest_in_set", "depth_metric": "log_loss"}}
+    study = tmp_path / "study"
+    _study(raw, study, keep_checkpoints="all")
+    seen: dict[str, Any] = {}
+    real = export_module.recommend_depths
+    monkeypatch.setattr(export_module, "recommend_depths", lambda s, **kw: seen.update(kw) or real(s, **kw))
+    info = export_model(study, tmp_path / "model", fpr_target=0.2).info
+    assert (seen["depth_rule"], seen["depth_metric"]) == ("shallowest_in_set", "log_loss")
+    assert "depth rule shallowest_in_set" in info.source.why

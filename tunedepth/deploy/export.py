@@ -26,7 +26,7 @@ import torch
 import tunedepth
 from tunedepth._io import atomic_write_dir, file_sha256
 from tunedepth.analysis import recommend_depths
-from tunedepth.config import parse_study
+from tunedepth.config import AnalysisConfig, parse_study
 from tunedepth.deploy.model_folder import (
     ExportedModel,
     InputSpec,
@@ -90,14 +90,14 @@ def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, f
         raise StudyFolderError(f"tunedepth export exports studies whose test cases are whole images ({exportable}) "
                                f"so far; {study_dir} is a {study.task!r} study, whose test protocol (crops, "
                                "candidates, boundaries) the model folder cannot yet carry.")
-    run_id, why = _chosen_run(study, run_id)
     store = StudyStore(study_dir)
+    config = parse_study(json.loads(store.layout.study_json.read_text()), base_dir=study_dir,
+                         source=str(store.layout.study_json))
+    run_id, why = _chosen_run(study, run_id, config.analysis)
     remade = not store.layout.weights_file(run_id).is_file()
     if remade:
         rerun_run(study_dir, run_id)
     metrics = json.loads(store.layout.run_file(run_id, "metrics.json").read_text())
-    config = parse_study(json.loads(store.layout.study_json.read_text()), base_dir=study_dir,
-                         source=str(store.layout.study_json))
     prepared = prepare_study(config, study_dir)  # the class names (the data's own) and the architecture
     val, test = (pd.read_csv(store.layout.predictions_file(run_id, split)) for split in ("val", "test"))
     n_classes = len(prepared.data.class_names)
@@ -144,15 +144,19 @@ def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, f
     return ExportResult(out_dir, info, remade)
 
 
-def _chosen_run(study: FinishedStudy, run_id: str | None) -> tuple[str, str]:
-    """The run to export and why it is the one."""
+def _chosen_run(study: FinishedStudy, run_id: str | None, analysis: AnalysisConfig) -> tuple[str, str]:
+    """The run to export and why it is the one (the recommendation by the study's own ``[analysis]`` settings)."""
     if run_id is not None:
         if run_id not in set(study.results["run_id"].astype(str)):
             raise StudyFolderError(f"Run {run_id!r} is not a finished run of {study.root}; its finished runs are the "
                                    "run_id column of results.csv.")
         return run_id, "named by the user"
     fraction = max(study.train_fractions)
-    rec = next(r for r in recommend_depths(study) if r.train_fraction == fraction)
+    recommendations = recommend_depths(study, alpha=analysis.alpha, confidence=analysis.confidence,
+                                       depth_rule=analysis.depth_rule, depth_metric=analysis.depth_metric,
+                                       cross_fit=analysis.cross_fit, n_boot=analysis.n_boot,
+                                       seed=analysis.bootstrap_seed)
+    rec = next(r for r in recommendations if r.train_fraction == fraction)
     if rec.arm is None:
         raise StudyFolderError(f"The study {study.root} has no recommended configuration at fraction {fraction:g}; "
                                "name a run with --run.")
