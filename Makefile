@@ -15,7 +15,7 @@ endif
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,volumes,ray,onnx]'
+	$(BIN)/pip install --quiet -e '.[dev,volumes,ray,onnx,mlflow,tensorboard]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -15,6 +15,7 @@ from tunedepth.config.data import (
     SegmentationDataConfig,
     VolumeTableDataConfig,
 )
+from tunedepth.config.execution import ExecutionConfig, RayExecutionConfig
 from tunedepth.config.load import dump_resolved, load_study, parse_study
 from tunedepth.config.methods import (
     AutoRgnSettings,
@@ -27,11 +28,9 @@ from tunedepth.config.methods import (
 )
 from tunedepth.config.schema import (
     AnalysisConfig,
-    ExecutionConfig,
     GridConfig,
     MethodName,
     ModelConfig,
-    RayExecutionConfig,
     Regime,
     StudyConfig,
     settings_of,
@@ -45,6 +44,7 @@ from tunedepth.config.tasks import (
     VolumeCandidatesConfig,
     register_task_config,
 )
+from tunedepth.config.tracking import TrackingConfig
 from tunedepth.config.training import RECIPES, TrainingConfig
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "StudyConfig",
     "SurgicalSettings",
     "TaskConfig",
+    "TrackingConfig",
     "TrainingConfig",
     "VolumeCandidatesConfig",
     "VolumeTableDataConfig",

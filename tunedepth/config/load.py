@@ -15,15 +15,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tunedepth.config.data import DATA_CONFIGS
+from tunedepth.config.execution import ExecutionConfig
 from tunedepth.config.schema import (
     AnalysisConfig,
-    ExecutionConfig,
     GridConfig,
     ModelConfig,
     StudyConfig,
     TrainingConfig,
 )
 from tunedepth.config.tasks import TASK_CONFIGS
+from tunedepth.config.tracking import TrackingConfig, resolve_mlflow_uri
 from tunedepth.errors import ConfigError
 
 __all__ = ["dump_resolved", "load_study", "parse_study"]
@@ -34,6 +35,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "training": TrainingConfig,
     "execution": ExecutionConfig,
     "analysis": AnalysisConfig,
+    "tracking": TrackingConfig,
 }
 
 
@@ -57,8 +59,8 @@ def _top_level_keys() -> list[str]:
 def load_study(path: Path) -> StudyConfig:
     """Read and validate a study file.
 
-    Relative paths inside the file (``data.path``, ``data.root``, ``model.checkpoint``)
-    are resolved against the study file's folder.
+    Relative paths inside the file (``data.path``, ``data.root``, ``model.checkpoint``, a SQLite
+    ``tracking.mlflow_uri``) are resolved against the study file's folder.
 
     Args:
         path: a TOML study file.
@@ -110,7 +112,9 @@ def _resolve_paths(config: StudyConfig, base_dir: Path) -> StudyConfig:
         data = data.model_copy(update=updates)
     if model.checkpoint is not None and not model.checkpoint.is_absolute():
         model = model.model_copy(update={"checkpoint": (base_dir / model.checkpoint).resolve()})
-    return config.model_copy(update={"data": data, "model": model})
+    tracking = config.tracking.model_copy(update={"mlflow_uri": resolve_mlflow_uri(config.tracking.mlflow_uri,
+                                                                                     base_dir)})
+    return config.model_copy(update={"data": data, "model": model, "tracking": tracking})
 
 
 def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:

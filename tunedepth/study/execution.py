@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -29,7 +30,8 @@ from tunedepth.study.executors import (
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
 from tunedepth.study.run_setup import build_frozen_model
 from tunedepth.study.runner import StudyProgress
-from tunedepth.training import FeatureStore, plan_cached_cuts
+from tunedepth.study.tracking import StudyTracker, open_tracker
+from tunedepth.training import EpochRecord, FeatureStore, plan_cached_cuts
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +92,34 @@ def run_study(config: StudyConfig, out_dir: Path, *, progress: StudyProgress | N
     execution = config.execution
     workers = resolve_workers(execution, resolve_device(execution.device))
     store = StudyStore(out_dir)
+    tracker = open_tracker(config, out_dir)  # a wrong tracking URI or a missing extra stops the study here
     with store.lock():
-        return _run_locked(prepared, store, workers, progress, retry_failed)
+        if tracker is None:
+            return _run_locked(prepared, store, workers, progress, retry_failed)
+        summary = _run_locked(prepared, store, workers, _Tracked(progress, tracker, store), retry_failed)
+        tracker.log_finished(store, prepared.run_ids)  # every finished run, skipped ones included
+        return summary
+
+
+class _Tracked(StudyProgress):
+    """The caller's progress callbacks, and each finished run logged as it ends ([tracking])."""
+
+    def __init__(self, inner: StudyProgress | None, tracker: StudyTracker, store: StudyStore) -> None:
+        self.inner, self.tracker, self.store = inner or StudyProgress(), tracker, store
+
+    def study_started(self, n_runs: int, n_done: int) -> None:
+        self.inner.study_started(n_runs, n_done)
+
+    def run_started(self, spec: RunSpec, run_id: str, max_epochs: int) -> None:
+        self.inner.run_started(spec, run_id, max_epochs)
+
+    def epoch_ended(self, spec: RunSpec, record: EpochRecord) -> None:
+        self.inner.epoch_ended(spec, record)
+
+    def run_ended(self, spec: RunSpec, metrics: dict[str, Any]) -> None:
+        if not metrics.get("failed"):
+            self.tracker.log_finished(self.store, [str(metrics["run_id"])])
+        self.inner.run_ended(spec, metrics)
 
 
 def _pending(prepared: PreparedStudy, store: StudyStore, retry_failed: bool) -> list[bool]:
