@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tunedepth.config import parse_study
 from tunedepth.deploy import MODEL_FILE, export_model, load_model, predict_arrays
 from tunedepth.errors import ConfigError, StudyFolderError, WeightsError
+from tunedepth.models.checkpoints import read_run_weights
 from tunedepth.study import prepare_study, run_study
 
 
@@ -88,13 +90,14 @@ def test_a_named_run_is_exported_and_an_unknown_one_refused(study_raw, tmp_path)
     assert not (tmp_path / "m2").exists()
 
 
-def test_a_task_whose_cases_are_not_whole_images_is_refused_in_one_line(study_raw, tmp_path):
+def test_a_task_whose_cases_are_not_images_is_refused_in_one_line(study_raw, tmp_path):
     study = tmp_path / "study"
     _study(study_raw, study, keep_checkpoints="all")
     raw = json.loads((study / "study.json").read_text())
     (study / "study.json").write_text(json.dumps(raw | {"task": "detection"}))  # as a detection study's folder says
-    with pytest.raises(StudyFolderError, match=r"^tunedepth export exports studies whose test cases are whole "
-                                               r"images \(\['classification'\]\) so far; .* is a 'detection' study"):
+    with pytest.raises(StudyFolderError, match=r"^tunedepth export exports studies whose test cases are images "
+                                               r"\(\['classification', 'frame_classification'\]\) so far; .* is a "
+                                               r"'detection' study"):
         export_model(study, tmp_path / "model", fpr_target=0.2)
     assert not (tmp_path / "model").exists()
 
@@ -108,7 +111,7 @@ def test_the_onnx_model_agrees_with_pytorch_on_the_test_images(study_raw, tmp_pa
     assert info.onnx is not None and info.onnx.max_relative_difference <= 1e-4 and info.onnx.n_images == 12
     assert info.onnx.max_abs_difference <= 1e-4  # the toy's log-odds are small
     load_model(tmp_path / "model")  # its sha256 is recorded and checked with the weights'
-    assert set(info.files) == {"weights.safetensors", "model.onnx"}
+    assert set(info.files) == {"weights.safetensors", "model.onnx", "MODEL_CARD.md"}
     session = onnxruntime.InferenceSession(str(tmp_path / "model" / "model.onnx"))
     images = _test_images(study).transpose(0, 3, 1, 2).astype(np.float32)
     (got,) = session.run(None, {"images": images})
@@ -139,3 +142,80 @@ def test_the_default_run_is_the_recommendation_by_the_studys_own_analysis_settin
     info = export_model(study, tmp_path / "model", fpr_target=0.2).info
     assert (seen["depth_rule"], seen["depth_metric"]) == ("shallowest_in_set", "log_loss")
     assert "depth rule shallowest_in_set" in info.source.why
+
+
+def test_every_export_has_a_model_card_whose_numbers_are_the_model_jsons(study_raw, tmp_path):
+    study = tmp_path / "study"
+    _study(study_raw, study, keep_checkpoints="all")
+    info = export_model(study, tmp_path / "model", fpr_target=0.2).info
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "**Not for clinical use.**" in card
+    assert f"run `{info.source.run_id}`" in card and f"ROC AUC:** {info.test_auc:.3f}" in card
+    counts = info.data.class_counts
+    assert sum(counts["val"]) == info.n_val == 12 and sum(counts["test"]) == info.n_test == 12
+    assert sum(counts["train"]) == pd.read_csv(study / "results.csv").set_index("run_id").loc[
+        info.source.run_id, "n_train"]
+    assert f"| test | 12 | {counts['test'][0]} | {counts['test'][1]} |" in card
+    threshold = info.threshold
+    assert threshold is not None
+    low, high = threshold.test_sensitivity_interval
+    assert low <= threshold.test_sensitivity <= high and f"sensitivity {threshold.test_sensitivity:.3f} [" in card
+    assert 0 <= info.calibration.expected_calibration_error <= 1 and "expected calibration error" in card
+    assert info.files.keys() == {"weights.safetensors", "MODEL_CARD.md"}
+    (tmp_path / "model" / "MODEL_CARD.md").write_text(card.replace("Not for clinical use", "Fine for clinics"))
+    with pytest.raises(WeightsError, match=r"MODEL_CARD.md is missing or changed since the export"):
+        load_model(tmp_path / "model")
+
+
+def test_refit_trains_on_training_and_validation_cases_for_the_runs_best_epoch_count(study_raw, tmp_path):
+    study = tmp_path / "study"
+    _study(study_raw, study, keep_checkpoints="all")
+    plain = export_model(study, tmp_path / "plain", fpr_target=0.2).info
+    refit = export_model(study, tmp_path / "refit", fpr_target=0.2, refit=True).info
+    export_model(study, tmp_path / "again", fpr_target=0.2, refit=True)
+    row = pd.read_csv(study / "results.csv").set_index("run_id").loc[refit.source.run_id]
+    assert refit.source == plain.source and refit.refit is not None
+    assert (refit.refit.epochs, refit.refit.n_train) == (row["best_epoch"], row["n_train"] + row["n_val"])
+    weights = {name: read_run_weights(tmp_path / name / "weights.safetensors")[0]
+               for name in ("plain", "refit", "again")}
+    assert all(torch.equal(weights["refit"][k], weights["again"][k]) for k in weights["refit"])  # deterministic
+    assert not all(torch.equal(weights["refit"][k], weights["plain"][k]) for k in weights["refit"])
+    assert refit.threshold is not None and plain.threshold is not None
+    assert refit.threshold.value == plain.threshold.value  # chosen on the original run's validation predictions
+    scores = predict_arrays(tmp_path / "refit", _test_images(study))  # the test metrics are the refitted model's
+    labels = pd.read_csv(study / "runs" / refit.source.run_id / "predictions_test.csv")["label"].to_numpy()
+    from tunedepth.evaluation import roc_auc_score
+
+    assert roc_auc_score(labels, scores[["log_odds_0", "log_odds_1"]].to_numpy()) == pytest.approx(refit.test_auc)
+    card = (tmp_path / "refit" / "MODEL_CARD.md").read_text()
+    assert "**Refitted** (`--refit`)" in card and "the original run's validation predictions" in card
+
+
+def test_a_frame_classification_model_scores_a_frame_by_its_crops_as_the_study_did(tmp_path, toy_checkpoint):
+    from tests.study.test_frame_classification import _write_frames
+    from tunedepth.study.tasks.classification import load_labelled_images
+
+    raw = {
+        "name": "toy-frames", "task": "frame_classification",
+        "data": {"source": "image_folder", "path": str(_write_frames(tmp_path / "frames")), "image_size": 16},
+        "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
+        "grid": {"regimes": ["finetune"], "depths": [2], "train_fractions": [1.0], "seeds": [0]},
+        "frame_classification": {"crops_per_image": 4, "frame_size": 24, "test_crops": "five_flips"},
+        "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2, "patience": 2},
+        "execution": {"num_threads": 1, "keep_checkpoints": "all"},
+    }
+    study = tmp_path / "study"
+    run_study(parse_study(raw, base_dir=tmp_path), study)
+    info = export_model(study, tmp_path / "model", fpr_target=0.25).info
+    assert info.input.frame_size == 24 and info.input.crops is not None and len(info.input.crops) == 10
+    config = parse_study(json.loads((study / "study.json").read_text()), base_dir=study)
+    frames = load_labelled_images(config.model_copy(update={"data": config.data.model_copy(
+        update={"image_size": 24})})).test.images.permute(0, 2, 3, 1).numpy()  # the test frames, as files give them
+    stored = pd.read_csv(study / "runs" / info.source.run_id / "predictions_test.csv")
+    scores = predict_arrays(tmp_path / "model", frames)
+    np.testing.assert_allclose(scores[["log_odds_0", "log_odds_1"]].to_numpy(),
+                               stored[["log_odds_0", "log_odds_1"]].to_numpy(), rtol=0, atol=1e-6)
+    with pytest.raises(StudyFolderError, match=r"^tunedepth export --refit cannot refit run .*: it trains on fixed "
+                                               r"views of its training images"):
+        export_model(study, tmp_path / "refit", fpr_target=0.25, refit=True)
+    assert not (tmp_path / "refit").exists()

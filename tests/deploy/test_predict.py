@@ -36,6 +36,17 @@ def test_export_prints_the_run_the_interval_and_the_threshold(exported):
     assert "(weights re-made and checked: tunedepth rerun)" in printed and "test AUC" in printed
     assert "Threshold at 0.2 validation FPR: log-odds >" in printed and "sensitivity" in printed
     assert (model / "weights.safetensors").is_file()
+    assert f"Model card: {model / 'MODEL_CARD.md'}" in printed and (model / "MODEL_CARD.md").is_file()
+
+
+def test_export_refit_on_the_command_line_says_what_it_trained(exported, tmp_path, capsys):
+    study, model, _, _ = exported
+    assert main(["export", str(study), "--out", str(tmp_path / "refit"), "--fpr-target", "0.2", "--refit"]) == 0
+    printed = capsys.readouterr().out
+    run_id = pd.read_json(model / "model.json", typ="series")["source"]["run_id"]
+    row = pd.read_csv(study / "results.csv").set_index("run_id").loc[run_id]
+    assert f"refitted on {row['n_train'] + row['n_val']} training and validation cases for {row['best_epoch']} " \
+           "epoch(s)" in printed
 
 
 def test_predict_scores_files_folders_manifests_and_npz_as_the_study_did(exported, tmp_path, capsys):

@@ -50,19 +50,27 @@ def export(
     onnx: Annotated[bool, typer.Option(
         "--onnx", help="Also write model.onnx (uint8 values as float32 in, log-odds out), checked with onnxruntime "
                        "against PyTorch on the test images; needs pip install 'tunedepth[onnx]'.")] = False,
+    refit: Annotated[bool, typer.Option(
+        "--refit", help="Export the run's configuration trained again on its training and validation cases "
+                        "together for the run's best epoch count (the threshold stays the run's, chosen on "
+                        "validation).")] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Export a study's answer as a standalone model folder: weights.safetensors and model.json (architecture,
-    classes, input steps, the source run, test AUC with its interval, the validation-chosen threshold, sha256s).
+    """Export a study's answer as a standalone model folder: weights.safetensors, model.json (architecture, classes,
+    input steps, the source run, test AUC with its interval, the validation-chosen threshold, calibration, sha256s)
+    and MODEL_CARD.md.
 
     Uses the run's kept weights, or re-makes them first (tunedepth rerun) when the study kept none.
     """
     from tunedepth.deploy import export_model
 
     setup_logging(verbose)
-    result = export_model(study_dir, out, run_id=run, fpr_target=fpr_target, onnx=onnx)
+    result = export_model(study_dir, out, run_id=run, fpr_target=fpr_target, onnx=onnx, refit=refit)
     info = result.info
     remade = " (weights re-made and checked: tunedepth rerun)" if result.rerun else ""
+    if info.refit is not None:
+        remade = (f" refitted on {info.refit.n_train} training and validation cases for {info.refit.epochs} epoch(s) "
+                  f"in {duration(info.refit.train_seconds)}")
     console.print(f"Exported run {info.source.run_id} ({info.source.label} @ {info.source.train_fraction:g}, seed "
                   f"{info.source.seed}){remade} to {result.model_dir}: test AUC {info.test_auc:.3f} "
                   f"[{info.test_auc_low:.3f}, {info.test_auc_high:.3f}]", markup=False, highlight=False,
@@ -76,6 +84,7 @@ def export(
         console.print(f"ONNX: {info.onnx.file}, log-odds within {info.onnx.max_abs_difference:.2g} of PyTorch's "
                       f"({info.onnx.max_relative_difference:.2g} relative) on {info.onnx.n_images} test images",
                       markup=False, highlight=False, soft_wrap=True)
+    console.print(f"Model card: {result.model_dir / 'MODEL_CARD.md'}", markup=False, highlight=False, soft_wrap=True)
 
 
 def predict(

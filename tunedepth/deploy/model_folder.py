@@ -18,10 +18,12 @@ from tunedepth.errors import WeightsError
 from tunedepth.models import GroupedModel, build_model
 from tunedepth.models.checkpoints import read_run_weights
 
-__all__ = ["MODEL_FILE", "MODEL_FORMAT", "ExportedModel", "InputSpec", "OnnxCheck", "RunSource", "Threshold",
-           "load_model", "load_weights", "write_model_json"]
+__all__ = ["CARD_FILE", "MODEL_FILE", "MODEL_FORMAT", "Calibration", "CropRecord", "DataSummary", "ExportedModel",
+           "InputSpec", "OnnxCheck", "Refit", "RunSource", "Threshold", "load_model", "load_weights",
+           "write_model_json"]
 
 MODEL_FILE = "model.json"
+CARD_FILE = "MODEL_CARD.md"
 MODEL_FORMAT: Literal["tunedepth-model/1"] = "tunedepth-model/1"
 
 
@@ -29,8 +31,19 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class CropRecord(_Record):
+    """One fixed test-time crop (:class:`tunedepth.data.crops.CropSpec`'s fields)."""
+
+    scale: float
+    offset_x: float
+    offset_y: float
+    flip: bool
+    quarter_turns: int
+
+
 class InputSpec(_Record):
-    """How an image becomes the model's input (:func:`tunedepth.data.prepare_images`, then normalisation)."""
+    """How an image becomes the model's input (:func:`tunedepth.data.prepare_images`, then normalisation), and,
+    for a task that scores an image through crops, the crops whose probabilities are averaged."""
 
     image_size: int
     mean: tuple[float, float, float]
@@ -38,6 +51,9 @@ class InputSpec(_Record):
     steps: str = ("uint8 image; grayscale repeated to 3 channels, an alpha channel dropped; resized to image_size x "
                   "image_size (stretched, not cropped) with bilinear interpolation, align_corners=False, antialiased "
                   "when an axis shrinks, rounded to uint8; then (x / 255 - mean) / std per channel")
+    frame_size: int | None = None
+    crops: tuple[CropRecord, ...] | None = None
+    crop_steps: str | None = None
 
 
 class RunSource(_Record):
@@ -54,12 +70,14 @@ class RunSource(_Record):
     lr: float
     best_epoch: int
     why: str
+    method: str | None = None
+    starting_weights: str | None = None
 
 
 class Threshold(_Record):
     """The decision threshold on the positive class's log-odds (binary tasks): a case is called positive when its
     log-odds are above ``value``. Chosen on the validation cases at ``fpr_target``; the test split's sensitivity
-    and specificity at it are what to expect."""
+    and specificity at it are what to expect (with Wilson intervals at the model's ``confidence``)."""
 
     fpr_target: float
     value: float
@@ -67,6 +85,37 @@ class Threshold(_Record):
     validation_specificity: float
     test_sensitivity: float
     test_specificity: float
+    test_sensitivity_interval: tuple[float, float]
+    test_specificity_interval: tuple[float, float]
+
+
+class DataSummary(_Record):
+    """The data the model was trained, validated and tested on: the study's resolved ``[data]`` table and the cases
+    per class of each split (``train``: the run's own training cases, at its training fraction)."""
+
+    settings: dict[str, object]
+    class_counts: dict[str, tuple[int, ...]]
+    split_origin: str
+
+
+class Calibration(_Record):
+    """How well the model's probabilities match the test labels (:mod:`tunedepth.evaluation.calibration`):
+    top-label expected calibration error over ``n_bins`` equal-width bins, Brier loss, log-loss."""
+
+    expected_calibration_error: float
+    brier: float
+    log_loss: float
+    n_bins: int
+
+
+class Refit(_Record):
+    """``--refit``: the chosen configuration trained again on the run's training cases and the validation cases
+    together, for the run's best epoch count, keeping the last epoch (nothing was left to choose on). The test
+    metrics are the refitted model's; the threshold is the original run's, chosen on its validation predictions."""
+
+    epochs: int
+    n_train: int
+    train_seconds: float
 
 
 class OnnxCheck(_Record):
@@ -90,13 +139,17 @@ class ExportedModel(_Record):
     class_names: tuple[str, ...]
     input: InputSpec
     source: RunSource
+    data: DataSummary
     test_auc: float
     test_auc_low: float
     test_auc_high: float
+    test_accuracy: float
     confidence: float
     n_val: int
     n_test: int
+    calibration: Calibration
     threshold: Threshold | None
+    refit: Refit | None = None
     onnx: OnnxCheck | None = None
     files: dict[str, str]
     versions: dict[str, str]

@@ -1,7 +1,10 @@
 """``tunedepth predict``: an exported model's scores for new images, one row per image.
 
 Images go through the exported input steps (:class:`~tunedepth.deploy.model_folder.InputSpec`:
-:func:`~tunedepth.data.prepare_images`, then the model's normalisation), in batches, on the CPU or a GPU.
+:func:`~tunedepth.data.prepare_images`, then the model's normalisation), in batches, on the CPU or a GPU. A model
+whose task scores an image through crops (frame classification) resizes it to its ``frame_size``, cuts the exported
+crops (:func:`~tunedepth.data.crops.apply_crops`) and averages their probabilities
+(:func:`~tunedepth.data.crops.average_over_crops`), as the study scored its test frames.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from scipy.special import expit
 
 from tunedepth._io import atomic_write_text
 from tunedepth.data import prepare_images
+from tunedepth.data.crops import CropSpec, apply_crops, average_over_crops
 from tunedepth.deploy.inputs import collect_inputs
 from tunedepth.deploy.model_folder import ExportedModel, load_model
 from tunedepth.models import GroupedModel
@@ -37,14 +41,28 @@ def predict_arrays(model_dir: Path, images: np.ndarray | list[np.ndarray], *, ba
         DataError: an image is not uint8 or has an unsupported shape.
     """
     model, info = load_model(model_dir)
+    size = source_size(info)
     batches = [images] if isinstance(images, np.ndarray) else [np.asarray(image)[None] for image in images]
-    inputs = torch.cat([prepare_images(batch, image_size=info.input.image_size) for batch in batches]) \
-        if batches else torch.empty((0, 3, info.input.image_size, info.input.image_size), dtype=torch.uint8)
-    return scores_frame(_log_odds(model, inputs, batch_size, torch.device(device)), info)
+    inputs = torch.cat([prepare_images(batch, image_size=size) for batch in batches]) \
+        if batches else torch.empty((0, 3, size, size), dtype=torch.uint8)
+    return scores_frame(_log_odds(model, inputs, info, batch_size, torch.device(device)), info)
 
 
-def _log_odds(model: GroupedModel, inputs: torch.Tensor, batch_size: int, device: torch.device) -> np.ndarray:
-    return predict_log_odds(model.to(device), inputs, batch_size=batch_size, device=device)
+def source_size(info: ExportedModel) -> int:
+    """The side images are resized to first: the crops' frame size, or the network's input size."""
+    return info.input.frame_size if info.input.crops is not None and info.input.frame_size else \
+        info.input.image_size
+
+
+def _log_odds(model: GroupedModel, inputs: torch.Tensor, info: ExportedModel, batch_size: int,
+              device: torch.device) -> np.ndarray:
+    """Per-image log-odds of ``inputs`` (uint8, at :func:`source_size`): one forward pass, or the crops' mean."""
+    if info.input.crops is None or inputs.shape[0] == 0:
+        return predict_log_odds(model.to(device), inputs, batch_size=batch_size, device=device)
+    crops = tuple(CropSpec(**c.model_dump()) for c in info.input.crops)
+    cut = apply_crops(inputs, [crops] * inputs.shape[0], info.input.image_size)
+    per_crop = predict_log_odds(model.to(device), cut, batch_size=batch_size, device=device)
+    return average_over_crops(per_crop, inputs.shape[0], len(crops))
 
 
 def scores_frame(log_odds: np.ndarray, info: ExportedModel) -> pd.DataFrame:
@@ -82,8 +100,8 @@ def predict_inputs(model_dir: Path, inputs: list[str], out_csv: Path, *, batch_s
     frames, done = [], 0
     for source in sources:
         log_odds = []
-        for batch in source.batches(info.input.image_size, batch_size):
-            log_odds.append(_log_odds(model, batch, batch_size, torch.device(device)))
+        for batch in source.batches(source_size(info), batch_size):
+            log_odds.append(_log_odds(model, batch, info, batch_size, torch.device(device)))
             done += batch.shape[0]
             if progress is not None:
                 progress(done, total)

@@ -14,6 +14,7 @@ import torch
 from tunedepth._registry import Registry
 from tunedepth.config import StudyConfig
 from tunedepth.data import DatasetSplits
+from tunedepth.data.crops import CropSpec
 from tunedepth.evaluation import roc_auc_score
 from tunedepth.models import GroupedModel
 from tunedepth.results import Split, StudyStore
@@ -60,6 +61,12 @@ class TaskData(ABC):
         """
         return None
 
+    def scoring_crops(self) -> tuple[int, tuple[CropSpec, ...]] | None:
+        """For a task that scores an image by the mean probability over fixed crops of it: the side the image is
+        resized to before it is cut, and the crops (the first is the centre crop); None (default) when the network
+        scores the cases' images as they are."""
+        return None
+
     def class_weights(self, data: DatasetSplits, rows: np.ndarray) -> torch.Tensor | None:
         """Per-class loss weights for the training rows, or None for an unweighted loss."""
         return None
@@ -96,14 +103,14 @@ class TaskRun:
     Attributes:
         name: the task's name (as in :data:`tunedepth.config.TASK_CONFIGS`).
         prepare: loads and checks the study's data: the image splits the network trains on and the task data.
-        scores_whole_images: a test case is one whole image, scored by one forward pass (no crops, candidates or
-            pixels), so an exported model scores a new image as the study scored its test images
-            (``tunedepth export``, :mod:`tunedepth.deploy`).
+        scores_images: a test case is one image, scored by one forward pass or by the mean over fixed crops of it
+            (:meth:`TaskData.scoring_crops`), not candidates or pixels; so an exported model scores a new image as
+            the study scored its test images (``tunedepth export``, :mod:`tunedepth.deploy`).
     """
 
     name: str
     prepare: Callable[[StudyConfig], tuple[DatasetSplits, TaskData]]
-    scores_whole_images: bool = False
+    scores_images: bool = False
 
 
 STUDY_TASKS: Registry[TaskRun] = Registry("task (run part)")

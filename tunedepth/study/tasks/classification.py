@@ -67,5 +67,5 @@ def _prepare(config: StudyConfig) -> tuple[DatasetSplits, TaskData]:
     return load_labelled_images(config), ClassificationData(balance=str(getattr(config.data, "balance", "none")))
 
 
-CLASSIFICATION_RUN = TaskRun(name="classification", prepare=_prepare, scores_whole_images=True)
+CLASSIFICATION_RUN = TaskRun(name="classification", prepare=_prepare, scores_images=True)
 STUDY_TASKS.register(CLASSIFICATION_RUN.name, CLASSIFICATION_RUN)

@@ -48,6 +48,10 @@ class FrameData(ClassificationData):
     def n_test_crops(self) -> int:
         return len(self.test_crops)
 
+    def scoring_crops(self) -> tuple[int, tuple[CropSpec, ...]]:
+        """The frames' side before cutting (``frame_size``) and the fixed test crops."""
+        return self.settings.frame_size or self.image_size, self.test_crops
+
     def train_views(self, data: DatasetSplits, *, seed: int) -> torch.Tensor:
         """The training crops of every training frame, ``crops_per_image`` per frame drawn from ``seed``,
         crop-major."""
@@ -100,5 +104,5 @@ def prepare_frames(config: StudyConfig) -> tuple[DatasetSplits, FrameData]:
     return data, task
 
 
-FRAME_CLASSIFICATION_RUN = TaskRun(name="frame_classification", prepare=prepare_frames)
+FRAME_CLASSIFICATION_RUN = TaskRun(name="frame_classification", prepare=prepare_frames, scores_images=True)
 STUDY_TASKS.register(FRAME_CLASSIFICATION_RUN.name, FRAME_CLASSIFICATION_RUN)
