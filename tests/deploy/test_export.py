@@ -15,6 +15,7 @@ import torch
 
 from tunedepth.config import parse_study
 from tunedepth.deploy import MODEL_FILE, export_model, load_model, predict_arrays
+from tunedepth.deploy.model_card import model_card
 from tunedepth.errors import ConfigError, StudyFolderError, WeightsError
 from tunedepth.models.checkpoints import read_run_weights
 from tunedepth.study import prepare_study, run_study
@@ -162,6 +163,11 @@ def test_every_export_has_a_model_card_whose_numbers_are_the_model_jsons(study_r
     assert low <= threshold.test_sensitivity <= high and f"sensitivity {threshold.test_sensitivity:.3f} [" in card
     assert 0 <= info.calibration.expected_calibration_error <= 1 and "expected calibration error" in card
     assert info.files.keys() == {"weights.safetensors", "MODEL_CARD.md"}
+    # a threshold whose test specificity's interval excludes the validation target says so
+    assert "does not carry over" not in card  # 0.8 lies in the interval here
+    shifted = threshold.model_copy(update={"test_specificity": 0.5, "test_specificity_interval": (0.44, 0.57)})
+    assert "**The validation target does not carry over:** the test specificity's interval excludes 0.80" in \
+        model_card(info.model_copy(update={"threshold": shifted}))
     (tmp_path / "model" / "MODEL_CARD.md").write_text(card.replace("Not for clinical use", "Fine for clinics"))
     with pytest.raises(WeightsError, match=r"MODEL_CARD.md is missing or changed since the export"):
         load_model(tmp_path / "model")

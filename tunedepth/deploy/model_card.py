@@ -58,7 +58,15 @@ def _facts(m: ExportedModel) -> dict[str, object]:
     like = f"images like those of the study's data (data.source = {m.data.settings.get('source')}"
     like += f", {flag})" if (flag := m.data.settings.get("flag")) is not None else ")"
     threshold = m.threshold
+    shift = ""
+    if threshold is not None:
+        low, high = threshold.test_specificity_interval
+        if not low <= 1 - threshold.fpr_target <= high:
+            shift = (f" **The validation target does not carry over:** the test specificity's interval excludes "
+                     f"{1 - threshold.fpr_target:.2f}, so the test cases' negatives score differently from the "
+                     "validation cases'; choose the operating point on cases like those the model will see.")
     return {
+        "threshold_shift": shift,
         "classes": ", ".join(f"{k} = {name}" for k, name in enumerate(m.class_names)),
         "configuration": configuration,
         "trained": trained_text,
