@@ -96,9 +96,9 @@ def test_a_task_whose_cases_are_not_images_is_refused_in_one_line(study_raw, tmp
     _study(study_raw, study, keep_checkpoints="all")
     raw = json.loads((study / "study.json").read_text())
     (study / "study.json").write_text(json.dumps(raw | {"task": "detection"}))  # as a detection study's folder says
-    with pytest.raises(StudyFolderError, match=r"^tunedepth export exports studies whose test cases are images "
-                                               r"\(\['classification', 'frame_classification'\]\) so far; .* is a "
-                                               r"'detection' study"):
+    with pytest.raises(StudyFolderError, match=r"^tunedepth export exports studies whose test cases are images or "
+                                               r"candidates in volumes \(\['classification', 'frame_classification', "
+                                               r"'volume_candidates'\]\) so far; .* is a 'detection' study"):
         export_model(study, tmp_path / "model", fpr_target=0.2)
     assert not (tmp_path / "model").exists()
 

@@ -91,20 +91,42 @@ def predict(
     model_dir: Annotated[Path, typer.Argument(help="A model folder written by tunedepth export.")],
     inputs: Annotated[list[str], typer.Argument(
         help="Image files, folders of them, CSV manifests (a 'path' column) or MedMNIST .npz files "
-             "(FILE.npz[:SPLIT], default split test).")],
+             "(FILE.npz[:SPLIT], default split test); for a volume-candidate model, one candidate table (CSV: "
+             "volume_id and z, y, x or world_x, world_y, world_z; label optional) with --volumes.")],
     out: Annotated[Path, typer.Option("--out", help="The CSV to write (written whole, or not at all).")],
+    volumes: Annotated[Path | None, typer.Option(
+        "--volumes", help="Folder of the volumes the candidate table names (NIfTI files, DICOM series folders, .npy "
+                          "arrays); for a volume-candidate model.")] = None,
+    coordinates: Annotated[str, typer.Option(
+        "--coordinates", help="Which coordinate columns of the candidate table to read: 'voxel' (z, y, x) or "
+                              "'world' (world_x, world_y, world_z, LPS mm).")] = "voxel",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 64,
     device: Annotated[str, typer.Option("--device", help="'cpu' or 'cuda'.")] = "cpu",
 ) -> None:
-    """Score new images with an exported model: one row per image with each class's log-odds and probability and
-    the decision (the exported threshold for binary tasks, else the most likely class)."""
+    """Score new images (or candidates in volumes) with an exported model: one row per image (candidate) with each
+    class's log-odds and probability and the decision (the exported threshold for binary tasks, else the most
+    likely class), by the study's own protocol (a frame's crops averaged; a candidate's patches averaged)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tunedepth.deploy.predict import predict_inputs
+    from tunedepth.deploy.predict_volumes import predict_candidates
+    from tunedepth.errors import ConfigError
 
-    with Progress(TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    if volumes is not None and len(inputs) != 1:
+        raise ConfigError(f"With --volumes, tunedepth predict takes one candidate table; got {len(inputs)} inputs.")
+    if coordinates not in ("voxel", "world"):
+        raise ConfigError(f"--coordinates must be 'voxel' or 'world'; got {coordinates!r}.")
+    what = "candidates" if volumes is not None else "images"
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
-        task = bar.add_task("images", total=None)
-        frame = predict_inputs(model_dir, inputs, out, batch_size=batch_size, device=device,
-                               progress=lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(f"Scored {len(frame)} image(s): {out}", markup=False, highlight=False, soft_wrap=True)
+        task = bar.add_task(what, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if volumes is not None:
+            frame = predict_candidates(model_dir, Path(inputs[0]), volumes, out, batch_size=batch_size, device=device,
+                                       coordinates="world" if coordinates == "world" else "voxel", progress=advance)
+        else:
+            frame = predict_inputs(model_dir, inputs, out, batch_size=batch_size, device=device, progress=advance)
+    console.print(f"Scored {len(frame)} {what[:-1]}(s): {out}", markup=False, highlight=False, soft_wrap=True)

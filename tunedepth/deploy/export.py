@@ -12,8 +12,9 @@ validation cases (:mod:`tunedepth.deploy.refit`). Every export has a model card 
 :mod:`tunedepth.deploy.model_card`).
 
 Tasks whose test cases are images (``TaskRun.scores_images``: classification, and frame classification with its
-test crops, which the model folder carries and ``tunedepth predict`` applies) are exported; the others' protocols
-(candidates, boundaries) are refused in one line.
+test crops) or candidates in volumes (``TaskRun.scores_volume_candidates``: how their patches are cut) are exported;
+the model folder carries the protocol and ``tunedepth predict`` applies it. Detection (candidates in frames) and
+segmentation (boundaries) are refused in one line.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from tunedepth.deploy.model_folder import (
     Refit,
     RunSource,
     Threshold,
+    VolumeScoring,
     load_weights,
     write_model_json,
 )
@@ -112,11 +114,11 @@ def export_model(study_dir: Path, out_dir: Path, *, run_id: str | None = None, f
         raise StudyFolderError(f"The export folder {out_dir} exists; give a new --out (an export is never written "
                                "over another).")
     study = load_finished_study(study_dir)
-    if not STUDY_TASKS.get(study.task).scores_images:
-        exportable = [name for name in STUDY_TASKS if STUDY_TASKS.get(name).scores_images]
-        raise StudyFolderError(f"tunedepth export exports studies whose test cases are images ({exportable}) "
-                               f"so far; {study_dir} is a {study.task!r} study, whose test protocol (candidates, "
-                               "boundaries) the model folder cannot yet carry.")
+    if not _exportable(study.task):
+        exportable = [name for name in STUDY_TASKS if _exportable(name)]
+        raise StudyFolderError(f"tunedepth export exports studies whose test cases are images or candidates in "
+                               f"volumes ({exportable}) so far; {study_dir} is a {study.task!r} study, whose test "
+                               "protocol (candidates in frames, boundaries) the model folder cannot yet carry.")
     store = StudyStore(study_dir)
     config = parse_study(json.loads(store.layout.study_json.read_text()), base_dir=study_dir,
                          source=str(store.layout.study_json))
@@ -204,8 +206,15 @@ def _describe(prepared: PreparedStudy, study: FinishedStudy, run_id: str, why: s
     )
 
 
+def _exportable(task: str) -> bool:
+    run = STUDY_TASKS.get(task)
+    return run.scores_images or run.scores_volume_candidates
+
+
 def _input_spec(config: StudyConfig, arch: Architecture, task: TaskData) -> InputSpec:
     spec = InputSpec(image_size=config.data.image_size, mean=arch.mean, std=arch.std)
+    if (volumes := task.scoring_volumes()) is not None:
+        return spec.model_copy(update={"volumes": VolumeScoring(**volumes)})
     crops = task.scoring_crops()
     if crops is None:
         return spec

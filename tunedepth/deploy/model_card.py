@@ -47,6 +47,11 @@ def _facts(m: ExportedModel) -> dict[str, object]:
     interval = f"{level} DeLong interval [{m.test_auc_low:.3f}, {m.test_auc_high:.3f}]"
     auc = f"{m.test_auc:.3f}" + ("" if m.threshold is None else f" ({interval})")
     input_text = (f"{m.input.image_size} x {m.input.image_size} px, 3 channels ({m.input.steps}).")
+    if (vol := m.input.volumes) is not None:
+        widths = ", ".join(f"{w:g}" for w in vol.settings["widths"])  # type: ignore[attr-defined]
+        input_text = (f"a candidate (a point in a volume), seen as {vol.image_size} x {vol.image_size}-px 3-channel "
+                      f"patches {widths} {vol.unit} wide ({vol.settings['views']} views; {vol.steps}); intensities "
+                      f"{vol.window[0]:g}..{vol.window[1]:g} mapped to 0..255.")
     if m.input.crops is not None:
         input_text += (f" Each image is scored by the mean probability over {len(m.input.crops)} fixed crops of it at "
                        f"{m.input.frame_size} px ({m.input.crop_steps}).")

@@ -19,8 +19,8 @@ from tunedepth.models import GroupedModel, build_model
 from tunedepth.models.checkpoints import read_run_weights
 
 __all__ = ["CARD_FILE", "MODEL_FILE", "MODEL_FORMAT", "Calibration", "CropRecord", "DataSummary", "ExportedModel",
-           "InputSpec", "OnnxCheck", "Refit", "RunSource", "Threshold", "load_model", "load_weights",
-           "write_model_json"]
+           "InputSpec", "OnnxCheck", "Refit", "RunSource", "Threshold", "VolumeScoring", "load_model",
+           "load_weights", "write_model_json"]
 
 MODEL_FILE = "model.json"
 CARD_FILE = "MODEL_CARD.md"
@@ -41,6 +41,21 @@ class CropRecord(_Record):
     quarter_turns: int
 
 
+class VolumeScoring(_Record):
+    """How a candidate in a volume becomes the patches whose probabilities are averaged (a ``volume_candidates``
+    study's ``[volume_candidates]`` settings, the unit its widths are in, the intensity window mapped to 0..255, the
+    patch side): :func:`tunedepth.study.tasks.volume_candidates.candidate_scorer` rebuilds it."""
+
+    settings: dict[str, object]
+    unit: str
+    window: tuple[float, float]
+    image_size: int
+    steps: str = ("each candidate's axis is found again (the local vessel axis from the Hessian at vessel_sigma, or "
+                  "the z axis where no tube is found or views = 'orthogonal'); patches of every width at test_angles "
+                  "evenly spaced rotations about it, for each kind of axis; the candidate's score is the mean of its "
+                  "patches' probabilities")
+
+
 class InputSpec(_Record):
     """How an image becomes the model's input (:func:`tunedepth.data.prepare_images`, then normalisation), and,
     for a task that scores an image through crops, the crops whose probabilities are averaged."""
@@ -54,6 +69,7 @@ class InputSpec(_Record):
     frame_size: int | None = None
     crops: tuple[CropRecord, ...] | None = None
     crop_steps: str | None = None
+    volumes: VolumeScoring | None = None
 
 
 class RunSource(_Record):

@@ -22,6 +22,7 @@ from tunedepth.data import prepare_images
 from tunedepth.data.crops import CropSpec, apply_crops, average_over_crops
 from tunedepth.deploy.inputs import collect_inputs
 from tunedepth.deploy.model_folder import ExportedModel, load_model
+from tunedepth.errors import DataError
 from tunedepth.models import GroupedModel
 from tunedepth.training import predict_log_odds
 
@@ -41,11 +42,18 @@ def predict_arrays(model_dir: Path, images: np.ndarray | list[np.ndarray], *, ba
         DataError: an image is not uint8 or has an unsupported shape.
     """
     model, info = load_model(model_dir)
+    _check_images_model(info, model_dir)
     size = source_size(info)
     batches = [images] if isinstance(images, np.ndarray) else [np.asarray(image)[None] for image in images]
     inputs = torch.cat([prepare_images(batch, image_size=size) for batch in batches]) \
         if batches else torch.empty((0, 3, size, size), dtype=torch.uint8)
     return scores_frame(_log_odds(model, inputs, info, batch_size, torch.device(device)), info)
+
+
+def _check_images_model(info: ExportedModel, model_dir: Path) -> None:
+    if info.input.volumes is not None:
+        raise DataError(f"The model in {model_dir} scores candidates in volumes; give it a candidate table and the "
+                        "folder of the volumes it names (tunedepth predict MODEL_DIR CANDIDATES.csv --volumes FOLDER).")
 
 
 def source_size(info: ExportedModel) -> int:
@@ -94,6 +102,7 @@ def predict_inputs(model_dir: Path, inputs: list[str], out_csv: Path, *, batch_s
         DataError: an input is missing, unreadable or not an 8-bit image (one line naming it).
     """
     model, info = load_model(model_dir)
+    _check_images_model(info, model_dir)
     sources = collect_inputs(inputs)  # every input checked before any image is read
     total = sum(len(s) for s in sources)
     model = model.to(torch.device(device))

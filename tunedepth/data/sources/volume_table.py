@@ -26,7 +26,7 @@ from tunedepth.data.volumes.cases import VolumeCases
 from tunedepth.data.volumes.readers import Volume, read_volume
 from tunedepth.errors import DataError
 
-__all__ = ["VOLUME_TABLE_CLASSES", "load_volume_table"]
+__all__ = ["VOLUME_TABLE_CLASSES", "load_volume_table", "read_named_volumes", "table_volume_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +43,33 @@ def _volume_id(path: Path) -> str:
     return path.name
 
 
-def _table_ids(candidates: Path) -> set[str]:
+def table_volume_ids(candidates: Path, *, name: str = "data.candidates") -> set[str]:
+    """The volume ids a candidate CSV names (its ``volume_id`` column); ``name``: the setting, for messages."""
     try:
-        with candidates.open(newline="", encoding="utf-8-sig") as fh:
+        with Path(candidates).open(newline="", encoding="utf-8-sig") as fh:
             return {row.get("volume_id", "").strip() for row in csv.DictReader(fh)} - {""}
     except OSError as exc:
-        raise DataError(f"data.candidates {str(candidates)!r} cannot be read ({exc.strerror}); give the path of the "
+        raise DataError(f"{name} {str(candidates)!r} cannot be read ({exc.strerror}); give the path of the "
                         "candidate CSV.") from None
+
+
+def read_named_volumes(folder: Path, wanted: set[str], *, name: str = "data.volumes") -> dict[str, Volume]:
+    """The volumes of ``folder`` whose ids are ``wanted`` (see the module docstring), read; ``name``: the setting.
+
+    Raises:
+        DataError: ``folder`` is not a folder, or lacks a wanted volume, or a volume is unreadable.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{name} {str(folder)!r} is not a folder; give the folder holding the volumes (NIfTI "
+                        "files, DICOM series folders or .npy arrays).")
+    found = {_volume_id(p): p for p in sorted(folder.iterdir()) if p.is_dir() or p.name.endswith(_SUFFIXES)}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise DataError(f"The candidate table names volume(s) {missing[:3]} that {name} {str(folder)!r} does not "
+                        "hold (ids are file names without .nii/.nii.gz/.npy, or DICOM folder names); add them or fix "
+                        "the table.")
+    return {vid: read_volume(found[vid], volume_id=vid) for vid in sorted(wanted)}
 
 
 def load_volume_table(*, volumes: Path, candidates: Path, coordinates: str, val_fraction: float,
@@ -64,16 +84,7 @@ def load_volume_table(*, volumes: Path, candidates: Path, coordinates: str, val_
             naming the file), labels other than 0 and 1, or too few volumes to fill every side.
     """
     folder = Path(volumes)
-    if not folder.is_dir():
-        raise DataError(f"data.volumes {str(folder)!r} is not a folder; give the folder holding the volumes (NIfTI "
-                        "files, DICOM series folders or .npy arrays).")
-    wanted = _table_ids(Path(candidates))
-    found = {_volume_id(p): p for p in sorted(folder.iterdir()) if p.is_dir() or p.name.endswith(_SUFFIXES)}
-    missing = sorted(wanted - set(found))
-    if missing:
-        raise DataError(f"data.candidates names volume(s) {missing[:3]} that {str(folder)!r} does not hold (ids are "
-                        "file names without .nii/.nii.gz/.npy, or DICOM folder names); add them or fix the table.")
-    read: dict[str, Volume] = {vid: read_volume(found[vid], volume_id=vid) for vid in sorted(wanted)}
+    read = read_named_volumes(folder, table_volume_ids(Path(candidates)))
     table = read_candidate_table(candidates, read, coordinates=coordinates)  # type: ignore[arg-type]
     labels = np.asarray(table.label, dtype=np.int64)
     if not np.isin(labels, (0, 1)).all():

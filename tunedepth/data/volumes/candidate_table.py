@@ -127,7 +127,7 @@ class CandidateTable:
 
 
 def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str, Volume], *,
-                         coordinates: Literal["voxel", "world"]) -> CandidateTable:
+                         coordinates: Literal["voxel", "world"], labelled: bool = True) -> CandidateTable:
     """Read candidates from a CSV file and place them in their volumes, in voxel coordinates.
 
     The CSV needs the columns ``volume_id`` and ``label`` (an integer), and either ``z, y, x`` (voxel coordinates,
@@ -140,6 +140,8 @@ def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str,
         csv_path: the CSV file (UTF-8, a byte-order mark allowed).
         volumes: the volumes by id, as the ``volume_id`` column names them.
         coordinates: "voxel" to read ``z, y, x``, "world" to read ``world_x, world_y, world_z``.
+        labelled: the ``label`` column is required; False (candidates to score) makes it optional, and a table
+            without it gets the label -1 (unknown) for every candidate.
 
     Returns:
         The candidates in file order, in voxel coordinates.
@@ -162,7 +164,7 @@ def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str,
     file = Path(csv_path)
     header, rows = _read_csv(file)
     columns = VOXEL_COLUMNS if coordinates == "voxel" else WORLD_COLUMNS
-    _check_header(file, header, columns, coordinates)
+    _check_header(file, header, columns, coordinates, labelled=labelled or "label" in header)
     at = {name: header.index(name) for name in ("volume_id", "label", *columns, "candidate_id", "lesion")
           if name in header}
     ids, centers, labels, candidate_ids, lesions = [], [], [], [], []
@@ -175,7 +177,7 @@ def read_candidate_table(csv_path: str | os.PathLike[str], volumes: Mapping[str,
         if coordinates == "world":
             point = _world_to_voxel(where, cell["volume_id"], volume, point)
         centers.append(_inside(where, point, volume, coordinates))
-        labels.append(_label(where, cell["label"]))
+        labels.append(_label(where, cell["label"]) if "label" in at else -1)
         ids.append(cell["volume_id"])
         if "candidate_id" in at:
             candidate_ids.append(_candidate_id(where, cell["candidate_id"], seen_ids))
@@ -243,12 +245,13 @@ def _read_csv(file: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return [cell.strip() for cell in records[0]], rows
 
 
-def _check_header(file: Path, header: list[str], columns: Sequence[str], coordinates: str) -> None:
+def _check_header(file: Path, header: list[str], columns: Sequence[str], coordinates: str, *,
+                  labelled: bool = True) -> None:
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise DataError(f"The header (row 1) of {file} repeats the column(s) {', '.join(repeated)}; name each column "
                         "once.")
-    missing = [name for name in ("volume_id", *columns, "label") if name not in header]
+    missing = [name for name in ("volume_id", *columns, *(("label",) if labelled else ())) if name not in header]
     if missing:
         other = WORLD_COLUMNS if coordinates == "voxel" else VOXEL_COLUMNS
         hint = (f" It has {', '.join(other)}: pass coordinates={'world' if coordinates == 'voxel' else 'voxel'!r}."

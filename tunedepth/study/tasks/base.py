@@ -67,6 +67,12 @@ class TaskData(ABC):
         scores the cases' images as they are."""
         return None
 
+    def scoring_volumes(self) -> dict[str, Any] | None:
+        """For a task whose cases are candidates in volumes, scored by the mean probability over fixed patches cut
+        around each: what cuts them (the task's settings, the unit, the intensity window, the patch side), as
+        :func:`~tunedepth.study.tasks.volume_candidates.candidate_scorer` rebuilds it; None (default) otherwise."""
+        return None
+
     def class_weights(self, data: DatasetSplits, rows: np.ndarray) -> torch.Tensor | None:
         """Per-class loss weights for the training rows, or None for an unweighted loss."""
         return None
@@ -106,11 +112,15 @@ class TaskRun:
         scores_images: a test case is one image, scored by one forward pass or by the mean over fixed crops of it
             (:meth:`TaskData.scoring_crops`), not candidates or pixels; so an exported model scores a new image as
             the study scored its test images (``tunedepth export``, :mod:`tunedepth.deploy`).
+        scores_volume_candidates: a test case is a candidate in a volume, scored by the mean over fixed patches cut
+            around it (:meth:`TaskData.scoring_volumes`); an exported model scores new candidates from volumes and a
+            candidate table.
     """
 
     name: str
     prepare: Callable[[StudyConfig], tuple[DatasetSplits, TaskData]]
     scores_images: bool = False
+    scores_volume_candidates: bool = False
 
 
 STUDY_TASKS: Registry[TaskRun] = Registry("task (run part)")

@@ -33,14 +33,14 @@ from tunedepth.data.volumes.cases import (
     patch_views,
     random_angles,
 )
-from tunedepth.errors import ConfigError
+from tunedepth.errors import ConfigError, DataError
 from tunedepth.evaluation import candidate_hits_from_table, sensitivity_at_fps
 from tunedepth.models import GroupedModel
 from tunedepth.results import Split, StudyStore
 from tunedepth.study.tasks._groups import group_subset_rows
 from tunedepth.study.tasks.base import STUDY_TASKS, TaskData, TaskOutputs, TaskRun
 
-__all__ = ["VOLUME_CANDIDATES_RUN", "VolumeData", "prepare_volumes"]
+__all__ = ["VOLUME_CANDIDATES_RUN", "VolumeData", "candidate_scorer", "prepare_volumes"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,16 @@ class VolumeData(TaskData):
                     cases.volumes[v], spacing or (1.0, 1.0, 1.0), cases.centers[i], kind.axes[i], views,
                     size=self.image_size, window=self.window, slab=self.settings.slab_thickness)
         return torch.from_numpy(out.reshape(n_views * n, 3, self.image_size, self.image_size))
+
+    def scoring_volumes(self) -> dict[str, Any]:
+        return {"settings": self.settings.model_dump(mode="json"), "unit": self.unit, "window": list(self.window),
+                "image_size": self.image_size}
+
+    def test_patches(self, split: str) -> torch.Tensor:
+        """The fixed patches of every candidate of ``split``: each width at ``test_angles`` evenly spaced
+        rotations, for each kind of axis, view-major (what :meth:`case_log_odds` averages)."""
+        angles = np.asarray(evenly_spaced_angles(self.settings.test_angles))
+        return self.patches(split, np.tile(angles, (len(self.cases[split]), 1)))
 
     def train_rows(self, data: DatasetSplits, *, train_fraction: float, seed: int) -> np.ndarray:
         cases = self.cases["train"]
@@ -198,11 +208,10 @@ def prepare_volumes(config: StudyConfig) -> tuple[DatasetSplits, VolumeData]:
                          for k in kinds) for split, c in cases.items()}
     task = VolumeData(cases, axes, settings, config.data.image_size, unit, _window(settings, cases["train"]),
                       tuple(config.analysis.fps_targets))
-    test_angles = evenly_spaced_angles(settings.test_angles)
 
     def fixed(split: str) -> ImageSet:
         c = cases[split]
-        patches = task.patches(split, np.tile(np.asarray(test_angles), (len(c), 1)))
+        patches = task.test_patches(split)
         n_views = patches.shape[0] // max(1, len(c))
         groups = tuple(np.asarray(c.volume_ids)[c.volume_index].tolist())
         return ImageSet(patches, torch.tensor(c.labels, dtype=torch.int64).repeat(n_views), groups * n_views)
@@ -219,5 +228,27 @@ def prepare_volumes(config: StudyConfig) -> tuple[DatasetSplits, VolumeData]:
     return data, task
 
 
-VOLUME_CANDIDATES_RUN = TaskRun(name="volume_candidates", prepare=prepare_volumes)
+def candidate_scorer(protocol: dict[str, Any], cases: VolumeCases) -> VolumeData:
+    """The task data that cuts the test patches of new ``cases`` (one split, "test") as a study did, from what
+    :meth:`VolumeData.scoring_volumes` recorded (an exported model's ``input.volumes``): the vessel axes are found
+    again at each candidate, with the study's settings.
+
+    Raises:
+        DataError: the model's widths are in mm and a volume has no spacing.
+    """
+    settings = VolumeCandidatesConfig.model_validate(protocol["settings"])
+    unit = str(protocol["unit"])
+    if unit == "mm" and (missing := [vid for vid, s in zip(cases.volume_ids, cases.spacings, strict=True)
+                                     if s is None]):
+        raise DataError(f"The model cuts patches {settings.widths} mm wide, but volume {missing[0]!r} has no voxel "
+                        "spacing (a .npy array); give NIfTI files or DICOM series, which record it.")
+    axes = tuple(candidate_axes(cases, vessel_aligned=k, sigma=settings.vessel_sigma,
+                                min_tubularity=settings.min_tubularity, unit_spacing=unit == "voxel")
+                 for k in _KINDS[settings.views])
+    low, high = protocol["window"]
+    return VolumeData({"test": cases}, {"test": axes}, settings, int(protocol["image_size"]), unit,
+                      (float(low), float(high)))
+
+
+VOLUME_CANDIDATES_RUN = TaskRun(name="volume_candidates", prepare=prepare_volumes, scores_volume_candidates=True)
 STUDY_TASKS.register(VOLUME_CANDIDATES_RUN.name, VOLUME_CANDIDATES_RUN)
