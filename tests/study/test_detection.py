@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.conftest import write_kvasir_like
 from tunedepth.analysis import analyze_study
@@ -167,3 +168,37 @@ def test_real_kvasir_seg_detection_study(data_dir: Path, tmp_path: Path) -> None
     froc = analyze_study(out).task_tables["froc"]
     assert froc["sensitivity"].tolist() == pytest.approx(
         [row[f"test_sensitivity_at_{t:g}_fps"] for t in (0.01, 0.1, 1.0)])
+
+
+def _same_preparation(data: Any, detection: Any) -> None:
+    """prepare_detection streaming the frames and holding them give the same candidates and patches."""
+    from tunedepth.study.tasks.detection import prepare_detection
+
+    streamed, held = (prepare_detection(data, detection, lazy=lazy) for lazy in (True, False))
+    assert streamed[1].candidates["train"].frames.on_demand and not held[1].candidates["train"].frames.on_demand
+    for split in ("train", "val", "test"):
+        a, b = streamed[1].candidates[split], held[1].candidates[split]
+        assert np.array_equal(a.frame_index, b.frame_index) and np.array_equal(a.polyp_index, b.polyp_index)
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.n_polyps, b.n_polyps)
+        x, y = getattr(streamed[0], split), getattr(held[0], split)
+        assert torch.equal(x.images, y.images) and torch.equal(x.labels, y.labels) and x.patient_ids == y.patient_ids
+
+
+def test_streamed_frames_give_the_candidates_and_patches_of_frames_held_in_memory(detection_raw: dict[str, Any],
+                                                                                  tmp_path: Path) -> None:
+    config = parse_study(detection_raw, base_dir=tmp_path)
+    _same_preparation(config.data, config.task_settings)
+
+
+def test_streamed_frames_on_real_kvasir_seg_and_cvc_clinicdb(data_dir: Path, tmp_path: Path) -> None:
+    """The same check on 40 real Kvasir-SEG frames (training and validation) with CVC-ClinicDB as the test set
+    (every frame: its videos are derived from all of them)."""
+    raw = {"name": "stream", "task": "detection",
+           "data": {"source": "kvasir_seg", "root": str(data_dir / "kvasir-seg"), "image_size": 32, "max_frames": 40,
+                    "val_fraction": 0.25, "test_fraction": 0, "test_source": "cvc_clinicdb",
+                    "test_root": str(data_dir / "cvc-clinicdb-pranet-train550")},
+           "model": {"architecture": "efficientnet_lite0", "weights": "imagenet"},
+           "grid": {"regimes": ["finetune"], "depths": [1], "train_fractions": [1.0], "seeds": [0]},
+           "detection": {"max_candidates": 5, "train_patches": 200, "test_views": "scales"}}
+    config = parse_study(raw, base_dir=tmp_path)
+    _same_preparation(config.data, config.task_settings)

@@ -118,10 +118,13 @@ def _cut(cands: CandidateSet, candidate: np.ndarray, view: np.ndarray, views: Pa
     out = np.empty((candidate.size, 3, size, size), dtype=np.uint8)
     order = np.argsort(candidate, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(candidate[order]) != 0])
+    frame, image = -1, np.empty((0, 0, 3), dtype=np.uint8)
     for begin, end in zip(starts, np.r_[starts[1:], order.size], strict=True):
         rows = order[begin:end]
         c = int(candidate[rows[0]])
-        image = cands.frames.images[int(cands.frame_index[c])]
+        if int(cands.frame_index[c]) != frame:  # candidates are in frame order: each frame is read once
+            frame = int(cands.frame_index[c])
+            image = cands.frames.images[frame]
         out[rows] = cut_patches(image, cands.boxes[c], views.take(view[rows]), size=size)
     # group ids name their data set, so frames of two data sets (cross-data-set mode) never collide
     groups = tuple(f"{cands.frames.name}/{g}" for g in cands.frames.group_ids)

@@ -23,13 +23,14 @@ out and list it in :attr:`PolypFrames.skipped`. Problems of the whole data set a
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import numpy as np
 from scipy import ndimage
@@ -44,6 +45,7 @@ __all__ = [
     "MASK_THRESHOLD",
     "POLYP_DATA_FOLDERS",
     "MIN_POLYP_AREA_PX",
+    "FrameFiles",
     "PolypFrames",
     "SkippedFrame",
     "label_polyps",
@@ -64,6 +66,44 @@ MIN_POLYP_AREA_PX = 50
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
+class FrameFiles(Sequence[np.ndarray]):
+    """The images, or the masks, of validated frames, read from their files each time one is indexed, so that a data
+    set's pixels are never all in memory at once (Kvasir-SEG's 1,000 frames hold 1.2 GiB as arrays). Reading is
+    deterministic: a frame read twice is the same array (read-only), as the loader's validating read gave it.
+
+    Args:
+        files: (image file, mask file) per frame.
+        part: "image" (uint8, height x width x 3) or "mask" (bool, height x width).
+        mask_threshold: grey value from which a mask pixel is polyp (as the loader's).
+    """
+
+    def __init__(self, files: Sequence[tuple[Path, Path]], *, part: str, mask_threshold: int) -> None:
+        self.files, self.part, self.mask_threshold = tuple(files), part, mask_threshold
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @overload
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> FrameFiles: ...
+
+    def __getitem__(self, index: int | slice) -> np.ndarray | FrameFiles:
+        if isinstance(index, slice):
+            return self.subset(range(len(self))[index])
+        image_path, mask_path = self.files[index]
+        if self.part == "image":
+            image = read_image_file(image_path)
+            image.setflags(write=False)
+            return image
+        return _read_mask(mask_path, self.mask_threshold)
+
+    def subset(self, indices: Sequence[int]) -> FrameFiles:
+        """The frames of the given rows, in the given order (still read on demand)."""
+        return FrameFiles([self.files[int(i)] for i in indices], part=self.part, mask_threshold=self.mask_threshold)
+
+
 @dataclass(frozen=True, eq=False)
 class PolypFrames:
     """Colour frames, their polyp masks and ids; sizes may differ between frames.
@@ -82,8 +122,8 @@ class PolypFrames:
     """
 
     name: str
-    images: tuple[np.ndarray, ...]
-    masks: tuple[np.ndarray, ...]
+    images: Sequence[np.ndarray]
+    masks: Sequence[np.ndarray]
     frame_ids: tuple[str, ...]
     group_ids: tuple[str, ...]
     boxes: tuple[np.ndarray, ...] | None = None
@@ -99,6 +139,8 @@ class PolypFrames:
             raise DataError(f"PolypFrames {self.name!r} has {n} images but {wrong}; give one entry per frame.")
         if len(set(self.frame_ids)) != n:
             raise DataError(f"PolypFrames {self.name!r} has repeated frame ids; every frame id must be unique.")
+        if isinstance(self.images, FrameFiles):
+            return  # validated by the loader's read (the files are read again on demand)
         for image, mask, fid in zip(self.images, self.masks, self.frame_ids, strict=True):
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 raise DataError(
@@ -114,13 +156,26 @@ class PolypFrames:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def on_demand(self) -> bool:
+        """Whether the pixels are read from the files when indexed (``lazy=True`` loads) instead of held."""
+        return isinstance(self.images, FrameFiles)
+
+    def in_memory(self) -> PolypFrames:
+        """The same frames with every image and mask read into memory (itself when they already are)."""
+        if not self.on_demand:
+            return self
+        return dataclasses.replace(self, images=tuple(self.images), masks=tuple(self.masks))
+
     def subset(self, indices: Sequence[int]) -> PolypFrames:
-        """A new PolypFrames with the given rows, in the given order (arrays shared, not copied; ``skipped`` kept)."""
+        """A new PolypFrames with the given rows, in the given order (arrays shared, not copied; frames read on
+        demand stay so; ``skipped`` kept)."""
         idx = [int(i) for i in indices]
+        images, masks = self.images, self.masks
         return PolypFrames(
             name=self.name,
-            images=tuple(self.images[i] for i in idx),
-            masks=tuple(self.masks[i] for i in idx),
+            images=images.subset(idx) if isinstance(images, FrameFiles) else tuple(images[i] for i in idx),
+            masks=masks.subset(idx) if isinstance(masks, FrameFiles) else tuple(masks[i] for i in idx),
             frame_ids=tuple(self.frame_ids[i] for i in idx),
             group_ids=tuple(self.group_ids[i] for i in idx),
             boxes=None if self.boxes is None else tuple(self.boxes[i] for i in idx),
@@ -178,8 +233,10 @@ def _check_options(func: str, mask_threshold: int, min_area_px: int, skip_bad_fr
 class _Frame(NamedTuple):
     frame_id: str
     image_path: Path
-    image: np.ndarray
-    mask: np.ndarray
+    mask_path: Path
+    shape: tuple[int, ...]
+    image: np.ndarray | None  # None when the frame is read on demand
+    mask: np.ndarray | None
 
 
 def _layout(root: Path, data_set: str) -> tuple[Path, Path]:
@@ -202,39 +259,59 @@ def _read_pair(
     image = read_image_file(image_path)
     if image.ndim != 3:
         raise DataError(f"Image {image_path} is grayscale; colonoscopy frames must be colour (RGB) images.")
-    grey = read_image_file(mask_path)
-    if grey.ndim == 3:
-        grey = grey.mean(axis=2)
-    if grey.shape != image.shape[:2]:
+    mask = _read_mask(mask_path, mask_threshold)
+    if mask.shape != image.shape[:2]:
         raise DataError(
-            f"Mask {mask_path} is {grey.shape[1]}x{grey.shape[0]} but its image {image_path.name} is "
+            f"Mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} but its image {image_path.name} is "
             f"{image.shape[1]}x{image.shape[0]} (width x height); they must match pixel for pixel."
         )
-    mask = grey >= mask_threshold
     if mask.sum() < min_area_px or label_polyps(mask, min_area_px=min_area_px).max() == 0:
         raise DataError(
             f"Mask {mask_path} has no polyp (no 8-connected component of at least {min_area_px} px with grey value "
             f">= {mask_threshold}) but every {data_set} frame shows one; fix the mask or remove the frame."
         )
     image.setflags(write=False)
-    mask.setflags(write=False)
     return image, mask
 
 
+def _read_mask(mask_path: Path, mask_threshold: int) -> np.ndarray:
+    """A mask file as a read-only bool array: polyp where the grey value (mean over channels) >= the threshold."""
+    grey = read_image_file(mask_path)
+    if grey.ndim == 3:
+        grey = grey.mean(axis=2)
+    mask = grey >= mask_threshold
+    mask.setflags(write=False)
+    return mask
+
+
 def _read_frames(
-    pairs: Sequence[tuple[str, Path, Path]], mask_threshold: int, min_area_px: int, bad: _BadFrames
+    pairs: Sequence[tuple[str, Path, Path]], mask_threshold: int, min_area_px: int, bad: _BadFrames, *,
+    lazy: bool = False,
 ) -> list[_Frame]:
+    """Every frame read and checked; ``lazy`` keeps only its files and shape (its pixels are read again on demand)."""
     frames = []
     for stem, image_path, mask_path in pairs:
         try:
-            frames.append(_Frame(stem, image_path, *_read_pair(image_path, mask_path, mask_threshold, min_area_px,
-                                                               bad.data_set)))
+            image, mask = _read_pair(image_path, mask_path, mask_threshold, min_area_px, bad.data_set)
         except DataError as exc:  # only this frame's files are read here
             bad.add(image_path, str(exc), exc)
+            continue
+        frames.append(_Frame(stem, image_path, mask_path, image.shape, None if lazy else image,
+                             None if lazy else mask))
     return frames
 
 
-def _box_entry(table: dict[str, object], path: Path, fid: str, image: np.ndarray) -> np.ndarray:
+def _pixels(frames: Sequence[_Frame], mask_threshold: int, *, lazy: bool
+            ) -> tuple[Sequence[np.ndarray], Sequence[np.ndarray]]:
+    """The frames' images and masks: held arrays, or :class:`FrameFiles` read on demand."""
+    if lazy:
+        files = [(f.image_path, f.mask_path) for f in frames]
+        return (FrameFiles(files, part="image", mask_threshold=mask_threshold),
+                FrameFiles(files, part="mask", mask_threshold=mask_threshold))
+    return tuple(f.image for f in frames if f.image is not None), tuple(f.mask for f in frames if f.mask is not None)
+
+
+def _box_entry(table: dict[str, object], path: Path, fid: str, shape: tuple[int, ...]) -> np.ndarray:
     entry = table.get(fid)
     try:
         height, width = int(entry["height"]), int(entry["width"])  # type: ignore[index]
@@ -247,10 +324,10 @@ def _box_entry(table: dict[str, object], path: Path, fid: str, image: np.ndarray
             f"Box file {path} has no valid entry for image {fid!r} (expected height, width and bbox with xmin, ymin, "
             f"xmax, ymax; {type(exc).__name__}: {exc})."
         ) from exc
-    if (height, width) != image.shape[:2]:
+    if (height, width) != shape[:2]:
         raise DataError(
-            f"Box file {path} gives image {fid!r} as {width}x{height} but the image is {image.shape[1]}x"
-            f"{image.shape[0]} (width x height); the boxes belong to another image."
+            f"Box file {path} gives image {fid!r} as {width}x{height} but the image is {shape[1]}x"
+            f"{shape[0]} (width x height); the boxes belong to another image."
         )
     boxes.setflags(write=False)
     return boxes
@@ -268,7 +345,7 @@ def _attach_kvasir_boxes(
     kept, boxes = [], []
     for frame in frames:
         try:
-            boxes.append(_box_entry(table, path, frame.frame_id, frame.image))
+            boxes.append(_box_entry(table, path, frame.frame_id, frame.shape))
             kept.append(frame)
         except DataError as exc:
             bad.add(frame.image_path, str(exc), exc)
@@ -303,6 +380,7 @@ def load_kvasir_seg(
     min_area_px: int = MIN_POLYP_AREA_PX,
     skip_bad_frames: bool = False,
     max_frames: int | None = None,
+    lazy: bool = False,
 ) -> PolypFrames:
     """Read Kvasir-SEG: ``images/<id>.jpg``, ``masks/<id>.jpg`` and, when present, ``kavsir_bboxes.json``.
 
@@ -315,6 +393,8 @@ def load_kvasir_seg(
         skip_bad_frames: leave bad frames (module docstring) out, with a warning, instead of raising. Default False.
         max_frames: read only the first ``max_frames`` images in file-name order (>= 1; not with ``frame_ids``);
             None reads all.
+        lazy: keep only each frame's files once it is checked, and read its pixels again whenever they are indexed
+            (:class:`FrameFiles`), so that the frames are never all in memory. Default False (held as arrays).
 
     Returns:
         The frames, named "kvasir-seg"; each frame is its own group. ``boxes`` holds the official boxes when the
@@ -344,7 +424,7 @@ def load_kvasir_seg(
         pairs = pairs[:max_frames]
     if frame_ids is not None:
         pairs = _select(pairs, frame_ids, images_dir, bad)
-    frames = _read_frames(pairs, mask_threshold, min_area_px, bad)
+    frames = _read_frames(pairs, mask_threshold, min_area_px, bad, lazy=lazy)
     box_file = Path(root).expanduser() / "kavsir_bboxes.json"
     boxes = None
     if box_file.is_file():
@@ -353,10 +433,11 @@ def load_kvasir_seg(
     ids = tuple(f.frame_id for f in frames)
     n_bad = len(bad.found)
     logger.info("Read %d Kvasir-SEG frames from %s (boxes: %s, %d skipped)", len(ids), root, boxes is not None, n_bad)
+    images, masks = _pixels(frames, mask_threshold, lazy=lazy)
     return PolypFrames(
         name="kvasir-seg",
-        images=tuple(f.image for f in frames),
-        masks=tuple(f.mask for f in frames),
+        images=images,
+        masks=masks,
         frame_ids=ids,
         group_ids=ids,
         boxes=boxes,
@@ -381,6 +462,7 @@ def load_cvc_clinicdb(
     mask_threshold: int = MASK_THRESHOLD,
     min_area_px: int = MIN_POLYP_AREA_PX,
     skip_bad_frames: bool = False,
+    lazy: bool = False,
 ) -> PolypFrames:
     """Read CVC-ClinicDB frames ``images/<n>.png`` and masks ``masks/<n>.png``, grouped by derived video.
 
@@ -394,6 +476,8 @@ def load_cvc_clinicdb(
         mask_threshold: grey value from which a mask pixel is polyp, in [1, 255]. Default 128 (masks are 0/255).
         min_area_px: mask components of fewer pixels are noise, not polyps (:func:`label_polyps`). Default 50.
         skip_bad_frames: True logs each bad frame (module docstring) and leaves it out; False raises. Default False.
+        lazy: read the pixels on demand (:class:`FrameFiles`) instead of holding them, as for
+            :func:`load_kvasir_seg`. Default False.
 
     Returns:
         The frames, named "cvc-clinicdb"; ``frame_ids`` are the frame numbers as strings; ``boxes`` is None;
@@ -414,17 +498,18 @@ def load_cvc_clinicdb(
     images_dir, masks_dir = _layout(root, "CVC-ClinicDB")
     bad = _BadFrames("CVC-ClinicDB", skip_bad_frames)
     pairs = _numbered(_pair_files(images_dir, masks_dir, bad), bad)
-    frames = _read_frames(pairs, mask_threshold, min_area_px, bad)
+    frames = _read_frames(pairs, mask_threshold, min_area_px, bad, lazy=lazy)
     bad.check_any_left(len(frames), root)
     numbers = [int(f.frame_id) for f in frames]
-    segments = segment_videos([f.image for f in frames], numbers)
+    images, masks = _pixels(frames, mask_threshold, lazy=lazy)
+    segments = segment_videos(images, numbers)
     n_videos, n_bad = segments.n_videos, len(bad.found)
     logger.info("Read %d CVC-ClinicDB frames from %s: %d derived videos, %d skipped", len(numbers), root, n_videos,
                 n_bad)
     return PolypFrames(
         name="cvc-clinicdb",
-        images=tuple(f.image for f in frames),
-        masks=tuple(f.mask for f in frames),
+        images=images,
+        masks=masks,
         frame_ids=tuple(str(n) for n in numbers),
         group_ids=segments.video_ids,
         skipped=tuple(bad.found),

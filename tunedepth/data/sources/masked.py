@@ -30,15 +30,18 @@ def _first(frames: PolypFrames, max_frames: int | None) -> PolypFrames:
 
 
 def load_kvasir_seg_frames(root: Path, *, skip_bad_frames: bool = False, max_frames: int | None = None,
-                           min_area_px: int = MIN_POLYP_AREA_PX) -> PolypFrames:
-    """Kvasir-SEG's frames in file order (reading only the first ``max_frames`` when set)."""
-    return load_kvasir_seg(root, min_area_px=min_area_px, skip_bad_frames=skip_bad_frames, max_frames=max_frames)
+                           min_area_px: int = MIN_POLYP_AREA_PX, lazy: bool = False) -> PolypFrames:
+    """Kvasir-SEG's frames in file order (reading only the first ``max_frames`` when set; ``lazy``: pixels read on
+    demand)."""
+    return load_kvasir_seg(root, min_area_px=min_area_px, skip_bad_frames=skip_bad_frames, max_frames=max_frames,
+                           lazy=lazy)
 
 
 def load_cvc_clinicdb_frames(root: Path, *, skip_bad_frames: bool = False, max_frames: int | None = None,
-                             min_area_px: int = MIN_POLYP_AREA_PX) -> PolypFrames:
-    """CVC-ClinicDB's frames; its videos are derived from every frame, then the first ``max_frames`` are kept."""
-    frames = load_cvc_clinicdb(root, min_area_px=min_area_px, skip_bad_frames=skip_bad_frames)
+                             min_area_px: int = MIN_POLYP_AREA_PX, lazy: bool = False) -> PolypFrames:
+    """CVC-ClinicDB's frames; its videos are derived from every frame, then the first ``max_frames`` are kept
+    (``lazy``: pixels read on demand)."""
+    frames = load_cvc_clinicdb(root, min_area_px=min_area_px, skip_bad_frames=skip_bad_frames, lazy=lazy)
     return _first(frames, max_frames)
 
 

@@ -64,27 +64,30 @@ DETECTION_CLASS_NAMES = ("background", "polyp")
 
 
 def _load_frames(source: str, root: Any, *, min_area_px: int, skip_bad_frames: bool,
-                 max_frames: int | None) -> PolypFrames:
+                 max_frames: int | None, lazy: bool) -> PolypFrames:
     load = DATA_SOURCES.get(source).load_frames
     frames = None if load is None else load(root, min_area_px=min_area_px, skip_bad_frames=skip_bad_frames,
-                                            max_frames=max_frames)
+                                            max_frames=max_frames, lazy=lazy)
     if not isinstance(frames, PolypFrames):
         raise ConfigError(f"data source {source!r} does not hold polyp frames with masks; task = 'detection' reads "
                           "kvasir_seg or cvc_clinicdb.")
     return frames
 
 
-def load_polyp_frames(data: PolypDataConfig, *, min_area_px: int) -> tuple[PolypFrames, PolypFrames | None]:
+def load_polyp_frames(data: PolypDataConfig, *, min_area_px: int, lazy: bool = True
+                      ) -> tuple[PolypFrames, PolypFrames | None]:
     """The frames of ``data.source`` (first ``data.max_frames`` when set) and, in cross-data-set mode, every frame
-    of ``data.test_source``."""
+    of ``data.test_source``. ``lazy`` (default): every frame is read and checked, then only its files are kept and its
+    pixels read again when needed (:class:`~tunedepth.data.masked.FrameFiles`), so the frames are never all in
+    memory; False holds them."""
     root = resolve_mask_data_root(data.source, data.root)
     frames = _load_frames(data.source, root, min_area_px=min_area_px, skip_bad_frames=data.skip_bad_frames,
-                          max_frames=data.max_frames)
+                          max_frames=data.max_frames, lazy=lazy)
     test = None
     if data.test_source is not None:
         test_root = resolve_mask_data_root(data.test_source, data.test_root, parameter="test_root")
         test = _load_frames(data.test_source, test_root, min_area_px=min_area_px,
-                            skip_bad_frames=data.skip_bad_frames, max_frames=None)
+                            skip_bad_frames=data.skip_bad_frames, max_frames=None, lazy=lazy)
     return frames, test
 
 
@@ -156,8 +159,13 @@ class DetectionData(TaskData):
 
 
 def prepare_detection(data: PolypDataConfig, detection: DetectionConfig, *,
-                      fps_targets: tuple[float, ...] = (0.01, 0.1, 1.0)) -> tuple[DatasetSplits, DetectionData]:
+                      fps_targets: tuple[float, ...] = (0.01, 0.1, 1.0), lazy: bool = True
+                      ) -> tuple[DatasetSplits, DetectionData]:
     """Load, split, find candidates and cut patches: the patch classification data of a detection study.
+
+    The frames are streamed (``lazy``, default): each is read to be checked, once more to find its candidates and
+    once more to cut its patches, and only the patches (and the candidates' boxes) are kept; ``lazy=False`` holds
+    every frame in memory and gives the same candidates and patches.
 
     Returns:
         The patch sets as :class:`~tunedepth.data.DatasetSplits` (classes background, polyp; patient ids = the
@@ -166,7 +174,7 @@ def prepare_detection(data: PolypDataConfig, detection: DetectionConfig, *,
     Raises:
         TunedepthError: for a missing or bad data set, or a split without positive or negative candidates.
     """
-    frames, cross = load_polyp_frames(data, min_area_px=detection.min_polyp_area_px)
+    frames, cross = load_polyp_frames(data, min_area_px=detection.min_polyp_area_px, lazy=lazy)
     if cross is None:
         parts = split_by_video(frames.group_ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction,
                                seed=data.split_seed)

@@ -70,8 +70,8 @@ def load_segmentation_frames(data: Any) -> Frames:
     load = DATA_SOURCES.get(data.source).load_frames
     frames = None if load is None else load(root, skip_bad_frames=data.skip_bad_frames, max_frames=data.max_frames)
     if isinstance(frames, PolypFrames):
-        frames = SegmentationFrames(frames.name, frames.images, frames.masks, frames.frame_ids, frames.group_ids,
-                                    frames.skipped)
+        frames = SegmentationFrames(frames.name, tuple(frames.images), tuple(frames.masks), frames.frame_ids,
+                                    frames.group_ids, frames.skipped)
     if not isinstance(frames, SegmentationFrames | LayeredFrames):
         raise ConfigError(f"data source {data.source!r} holds neither region masks nor traced boundaries; "
                           "task = 'segmentation' cannot read it.")
