@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +97,19 @@ def test_an_unknown_task_is_refused_with_a_guess(toy_raw: dict[str, Any], tmp_pa
         parse_study(raw, base_dir=tmp_path)
 
 
-def test_the_toy_task_runs_in_worker_processes(toy_raw: dict[str, Any], tmp_path: Path) -> None:
+def test_the_toy_task_runs_in_worker_processes(toy_raw: dict[str, Any], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Spawned workers import the module that registered the task's run part, so a plug-in task runs there too,
-    with the same results as in one process."""
+    with the same results as in one process; the study is prepared once, by the study's process (the workers map
+    its arrays), and the shared copy is removed at the end."""
     serial = run_study(parse_study(toy_raw, base_dir=tmp_path), tmp_path / "serial").results
     raw = copy.deepcopy(toy_raw)
     raw["execution"] = {"workers": 2, "num_threads": 1}
+    log = tmp_path / "prepared.log"
+    monkeypatch.setenv(toy.PREPARE_LOG, str(log))  # inherited by the spawned workers
     summary = run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "pool")
+    assert log.read_text().split() == [str(os.getpid())]  # once, here: no worker prepared it again
+    assert not (tmp_path / "pool" / ".prepared.tmp").exists()
     assert summary.failures.empty and summary.n_executed == 2
     columns = ["run_id", "test_auc", "test_view_accuracy"]
     pd.testing.assert_frame_equal(summary.results[columns], serial[columns])

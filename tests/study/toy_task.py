@@ -9,6 +9,7 @@ registers. Nothing in ``tunedepth/`` knows about it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,7 +75,14 @@ class ToyViewsData(TaskData):
                            tables={"views_test": table})
 
 
+PREPARE_LOG = "TUNEDEPTH_TEST_PREPARE_LOG"
+"""When set, every preparation of a toy study appends its process id to this file (tests count them)."""
+
+
 def _prepare(config: StudyConfig) -> tuple[DatasetSplits, TaskData]:
+    if log := os.environ.get(PREPARE_LOG):
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
     images = load_labelled_images(config)
     n_views = settings_of(config, ToyViewsConfig).n_views
     data = DatasetSplits(images.name, images.class_names, images.train, _views(images.val, n_views),

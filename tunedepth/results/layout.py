@@ -95,6 +95,12 @@ class StudyLayout:
     def feature_cache_dir(self) -> Path:
         return self.root / ".feature-cache"
 
+    @property
+    def prepared_dir(self) -> Path:
+        """The prepared study shared with worker processes while a study runs (removed at its end; a killed
+        process's is removed as a temporary folder)."""
+        return self.root / ".prepared.tmp"
+
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 

@@ -2,8 +2,9 @@
 
 An executor takes the indices of the pending runs of a prepared study and runs each through
 :func:`~tunedepth.study.runner.run_recorded` (which records a failure instead of raising). The serial executor
-shares the process's feature cache; the process pool gives each worker its own prepared study, set up once
-(:func:`_init_worker`), its share of the CPU threads and, on CUDA, a GPU in turn. ``executor = "ray"`` is
+shares the process's feature cache; the process pool gives each worker the study prepared by the study's process,
+its arrays memory-mapped (:mod:`tunedepth.study.shared_prepared`, loaded once by :func:`_init_worker`), its share of
+the CPU threads and, on CUDA, a GPU in turn. ``executor = "ray"`` is
 :mod:`tunedepth.study.ray_executor`.
 """
 
@@ -15,6 +16,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -26,8 +28,9 @@ from tunedepth.config import ExecutionConfig, StudyConfig
 from tunedepth.errors import ExecutionError
 from tunedepth.models import get_architecture
 from tunedepth.results import StudyStore
-from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
+from tunedepth.study.prepare import PreparedStudy, resolve_device
 from tunedepth.study.runner import StudyProgress, run_recorded
+from tunedepth.study.shared_prepared import load_prepared, save_prepared
 from tunedepth.study.tasks import STUDY_TASKS
 from tunedepth.training import FeatureStore
 
@@ -122,7 +125,7 @@ class _Worker:
 
 
 def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Path, plugins: tuple[str, ...],
-                 counter: Any, allowed_cuts: set[int] | None) -> None:
+                 counter: Any, allowed_cuts: set[int] | None, prepared_dir: Path) -> None:
     for plugin in plugins:
         importlib.import_module(plugin)  # registers a plug-in architecture or task its module defines
     with counter.get_lock():
@@ -133,7 +136,7 @@ def _init_worker(config: StudyConfig, out_dir: Path, threads: int, cache_dir: Pa
     if gpu is not None:
         torch.cuda.set_device(gpu)
     set_numerics(threads, device)
-    _Worker.prepared = prepare_study(config, out_dir)
+    _Worker.prepared = load_prepared(prepared_dir)  # prepared once by the study's process, arrays memory-mapped
     _Worker.store = StudyStore(out_dir)
     _Worker.features = feature_store(config, cache_dir, shared=True)
     if _Worker.features is not None:
@@ -163,8 +166,17 @@ def run_in_processes(prepared: PreparedStudy, pending: list[int], store: StudySt
     context = multiprocessing.get_context("spawn")  # fork after OpenMP has started can deadlock the child
     threads = threads_per_worker(config.execution, workers)
     logger.info("running %d runs in %d processes x %d threads", len(pending), workers, threads)
+    prepared_dir = save_prepared(prepared, store.layout.prepared_dir)
     initargs = (config, out_dir, threads, store.layout.feature_cache_dir, plugin_modules(config),
-                context.Value("i", 0), allowed_cuts)
+                context.Value("i", 0), allowed_cuts, prepared_dir)
+    try:
+        _run_pool(prepared, pending, workers, context, initargs, progress, out_dir)
+    finally:
+        shutil.rmtree(prepared_dir, ignore_errors=True)
+
+
+def _run_pool(prepared: PreparedStudy, pending: list[int], workers: int, context: Any, initargs: tuple[Any, ...],
+              progress: StudyProgress | None, out_dir: Path) -> None:
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                              initargs=initargs) as pool:
         futures = {pool.submit(_worker_run, i): i for i in pending}
