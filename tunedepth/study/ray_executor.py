@@ -35,6 +35,7 @@ from tunedepth.study.executors import plugin_modules
 from tunedepth.study.prepare import PreparedStudy
 from tunedepth.study.ray_worker import RAY_CHECK_FILE, WorkerContext, worker_study
 from tunedepth.study.runner import StudyProgress, run_recorded
+from tunedepth.study.shared_prepared import save_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ def run_on_ray(prepared: PreparedStudy, pending: list[int], store: StudyStore, *
     check.write_text(token + "\n")
     started = _connect(ray, settings.address)
     context = WorkerContext(config, str(store.root), threads, token, plugin_modules(config), allowed_cuts)
+    if not settings.ship_results:  # the workers map the study prepared here (a shared folder), not prepare it again
+        save_prepared(prepared, store.layout.prepared_dir)
     try:
         if config.training.searches_lr and config.training.lr_search == "asha" and len(config.training.lrs) > 1:
             from tunedepth.study.asha import run_with_asha  # Ray Tune, only for this search
@@ -169,5 +172,6 @@ def run_on_ray(prepared: PreparedStudy, pending: list[int], store: StudyStore, *
                 progress.run_ended(prepared.runs[index], metrics)
     finally:
         check.unlink(missing_ok=True)
+        shutil.rmtree(store.layout.prepared_dir, ignore_errors=True)
         if started:
             ray.shutdown()

@@ -2,8 +2,10 @@
 
 Used by the tasks of ``executor = "ray"`` (:mod:`tunedepth.study.ray_executor`) and by ASHA's trials
 (:mod:`tunedepth.study.asha`): the first task of a study in a worker process imports the study's plug-ins, sets
-the process's threads, prepares the study and maps the driver's feature cache; later tasks of the same study reuse
-them. Every task first checks that it sees the driver's study folder (a shared file system).
+the process's threads, maps the study the driver prepared (:mod:`tunedepth.study.shared_prepared`; with
+``ship_results``, on a node without the study folder, it prepares the study itself) and maps the driver's feature
+cache; later tasks of the same study reuse them. Every task first checks that it sees the driver's study folder (a
+shared file system).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tunedepth.errors import ExecutionError
 from tunedepth.results import StudyStore
 from tunedepth.study.executors import feature_store, set_numerics
 from tunedepth.study.prepare import PreparedStudy, prepare_study, resolve_device
+from tunedepth.study.shared_prepared import load_prepared
 
 __all__ = ["RAY_CHECK_FILE", "WorkerContext", "WorkerStudy", "check_shared_folder", "worker_study"]
 
@@ -69,8 +72,9 @@ def worker_study(context: WorkerContext, *, root: Path | None = None) -> WorkerS
         for plugin in context.plugins:
             importlib.import_module(plugin)
         set_numerics(context.threads, resolve_device(config.execution.device))
-        prepared = prepare_study(config, root if root is not None else Path(context.out_dir))
         store = StudyStore(Path(context.out_dir))
+        # On a shared folder the study prepared by the driver is mapped; a node without one prepares it itself.
+        prepared = prepare_study(config, root) if root is not None else load_prepared(store.layout.prepared_dir)
         features = feature_store(config, store.layout.feature_cache_dir, shared=not shipped)
         if features is not None and not shipped:
             features.allowed_cuts = context.allowed_cuts
