@@ -77,6 +77,54 @@ def test_cross_data_set_mode_tests_on_every_frame_of_the_other(detection_raw: di
     assert all(g.startswith("cvc-clinicdb/") for g in test_ids)
 
 
+def test_a_cross_centre_report_says_which_data_set_trained_and_which_tested(detection_raw: dict[str, Any],
+                                                                           tmp_path: Path) -> None:
+    from tunedepth.report import write_report
+
+    raw = copy.deepcopy(detection_raw)
+    cvc = write_kvasir_like(tmp_path / "cvc", n=12, seed=1, numbered=True)
+    raw["data"] |= {"test_fraction": 0, "test_source": "cvc_clinicdb", "test_root": str(cvc)}
+    raw["grid"] |= {"regimes": ["finetune"], "depths": [1], "train_fractions": [1.0]}
+    run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "cross")
+    html = write_report(tmp_path / "cross").read_text()
+    assert ("trained and validated on kvasir_seg (24 training and 6 validation frames); tested on every frame of "
+            "another data set, cvc_clinicdb (12 frames): a cross-centre test") in html
+    raw = copy.deepcopy(detection_raw)
+    raw["grid"] |= {"regimes": ["finetune"], "depths": [1], "train_fractions": [1.0]}
+    run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "within")
+    assert "one data set: kvasir_seg (" in write_report(tmp_path / "within").read_text()
+
+
+@pytest.mark.parametrize("example", ["kvasir_to_cvc_detection.toml", "cvc_to_kvasir_detection.toml"])
+def test_the_cross_centre_examples_validate_and_run_on_a_few_frames(data_dir: Path, tmp_path: Path,
+                                                                    example: str) -> None:
+    """Each cross-centre example as shipped, cut to a few frames of its training data set, a small patch set and
+    one run of one epoch; its test split is every frame of the other data set (here a copy of its first 40
+    frames, linked into a folder of the data set's layout)."""
+    from tunedepth.config import load_study
+
+    config = load_study(Path(__file__).parents[2] / "examples" / example)
+    raw = config.model_dump(mode="json", exclude={"task_settings"})
+    raw["detection"] = config.task_settings.model_dump(mode="json") if config.task_settings else {}
+    other = data_dir / ("cvc-clinicdb-pranet-train550" if config.data.test_source == "cvc_clinicdb" else "kvasir-seg")
+    names = sorted(p.name for p in (other / "images").iterdir())
+    names = sorted(names, key=lambda n: int(Path(n).stem))[:40] if config.data.test_source == "cvc_clinicdb" \
+        else names[:40]
+    for folder in ("images", "masks"):
+        (tmp_path / "test" / folder).mkdir(parents=True)
+        for name in names:
+            (tmp_path / "test" / folder / name).symlink_to(other / folder / name)
+    raw["data"] |= {"max_frames": 60 if config.data.source == "kvasir_seg" else 120, "image_size": 32,
+                    "test_root": str(tmp_path / "test")}
+    raw["detection"] |= {"train_patches": 200, "max_candidates": 5}
+    raw["grid"] |= {"regimes": ["finetune"], "depths": [1]}
+    raw["training"] |= {"max_epochs": 1}
+    summary = run_study(parse_study(raw, base_dir=tmp_path), tmp_path / "out")
+    assert summary.failures.empty and len(summary.results) == 1
+    frames = json.loads((tmp_path / "out" / "detection" / "summary.json").read_text())
+    assert frames["test"]["frames"] == 40
+
+
 def test_fraction_subsets_whole_frame_groups(detection_raw: dict[str, Any], tmp_path: Path) -> None:
     prepared = prepare_study(parse_study(detection_raw, base_dir=tmp_path), tmp_path / "out")
     det = prepared.task_data

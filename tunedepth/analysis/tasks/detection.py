@@ -167,7 +167,19 @@ def _summary_header(study: FinishedStudy) -> list[tuple[str, str]]:
     skipped = summary.get("skipped_frames") or []
     if skipped:
         parts.append(f"{len(skipped)} frame(s) skipped, listed in detection/summary.json")
-    return [("Detection (frames, polyps, candidates)", "; ".join(parts))]
+    return [_centres(study, summary), ("Detection (frames, polyps, candidates)", "; ".join(parts))]
+
+
+def _centres(study: FinishedStudy, summary: dict[str, Any]) -> tuple[str, str]:
+    """Which data set (centre) trained and validated the detector and which tested it."""
+    data = study.study_config().get("data", {})
+    frames = {split: int(summary[split]["frames"]) for split in ("train", "val", "test") if split in summary}
+    trained = f"{data.get('source')} ({frames.get('train', 0)} training and {frames.get('val', 0)} validation frames)"
+    if data.get("test_source"):
+        return ("Centres", f"trained and validated on {trained}; tested on every frame of another data set, "
+                           f"{data['test_source']} ({frames.get('test', 0)} frames): a cross-centre test")
+    return ("Centres", f"one data set: {trained}, tested on {frames.get('test', 0)} held-out frames of whole "
+                       "groups (videos or images) none of which trained")
 
 
 def _froc_table(study: FinishedStudy, settings: AnalysisConfig) -> pd.DataFrame:
