@@ -164,6 +164,9 @@ def _run_locked(prepared: PreparedStudy, store: StudyStore, workers: int, progre
     try:
         if features is not None:
             _precompute_features(prepared, [prepared.runs[i] for i in pending], features)
+        # The preparation's and the precomputation's temporaries are freed; give their heap back before training
+        # (a detection study's preparation peaks at 1.1 GiB and keeps 0.3 GiB of it).
+        return_freed_memory()
         if on_ray:
             from tunedepth.study.ray_executor import run_on_ray  # Ray is an optional dependency
 
