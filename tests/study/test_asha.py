@@ -107,6 +107,11 @@ def test_a_probe_that_raises_comes_back_as_the_runs_error(study_raw, tmp_path, m
     (out / RAY_CHECK_FILE).write_text("token\n")
     config = parse_study(study_raw, base_dir=tmp_path)
     context = WorkerContext(config, str(out), 1, "token", (), None)
+    from tunedepth.results import StudyStore
+    from tunedepth.study.prepare import prepare_study
+    from tunedepth.study.shared_prepared import save_prepared
+
+    save_prepared(prepare_study(config, out), StudyStore(out).layout.prepared_dir)  # as the driver does
 
     def diverges(*args, **kwargs):
         raise TrainingDivergedError("training diverged at every learning rate (lr 0.05: loss nan)")

@@ -56,11 +56,14 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, file: IO[bytes], folder: Path) -> None:
         super().__init__(file)
         self.folder = folder
+        self.loaded: dict[str, Any] = {}  # pickle emits a persistent id at every reference: map each file once
 
     def persistent_load(self, pid: Any) -> Any:
         kind, name = pid
-        array = np.load(self.folder / name, mmap_mode="c", allow_pickle=False)
-        return torch.from_numpy(array) if kind == "torch" else array
+        if name not in self.loaded:
+            array = np.load(self.folder / name, mmap_mode="c", allow_pickle=False)
+            self.loaded[name] = torch.from_numpy(array) if kind == "torch" else array
+        return self.loaded[name]
 
 
 def save_prepared(prepared: PreparedStudy, folder: Path) -> Path:
