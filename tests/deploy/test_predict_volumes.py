@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.study.test_volume_candidates import _write_nifti_table
+from tests.study.test_volume_candidates import _write_nifti_table, nifti_table_study
 from tunedepth.cli.main import main
 from tunedepth.config import parse_study
 from tunedepth.deploy import export_model
@@ -26,14 +26,9 @@ pytest.importorskip("nibabel", reason="the volumes extra is not installed: pip i
 def volume_model(tmp_path: Path, toy_checkpoint: Path) -> tuple[Path, Path, Path, Path]:
     """A volume-table study of NIfTI volumes (weights kept), its exported model, the volume folder and the table."""
     folder, table = _write_nifti_table(tmp_path)
-    raw = {"name": "nifti-volumes", "task": "volume_candidates",
-           "data": {"source": "volume_table", "volumes": "volumes", "candidates": "candidates.csv",
-                    "image_size": 16, "val_fraction": 0.25, "test_fraction": 0.25},
-           "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
-           "grid": {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]},
-           "volume_candidates": {"widths": [10.0, 14.0], "train_angles": 2, "test_angles": 3},
-           "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2},
-           "execution": {"num_threads": 1, "keep_checkpoints": "all"}}
+    raw = nifti_table_study(toy_checkpoint)
+    raw["volume_candidates"] |= {"widths": [10.0, 14.0], "test_angles": 3}
+    raw["execution"] |= {"keep_checkpoints": "all"}
     study = tmp_path / "study"
     run_study(parse_study(raw, base_dir=tmp_path), study)
     export_model(study, tmp_path / "model", fpr_target=0.3)

@@ -223,16 +223,21 @@ def _write_nifti_table(root: Path, n: int = 16) -> tuple[Path, Path]:
     return folder, table
 
 
+def nifti_table_study(checkpoint: Path) -> dict[str, Any]:
+    """A volume-table study of :func:`_write_nifti_table`'s volumes and table (relative to the study's folder)."""
+    return {"name": "nifti-volumes", "task": "volume_candidates",
+            "data": {"source": "volume_table", "volumes": "volumes", "candidates": "candidates.csv",
+                     "image_size": 16, "val_fraction": 0.25, "test_fraction": 0.25},
+            "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(checkpoint)},
+            "grid": {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]},
+            "volume_candidates": {"widths": [10.0], "train_angles": 2, "test_angles": 1},
+            "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2},
+            "execution": {"num_threads": 1}}
+
+
 def test_volume_table_study_from_nifti_files(tmp_path: Path, toy_checkpoint: Path) -> None:
     folder, table = _write_nifti_table(tmp_path)
-    raw = {"name": "nifti-volumes", "task": "volume_candidates",
-           "data": {"source": "volume_table", "volumes": "volumes", "candidates": "candidates.csv",
-                    "image_size": 16, "val_fraction": 0.25, "test_fraction": 0.25},
-           "model": {"architecture": "toy4", "weights": "checkpoint", "checkpoint": str(toy_checkpoint)},
-           "grid": {"regimes": ["finetune"], "depths": [4], "train_fractions": [1.0], "seeds": [0]},
-           "volume_candidates": {"widths": [10.0], "train_angles": 2, "test_angles": 1},
-           "training": {"lr": 0.05, "batch_size": 16, "max_epochs": 2},
-           "execution": {"num_threads": 1}}
+    raw = nifti_table_study(toy_checkpoint)
     out = tmp_path / "out"
     results = run_study(parse_study(raw, base_dir=tmp_path), out).results  # relative paths: against the study file
     summary = json.loads((out / "volume_candidates" / "summary.json").read_text())
