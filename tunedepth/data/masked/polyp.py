@@ -30,14 +30,22 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, overload
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
 from tunedepth._checks import check_int
 from tunedepth.data._image_file import read_image_file
-from tunedepth.data.masked._frame_files import SkippedFrame, _BadFrames, _pair_files
+from tunedepth.data.masked._frame_files import (
+    FrameFiles,
+    SkippedFrame,
+    _BadFrames,
+    _layout,
+    _pair_files,
+    _read_mask,
+    box_file_entry,
+)
 from tunedepth.data.masked.video_segments import segment_videos
 from tunedepth.errors import DataError
 
@@ -65,44 +73,6 @@ MIN_POLYP_AREA_PX = 50
 """Mask components smaller than this many pixels are annotation noise, not polyps."""
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-
-class FrameFiles(Sequence[np.ndarray]):
-    """The images, or the masks, of validated frames, read from their files each time one is indexed, so that a data
-    set's pixels are never all in memory at once (Kvasir-SEG's 1,000 frames hold 1.2 GiB as arrays). Reading is
-    deterministic: a frame read twice is the same array (read-only), as the loader's validating read gave it.
-
-    Args:
-        files: (image file, mask file) per frame.
-        part: "image" (uint8, height x width x 3) or "mask" (bool, height x width).
-        mask_threshold: grey value from which a mask pixel is polyp (as the loader's).
-    """
-
-    def __init__(self, files: Sequence[tuple[Path, Path]], *, part: str, mask_threshold: int) -> None:
-        self.files, self.part, self.mask_threshold = tuple(files), part, mask_threshold
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    @overload
-    def __getitem__(self, index: int) -> np.ndarray: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> FrameFiles: ...
-
-    def __getitem__(self, index: int | slice) -> np.ndarray | FrameFiles:
-        if isinstance(index, slice):
-            return self.subset(range(len(self))[index])
-        image_path, mask_path = self.files[index]
-        if self.part == "image":
-            image = read_image_file(image_path)
-            image.setflags(write=False)
-            return image
-        return _read_mask(mask_path, self.mask_threshold)
-
-    def subset(self, indices: Sequence[int]) -> FrameFiles:
-        """The frames of the given rows, in the given order (still read on demand)."""
-        return FrameFiles([self.files[int(i)] for i in indices], part=self.part, mask_threshold=self.mask_threshold)
-
 
 @dataclass(frozen=True, eq=False)
 class PolypFrames:
@@ -239,20 +209,6 @@ class _Frame(NamedTuple):
     mask: np.ndarray | None
 
 
-def _layout(root: Path, data_set: str) -> tuple[Path, Path]:
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"The {data_set} folder {root} does not exist; point 'root' at the folder holding images/.")
-    folders = (root / "images", root / "masks")
-    for folder in folders:
-        if not folder.is_dir():
-            raise DataError(
-                f"The {data_set} folder {root} has no {folder.name}/ sub-folder; expected images/ and masks/ with "
-                "matching file names."
-            )
-    return folders
-
-
 def _read_pair(
     image_path: Path, mask_path: Path, mask_threshold: int, min_area_px: int, data_set: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -272,16 +228,6 @@ def _read_pair(
         )
     image.setflags(write=False)
     return image, mask
-
-
-def _read_mask(mask_path: Path, mask_threshold: int) -> np.ndarray:
-    """A mask file as a read-only bool array: polyp where the grey value (mean over channels) >= the threshold."""
-    grey = read_image_file(mask_path)
-    if grey.ndim == 3:
-        grey = grey.mean(axis=2)
-    mask = grey >= mask_threshold
-    mask.setflags(write=False)
-    return mask
 
 
 def _read_frames(
@@ -311,28 +257,6 @@ def _pixels(frames: Sequence[_Frame], mask_threshold: int, *, lazy: bool
     return tuple(f.image for f in frames if f.image is not None), tuple(f.mask for f in frames if f.mask is not None)
 
 
-def _box_entry(table: dict[str, object], path: Path, fid: str, shape: tuple[int, ...]) -> np.ndarray:
-    entry = table.get(fid)
-    try:
-        height, width = int(entry["height"]), int(entry["width"])  # type: ignore[index]
-        boxes = np.array(
-            [[b["xmin"], b["ymin"], b["xmax"], b["ymax"]] for b in entry["bbox"]],  # type: ignore[index]
-            dtype=np.int64,
-        ).reshape(-1, 4)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(
-            f"Box file {path} has no valid entry for image {fid!r} (expected height, width and bbox with xmin, ymin, "
-            f"xmax, ymax; {type(exc).__name__}: {exc})."
-        ) from exc
-    if (height, width) != shape[:2]:
-        raise DataError(
-            f"Box file {path} gives image {fid!r} as {width}x{height} but the image is {shape[1]}x"
-            f"{shape[0]} (width x height); the boxes belong to another image."
-        )
-    boxes.setflags(write=False)
-    return boxes
-
-
 def _attach_kvasir_boxes(
     path: Path, frames: Sequence[_Frame], bad: _BadFrames
 ) -> tuple[list[_Frame], tuple[np.ndarray, ...]]:
@@ -345,7 +269,7 @@ def _attach_kvasir_boxes(
     kept, boxes = [], []
     for frame in frames:
         try:
-            boxes.append(_box_entry(table, path, frame.frame_id, frame.shape))
+            boxes.append(box_file_entry(table, path, frame.frame_id, frame.shape))
             kept.append(frame)
         except DataError as exc:
             bad.add(frame.image_path, str(exc), exc)
