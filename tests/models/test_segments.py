@@ -55,3 +55,13 @@ def test_models_with_loaded_weights_keep_their_segments():
 
     model = build_model("efficientnet_lite0", num_classes=2, weights="imagenet")
     assert model.can_split and len(model.segments) == 10
+
+
+def test_efficientnet_depth_one_cut_is_the_pooled_feature_vector():
+    # The classifier's input is the globally pooled head_conv output: what a depth-1 run caches per image is 1,280
+    # numbers whatever the input size, not a 1,280-channel map (4x larger at 64 px, 49x at 224 px).
+    model = get_architecture("efficientnet_lite0").build(num_classes=2).eval()
+    for size in (64, 96):
+        with torch.no_grad():
+            features = model.forward_to(model.n_groups - 1, torch.zeros(2, 3, size, size))
+        assert features.shape == (2, 1280)

@@ -18,6 +18,7 @@ import timm
 import torch
 from timm.models.efficientnet import EfficientNet
 from torch import nn
+from torch.nn import functional as F
 
 from tunedepth.models.architectures._base import ARCHITECTURES, Architecture
 from tunedepth.models.groups import LayerGroup
@@ -52,22 +53,28 @@ _GROUPS = (
 
 
 class _Head(nn.Module):
-    """timm's ``forward_head`` (global pool, dropout when ``drop_rate`` > 0, classifier) as a module."""
+    """The rest of timm's ``forward_head`` once the features are pooled: dropout (when ``drop_rate`` > 0), classifier."""
 
     def __init__(self, net: EfficientNet) -> None:
         super().__init__()
-        self.net = [net]  # a list, so the whole network is not registered as a submodule
+        self.drop_rate = float(net.drop_rate)
         self.classifier = net.classifier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net[0].forward_head(x)
+        if self.drop_rate > 0:
+            x = F.dropout(x, p=self.drop_rate, training=self.training)
+        return cast(torch.Tensor, self.classifier(x))
 
 
 def _segments(module: nn.Module) -> tuple[nn.Module, ...]:
-    # timm's forward_features: conv_stem, bn1 (with activation), blocks, conv_head, bn2; then forward_head.
+    # timm's forward_features (conv_stem, bn1 with its activation, blocks, conv_head, bn2), then forward_head (global
+    # pool, dropout, classifier). The global pool (no parameters) ends the head_conv segment, so a run at depth 1
+    # caches the pooled 1280 features per image instead of the 1280-channel map (49x smaller at 224 px, 4x at 64 px);
+    # the composition computes what forward does, operation for operation.
     net = cast(EfficientNet, module)
     return (
-        nn.Sequential(net.conv_stem, net.bn1), *net.blocks, nn.Sequential(net.conv_head, net.bn2), _Head(net),
+        nn.Sequential(net.conv_stem, net.bn1), *net.blocks, nn.Sequential(net.conv_head, net.bn2, net.global_pool),
+        _Head(net),
     )
 
 
