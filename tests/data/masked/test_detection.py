@@ -86,3 +86,56 @@ def test_evaluation_patches_are_candidate_major() -> None:
     assert len(out.images) == len(cands) * len(views)
     assert out.candidate.tolist() == np.repeat(np.arange(len(cands)), len(views)).tolist()
     assert out.images.labels.tolist() == np.repeat(cands.labels, len(views)).tolist()
+
+
+def test_polyp_share_is_the_share_of_the_box_on_a_polyp() -> None:
+    frames = _frames(1)
+    cands = find_candidates(frames, max_candidates=8, min_area_px=10)
+    assert cands.polyp_share is not None and cands.polyp_share.shape == (len(cands),)
+    mask = frames.masks[0]
+    for c in range(len(cands)):
+        x0, y0, x1, y1 = (int(round(v)) for v in cands.boxes[c])
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, mask.shape[1]), min(y1, mask.shape[0])
+        want = mask[y0:y1, x0:x1].mean() if x1 > x0 and y1 > y0 else 0.0
+        assert cands.polyp_share[c] == pytest.approx(want)
+    assert (cands.polyp_share[cands.labels == 1] > 0).all()
+
+
+def _near_and_far_negatives():
+    frames = _frames(4)
+    cands = find_candidates(frames, max_candidates=12, min_area_px=10)
+    near = (cands.labels == 0) & (cands.polyp_share > 0)
+    assert near.any() and ((cands.labels == 0) & ~near).any()
+    return cands, near
+
+
+def test_hard_negative_mining_draws_its_share_from_near_polyp_negatives_deterministically_per_seed() -> None:
+    cands, near = _near_and_far_negatives()
+    views = patch_views((1.0, 1.5), shift_fraction=0.1, orientations=8)
+    plain = training_patches(cands, views, n_patches=60, size=8, seed=3)
+    a = training_patches(cands, views, n_patches=60, size=8, seed=3, hard_negatives=0.8)
+    b = training_patches(cands, views, n_patches=60, size=8, seed=3, hard_negatives=0.8)
+    c = training_patches(cands, views, n_patches=60, size=8, seed=4, hard_negatives=0.8)
+    assert np.array_equal(a.candidate, b.candidate) and bool((a.images.images == b.images.images).all())
+    assert not bool((a.images.images == c.images.images).all())
+    negatives = a.candidate[a.images.labels.numpy() == 0]
+    assert negatives.size == 30 and int(near[negatives].sum()) >= 24  # 80% of 30 drawn from the near ones
+    assert near[plain.candidate[plain.images.labels.numpy() == 0]].sum() < 24
+    # the positive half is the plain draw's
+    assert np.array_equal(a.candidate[a.images.labels.numpy() == 1], plain.candidate[plain.images.labels.numpy() == 1])
+    # (candidate, view) pairs are drawn without replacement, hard ones first, also when the hard pool runs out
+    from tunedepth.data.masked.detection import _draw_with_hard_share
+
+    hard = np.array([True, False, False, True, False])
+    flat = _draw_with_hard_share(np.random.default_rng(0), hard, 3, take=12, n_hard=10)
+    assert np.unique(flat).size == 12 and hard[flat[:6] // 3].all()  # only 6 hard pairs exist
+
+
+def test_hard_negatives_zero_is_the_draw_from_before_the_option() -> None:
+    cands, _ = _near_and_far_negatives()
+    views = patch_views((1.0,), shift_fraction=0.1, orientations=2)
+    a = training_patches(cands, views, n_patches=40, size=8, seed=5)
+    b = training_patches(cands, views, n_patches=40, size=8, seed=5, hard_negatives=0.0)
+    assert np.array_equal(a.candidate, b.candidate) and bool((a.images.images == b.images.images).all())
+    with pytest.raises(ValueError, match="hard_negatives"):
+        training_patches(cands, views, n_patches=40, size=8, seed=5, hard_negatives=1.5)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from tunedepth.config._base import Frozen
+from tunedepth.config._base import Frozen, added_field
 from tunedepth.config.tasks.base import TaskConfig, register_task_config
 
 __all__ = ["DETECTION", "DetectionConfig"]
@@ -44,6 +44,12 @@ class DetectionConfig(Frozen):
         default="all",
         description="Patches averaged per candidate at validation and test: 'all' views (paper) or one centred, "
         "unrotated patch per scale.",
+    )
+
+    hard_negatives: Annotated[float, Field(ge=0, le=1)] = added_field(
+        0.0,
+        description="Share of the negative training patches drawn from near-polyp negatives (background candidates "
+        "whose box holds polyp pixels, at a polyp's edge), the rest from all negatives; 0 = every negative alike.",
     )
 
     @field_validator("scales")

@@ -193,7 +193,8 @@ def prepare_detection(data: PolypDataConfig, detection: DetectionConfig, *,
     eval_views = train_views if detection.test_views == "all" else patch_views(
         detection.scales, shift_fraction=0.0, orientations=1)
     patches = {"train": training_patches(candidates["train"], train_views, n_patches=detection.train_patches,
-                                         size=data.image_size, seed=data.split_seed)}
+                                         size=data.image_size, seed=data.split_seed,
+                                         hard_negatives=detection.hard_negatives)}
     for split in ("val", "test"):
         patches[split] = evaluation_patches(candidates[split], eval_views, size=data.image_size)
     skipped = tuple(f"{s.path}: {s.reason}" for f in (frames, cross) if f is not None for s in f.skipped)
