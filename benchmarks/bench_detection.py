@@ -37,6 +37,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "patch-64": {"data": {"image_size": 64}},
     "patch-96": {"data": {"image_size": 96}},
     "patches-20k": {"detection": {"train_patches": 20000}},
+    "tta-orientations": {"detection": {"test_views": "scales_orientations"}},
     "modern": {"training": {"recipe": "modern", "optimizer": "adamw", "lr": 3e-4, "max_epochs": 15, "patience": 4}},
 }
 """Each lever: the tables and keys it changes in the example (merged one level deep)."""

@@ -250,3 +250,21 @@ def test_streamed_frames_on_real_kvasir_seg_and_cvc_clinicdb(data_dir: Path, tmp
            "detection": {"max_candidates": 5, "train_patches": 200, "test_views": "scales"}}
     config = parse_study(raw, base_dir=tmp_path)
     _same_preparation(config.data, config.task_settings)
+
+
+def test_scales_orientations_test_views_are_the_centred_patches_in_each_orientation(
+        detection_raw: dict[str, Any], tmp_path: Path) -> None:
+    from tunedepth.data.masked import orient_patch
+    from tunedepth.study.tasks.detection import prepare_detection
+
+    raw = copy.deepcopy(detection_raw)
+    raw["detection"]["test_views"] = "scales_orientations"
+    config = parse_study(raw, base_dir=tmp_path)
+    splits, det = prepare_detection(config.data, config.task_settings)
+    assert det.n_eval_views == 2 * 2  # scales (1.0, 1.5) x the first 2 orientations
+    test = splits.test.images.numpy().reshape(len(det.candidates["test"]), 2, 2, 3, 16, 16)
+    for k in range(2):  # per scale: orientation 1 is orientation 0 turned a quarter
+        np.testing.assert_array_equal(test[:, k, 1], np.stack([orient_patch(p, 1) for p in test[:, k, 0]]))
+    raw["detection"]["test_views"] = "scales"
+    plain = prepare_detection(*(lambda c: (c.data, c.task_settings))(parse_study(raw, base_dir=tmp_path)))[0]
+    np.testing.assert_array_equal(test[:, :, 0], plain.test.images.numpy().reshape(-1, 2, 3, 16, 16))

@@ -40,12 +40,12 @@ class DetectionConfig(Frozen):
         default=100_000,
         description="Size of the stratified training patch set at train_fraction 1 (half positive; paper: 100,000).",
     )
-    test_views: Literal["all", "scales"] = Field(
+    test_views: Literal["all", "scales", "scales_orientations"] = Field(
         default="all",
-        description="Patches averaged per candidate at validation and test: 'all' views (paper) or one centred, "
-        "unrotated patch per scale.",
+        description="Patches averaged per candidate at validation and test: 'all' views (paper), one centred, "
+        "unrotated patch per scale ('scales'), or the centred patch per scale in each of the first `orientations` "
+        "orientations ('scales_orientations').",
     )
-
     hard_negatives: Annotated[float, Field(ge=0, le=1)] = added_field(
         0.0,
         description="Share of the negative training patches drawn from near-polyp negatives (background candidates "

@@ -191,7 +191,8 @@ def prepare_detection(data: PolypDataConfig, detection: DetectionConfig, *,
     train_views = patch_views(detection.scales, shift_fraction=detection.shift_fraction,
                               orientations=detection.orientations)
     eval_views = train_views if detection.test_views == "all" else patch_views(
-        detection.scales, shift_fraction=0.0, orientations=1)
+        detection.scales, shift_fraction=0.0,
+        orientations=detection.orientations if detection.test_views == "scales_orientations" else 1)
     patches = {"train": training_patches(candidates["train"], train_views, n_patches=detection.train_patches,
                                          size=data.image_size, seed=data.split_seed,
                                          hard_negatives=detection.hard_negatives)}
