@@ -37,6 +37,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "patch-64": {"data": {"image_size": 64}},
     "patch-96": {"data": {"image_size": 96}},
     "patches-20k": {"detection": {"train_patches": 20000}},
+    # the label is "the box centre lies on a polyp": a view zoomed on the centre shows what decides it
+    "scales-centre": {"detection": {"scales": [0.5, 1.0, 1.5]}},
     "tta-orientations": {"detection": {"test_views": "scales_orientations"}},
     "modern": {"training": {"recipe": "modern", "optimizer": "adamw", "lr": 3e-4, "max_epochs": 15, "patience": 4}},
 }
