@@ -254,7 +254,9 @@ class FeatureStore:
         model.eval()
         model.to(self.device)
         memory_format = torch.channels_last if model.channels_last else torch.contiguous_format
-        chunks: dict[int, list[torch.Tensor]] = {c: [] for c in missing}
+        # each cut's features are written into one tensor allocated at the first batch: no list of chunks to
+        # concatenate, so the peak is the features once, not twice
+        filled: dict[int, torch.Tensor] = {}
         try:
             for start in range(0, images.shape[0], self.batch_size):
                 x = normalize(images[start:start + self.batch_size].to(self.device), model.mean, model.std)
@@ -264,11 +266,13 @@ class FeatureStore:
                     for segment in model.segments[done:cut]:
                         x = segment(x)
                     done = cut
-                    chunks[cut].append(x.to("cpu", dtype).contiguous())
+                    if cut not in filled:
+                        filled[cut] = torch.empty((images.shape[0], *x.shape[1:]), dtype=dtype)
+                    filled[cut][start:start + x.shape[0]] = x.to("cpu", dtype)
         finally:
             model.train(was_training)
         for cut in missing:
-            self._store(keys[cut], torch.cat(chunks.pop(cut)))
+            self._store(keys[cut], filled.pop(cut))
             self.computed.append(keys[cut])
             logger.debug("feature cache: %s at cut %d (%s), %d images", model.architecture, cut,
                          model.group_names[cut - 1], images.shape[0])
