@@ -136,6 +136,58 @@ def false_positive_profile(folder: Path, fps: float = 0.3) -> str:
     return "\n".join(lines)
 
 
+def _suppressed(boxes: np.ndarray, scores: np.ndarray, threshold: float, overlap: str) -> np.ndarray:
+    """Greedy non-maximum suppression within one frame: True for a candidate that overlaps a kept, higher-scoring
+    one by more than ``threshold`` (``overlap``: "iou", or "iomin" = intersection over the smaller box)."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    out = np.zeros(len(scores), dtype=bool)
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        for j in kept:
+            w = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
+            h = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
+            inter = w * h
+            ratio = inter / min(area[i], area[j]) if overlap == "iomin" else inter / (area[i] + area[j] - inter)
+            if ratio > threshold:
+                out[i] = True
+                break
+        else:
+            kept.append(i)
+    return out
+
+
+def nms_reanalysis(folder: Path, fps: float = 0.1) -> str:
+    """Test sensitivity at ``fps`` of each run of a detection study, its candidates' scores as stored and after
+    non-maximum suppression on them (a suppressed candidate is ranked below every kept one)."""
+    import json
+
+    from tunedepth.evaluation import candidate_hits_from_table, sensitivity_at_fps
+
+    cands = pd.read_csv(folder / "detection" / "candidates_test.csv")
+    frames = pd.read_csv(folder / "detection" / "frames.csv")
+    n_polyps = frames.loc[frames["split"] == "test", "n_polyps"].to_numpy()
+    settings = (("none", 0.0), ("iou", 0.3), ("iomin", 0.3), ("iomin", 0.5))
+    lines = ["| run | " + " | ".join(f"{o} > {t:g}" if o != "none" else "as stored" for o, t in settings) + " |",
+             "|---|" + "---|" * len(settings)]
+    for run_folder in sorted((folder / "runs").iterdir()):
+        if not (run_folder / "predictions_test.csv").is_file():
+            continue
+        label = json.loads((run_folder / "metrics.json").read_text())["label"]
+        scores = pd.read_csv(run_folder / "predictions_test.csv")["log_odds_1"].to_numpy()
+        cells = []
+        for overlap, threshold in settings:
+            ranked = scores.copy()
+            if overlap != "none":
+                for rows in cands.groupby("frame").groups.values():
+                    rows = np.asarray(rows)
+                    boxes = cands.loc[rows, ["x0", "y0", "x1", "y1"]].to_numpy(float)
+                    ranked[rows[_suppressed(boxes, scores[rows], threshold, overlap)]] -= 1e6
+            hits = candidate_hits_from_table(cands["frame"].to_numpy(), cands["polyp"].to_numpy(), ranked, n_polyps)
+            cells.append(f"{sensitivity_at_fps(hits, fps_targets=(fps,))[0]:.3f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lever", action="append", choices=sorted(LEVERS), help="run these (default: all)")
@@ -144,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summarize", action="store_true", help="print the table from what has finished")
     parser.add_argument("--false-positives", type=Path, metavar="STUDY",
                         help="print which test negatives a detection study's runs score highest")
+    parser.add_argument("--nms", type=Path, metavar="STUDY",
+                        help="print a detection study's test sensitivities with non-maximum suppression on its scores")
     args = parser.parse_args(argv)
+    if args.nms:
+        print(nms_reanalysis(args.nms))
+        return 0
     if args.false_positives:
         print(false_positive_profile(args.false_positives))
         return 0
