@@ -87,7 +87,7 @@ def summarize(out: Path) -> str:
              "test sens. @ 1 FP/frame | train s |", "|---|---|---|---|---|---|---|---|"]
     for name in LEVERS:
         folder = out / name
-        if not (folder / "study.json").is_file():
+        if not (folder / "study.json").is_file() or not any((folder / "runs").glob("*/metrics.json")):
             continue
         study = _load_partial(folder, Path(tempfile.mkdtemp(prefix="bench-detection-")))
         for _, row in study.results.iterrows():
