@@ -183,7 +183,8 @@ def training_patches(cands: CandidateSet, views: PatchViews, *, n_patches: int, 
         ValueError: if ``hard_negatives`` is out of range, or set while ``cands.polyp_share`` is None.
     """
     if not 0.0 <= hard_negatives <= 1.0:
-        raise ValueError(f"The 'hard_negatives' parameter of training_patches must be in [0, 1]; got {hard_negatives!r}.")
+        raise ValueError(
+            f"The 'hard_negatives' parameter of training_patches must be in [0, 1]; got {hard_negatives!r}.")
     if hard_negatives > 0 and cands.polyp_share is None:
         raise ValueError("training_patches: hard_negatives > 0 needs candidates with polyp_share (find_candidates).")
     rng = np.random.default_rng(seed)

@@ -53,7 +53,7 @@ _GROUPS = (
 
 
 class _Head(nn.Module):
-    """The rest of timm's ``forward_head`` once the features are pooled: dropout (when ``drop_rate`` > 0), classifier."""
+    """The rest of timm's ``forward_head`` once the features are pooled: dropout (``drop_rate`` > 0), classifier."""
 
     def __init__(self, net: EfficientNet) -> None:
         super().__init__()
