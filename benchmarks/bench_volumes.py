@@ -95,7 +95,7 @@ def summarize(out: Path) -> str:
     lines = []
     for name in STUDIES:
         folder = out / name
-        if not (folder / "study.json").is_file():
+        if not (folder / "study.json").is_file() or not any((folder / "runs").glob("*/metrics.json")):
             continue
         study = _load_partial(folder, Path(tempfile.mkdtemp(prefix="bench-volumes-")))
         r = study.results
